@@ -1,0 +1,133 @@
+{% macro register_raw_sources() %}
+    {#-
+        Validate the landing folder (env var SEGMENTS_RAW_DIR, default data/raw) against the
+        raw-data contract declared in the sources YAML and expose each landing file as a view
+        in the `raw` schema, every contract column as text. Runs as an on-run-start hook, so
+        `dbt build` alone is enough. Stops the run with one line naming the file and column
+        when the contract is broken.
+    -#}
+    {#- Seeds do not read the landing folder: `dbt seed` works before any data has landed. -#}
+    {%- if not execute or flags.WHICH == 'seed' -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set raw_dir = env_var('SEGMENTS_RAW_DIR', 'data/raw').rstrip('/') -%}
+    {%- for node in graph.sources.values() if node.meta.get('landing_file') -%}
+        {%- do register_raw_source(node, raw_dir) -%}
+    {%- endfor -%}
+{% endmacro %}
+
+
+{% macro register_raw_source(node, raw_dir) %}
+    {%- set file_name = node.meta['landing_file'] -%}
+    {%- set path = find_landing_file(raw_dir, file_name) -%}
+    {%- set contract_columns = node.columns.values() | map(attribute='name') | list -%}
+    {%- set required_columns = [] -%}
+    {%- for column in node.columns.values() if column.meta.get('required') -%}
+        {%- do required_columns.append(column.name) -%}
+    {%- endfor -%}
+
+    {%- if path is none and node.meta.get('required_file') -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw-data contract: required file '" ~ file_name ~ "' not found: expected "
+            ~ raw_dir ~ "/" ~ file_name ~ ".csv or .parquet (set SEGMENTS_RAW_DIR to your landing folder)."
+        ) }}
+    {%- endif -%}
+
+    {%- if path is none -%}
+        {%- set body = empty_contract_select(contract_columns) -%}
+    {%- else -%}
+        {%- set reader = landing_file_reader(path, required_columns) -%}
+        {%- set found_columns = landing_file_columns(reader, path) -%}
+        {%- set body = contract_select(reader, path, contract_columns, required_columns, found_columns) -%}
+    {%- endif -%}
+
+    {%- do run_query('create schema if not exists ' ~ adapter.quote(node.database) ~ '.' ~ adapter.quote(node.schema)) -%}
+    {%- do run_query(
+        'create or replace view ' ~ adapter.quote(node.database) ~ '.' ~ adapter.quote(node.schema)
+        ~ '.' ~ adapter.quote(node.identifier) ~ ' as\n' ~ body
+    ) -%}
+    {{ log('raw.' ~ node.identifier ~ ' <- ' ~ (path if path is not none else '(absent: empty)'), info=False) }}
+{% endmacro %}
+
+
+{% macro find_landing_file(raw_dir, file_name) %}
+    {#- The one landing file for a source, or none. Refuses a folder holding both formats. -#}
+    {%- set candidates = [] -%}
+    {%- for extension in ['csv', 'parquet'] -%}
+        {%- set path = raw_dir ~ '/' ~ file_name ~ '.' ~ extension -%}
+        {%- set found = run_query('select count(*) from glob(' ~ sql_string_literal(path) ~ ')') -%}
+        {%- if found.rows[0][0] > 0 -%}
+            {%- do candidates.append(path) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if candidates | length > 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw-data contract: both " ~ candidates | join(' and ') ~ " exist; keep exactly one file per source."
+        ) }}
+    {%- endif -%}
+    {{ return(candidates[0] if candidates else none) }}
+{% endmacro %}
+
+
+{% macro landing_file_reader(path, required_columns) %}
+    {#- The table-function call that reads a landing file, every value as text. -#}
+    {%- if path.endswith('.parquet') -%}
+        {{ return('read_parquet(' ~ sql_string_literal(path) ~ ')') }}
+    {%- endif -%}
+    {%- set size = run_query('select size from read_blob(' ~ sql_string_literal(path) ~ ')') -%}
+    {%- if size.rows[0][0] == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw-data contract: " ~ path ~ " is empty (0 bytes): write at least the header line ("
+            ~ required_columns | join(', ') ~ ") or remove the file if the source is optional."
+        ) }}
+    {%- endif -%}
+    {{ return('read_csv(' ~ sql_string_literal(path) ~ ', header = true, all_varchar = true)') }}
+{% endmacro %}
+
+
+{% macro landing_file_columns(reader, path) %}
+    {#- Column names of a landing file, as written in its header. -#}
+    {%- set described = run_query('describe select * from ' ~ reader) -%}
+    {{ return(described.columns['column_name'].values() | list) }}
+{% endmacro %}
+
+
+{% macro contract_select(reader, path, contract_columns, required_columns, found_columns) %}
+    {#- Select the contract columns (matched case-insensitively) as text; absent optional columns read as null. -#}
+    {%- set by_name = {} -%}
+    {%- for column in found_columns -%}
+        {%- do by_name.update({column | trim | lower: column}) -%}
+    {%- endfor -%}
+    {%- for column in required_columns if column not in by_name -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw-data contract: " ~ path ~ " has no column '" ~ column ~ "' (required). Found: "
+            ~ found_columns | join(', ') ~ ". Add or rename the column (names are case-insensitive)."
+        ) }}
+    {%- endfor -%}
+    {%- set expressions = [] -%}
+    {%- for column in contract_columns -%}
+        {%- if column in by_name -%}
+            {%- do expressions.append('cast(' ~ adapter.quote(by_name[column]) ~ ' as varchar) as ' ~ column) -%}
+        {%- else -%}
+            {%- do expressions.append('cast(null as varchar) as ' ~ column) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- do expressions.append(sql_string_literal(path) ~ ' as _landing_file') -%}
+    {{ return('select\n    ' ~ expressions | join(',\n    ') ~ '\nfrom ' ~ reader) }}
+{% endmacro %}
+
+
+{% macro empty_contract_select(contract_columns) %}
+    {#- A typed, empty stand-in for an optional source whose file is absent. -#}
+    {%- set expressions = [] -%}
+    {%- for column in contract_columns -%}
+        {%- do expressions.append('cast(null as varchar) as ' ~ column) -%}
+    {%- endfor -%}
+    {%- do expressions.append('cast(null as varchar) as _landing_file') -%}
+    {{ return('select\n    ' ~ expressions | join(',\n    ') ~ '\nwhere false') }}
+{% endmacro %}
+
+
+{% macro sql_string_literal(value) %}
+    {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
+{% endmacro %}

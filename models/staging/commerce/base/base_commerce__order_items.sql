@@ -1,0 +1,107 @@
+-- A table, not a view: it parses every raw row once, and both the staged view and the
+-- quarantine read it (a view would re-parse the landing file for each reader).
+{{ config(materialized='table') }}
+
+-- Every raw order line with its disposition. A line is only as usable as its order: it is an
+-- orphan when no order row has its order_id, quarantined with its order, and not yet visible
+-- while its order is not.
+
+with
+
+source as (
+
+    select * from {{ source('commerce', 'order_items') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('base_commerce__orders') }}
+
+),
+
+order_dispositions as (
+
+    select
+        order_id,
+        max(case when row_status = 'staged' then order_ts end) as staged_order_ts,
+        max(case when row_status = 'not_yet_visible' then order_ts end) as later_order_ts,
+        count(*) as order_rows
+    from orders
+    where order_id is not null
+    group by order_id
+
+),
+
+parsed as (
+
+    select
+        {{ clean_text('source.order_id') }} as order_id,
+        {{ parse_integer('source.line_number') }} as line_number,
+        {{ clean_text('source.product_id') }} as product_id,
+        {{ clean_text('source.quantity') }} as quantity_text,
+        {{ parse_integer('source.quantity') }} as quantity,
+        {{ clean_text('source.unit_price') }} as unit_price_text,
+        {{ parse_amount('source.unit_price') }} as unit_price,
+        {{ clean_text('source.line_number') }} is not null
+        and {{ parse_integer('source.line_number') }} is null as has_unparseable_line_number,
+        source._landing_file,
+        to_json(source) as raw_record,
+        {{ row_fingerprint(['source.order_id', 'source.line_number', 'source.product_id',
+            'source.quantity', 'source.unit_price']) }} as row_fingerprint
+    from source
+
+),
+
+checked as (
+
+    select
+        parsed.*,
+        coalesce(
+            order_dispositions.staged_order_ts, order_dispositions.later_order_ts
+        ) as order_ts,
+        {{ first_failing_check([
+            ['parsed.order_id is null', 'missing_order_id'],
+            ['order_dispositions.order_id is null', 'orphan_order_line'],
+            ['order_dispositions.staged_order_ts is null and order_dispositions.later_order_ts is null', 'parent_order_quarantined'],
+            ['parsed.product_id is null', 'missing_product_id'],
+            ['has_unparseable_line_number', 'unparseable_line_number'],
+            ['quantity_text is null', 'missing_quantity'],
+            ['quantity is null', 'unparseable_quantity'],
+            ['quantity <= 0', 'non_positive_quantity'],
+            ['unit_price_text is null', 'missing_unit_price'],
+            ['unit_price is null', 'unparseable_unit_price'],
+            ['unit_price < 0', 'negative_unit_price'],
+        ]) }} as quarantine_reason
+    from parsed
+    left join order_dispositions
+        on parsed.order_id = order_dispositions.order_id
+
+),
+
+classified as (
+
+    {{ classify_rows('checked', visible_at='order_ts') }}
+
+),
+
+final as (
+
+    select
+        order_id,
+        line_number,
+        product_id,
+        quantity,
+        unit_price,
+        cast(quantity * unit_price as decimal(18, 2)) as line_amount,
+        order_ts,
+        row_status,
+        quarantine_reason,
+        row_fingerprint,
+        _landing_file as landing_file,
+        case when row_status = 'quarantined' then raw_record end as raw_record
+    from classified
+
+)
+
+select * from final

@@ -1,0 +1,119 @@
+-- A table, not a view: it parses every raw row once, and both the staged view and the
+-- quarantine read it (a view would re-parse the landing file for each reader).
+{{ config(materialized='table') }}
+
+-- Every raw order row, typed and normalised, with its disposition (row_status) and, when it
+-- cannot be used, a reason code. stg_commerce__orders publishes the staged rows.
+
+with
+
+source as (
+
+    select * from {{ source('commerce', 'orders') }}
+
+),
+
+currency_rates as (
+
+    select * from {{ ref('currency_rates') }}
+
+),
+
+parsed as (
+
+    select
+        {{ clean_text('source.order_id') }} as order_id,
+        {{ clean_text('source.customer_id') }} as customer_id,
+        {{ normalize_email('source.email') }} as email,
+        {{ clean_text('source.loyalty_id') }} as loyalty_id,
+        {{ clean_text('source.anonymous_id') }} as anonymous_id,
+        lower({{ clean_text('source.channel') }}) as channel,
+        lower({{ clean_text('source.status') }}) as status,
+        coalesce(
+            upper({{ clean_text('source.currency') }}),
+            '{{ var("segments__reporting_currency") }}'
+        ) as currency_code,
+        currency_rates.rate_to_reporting_currency,
+        {{ clean_text('source.order_total') }} as order_total_text,
+        {{ parse_amount('source.order_total') }} as order_total,
+        {{ clean_text('source.discount_amount') }} as discount_amount_text,
+        {{ parse_amount('source.discount_amount') }} as discount_amount,
+        {{ clean_text('source.order_ts') }} as order_ts_text,
+        {{ parse_timestamp_utc('source.order_ts') }} as order_ts,
+        source._landing_file,
+        to_json(source) as raw_record,
+        {{ row_fingerprint(['source.order_id', 'source.customer_id', 'source.email',
+            'source.loyalty_id', 'source.anonymous_id', 'source.order_ts', 'source.channel',
+            'source.status', 'source.currency', 'source.order_total',
+            'source.discount_amount']) }} as row_fingerprint
+    from source
+    left join currency_rates
+        on upper(trim(source.currency)) = currency_rates.currency_code
+
+),
+
+checked as (
+
+    select
+        *,
+        {{ first_failing_check([
+            ['order_id is null', 'missing_order_id'],
+            ['order_ts_text is null', 'missing_order_ts'],
+            ['order_ts is null', 'unparseable_order_ts'],
+            ['order_ts > ' ~ future_cutoff_sql(), 'future_timestamp'],
+            ['order_ts < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
+            ['order_total_text is null', 'missing_order_total'],
+            ['order_total is null', 'unparseable_order_total'],
+            ['order_total < 0', 'negative_order_total'],
+            ['order_total >= ' ~ var('segments__max_order_total'), 'absurd_order_total'],
+            ['discount_amount_text is not null and discount_amount is null', 'unparseable_discount_amount'],
+            ['discount_amount < 0', 'negative_discount_amount'],
+            ["status is null or status not in ('" ~ var('segments__order_statuses') | join("', '") ~ "')", 'unknown_status'],
+            ['rate_to_reporting_currency is null', 'unknown_currency'],
+            ['customer_id is null and email is null and loyalty_id is null and anonymous_id is null', 'no_customer_identifier'],
+        ]) }} as quarantine_reason
+    from parsed
+
+),
+
+classified as (
+
+    {{ classify_rows(
+        'checked',
+        key_columns=['order_id'],
+        version_order='order_ts desc, row_fingerprint',
+        key_mode='conflict',
+        visible_at='order_ts',
+    ) }}
+
+),
+
+final as (
+
+    select
+        order_id,
+        customer_id,
+        email,
+        {{ is_valid_email('email') }} as is_email_valid,
+        loyalty_id,
+        anonymous_id,
+        channel,
+        status,
+        currency_code,
+        order_total,
+        coalesce(discount_amount, 0) as discount_amount,
+        cast(order_total * rate_to_reporting_currency as decimal(18, 2)) as order_total_reporting,
+        cast(
+            coalesce(discount_amount, 0) * rate_to_reporting_currency as decimal(18, 2)
+        ) as discount_amount_reporting,
+        order_ts,
+        row_status,
+        quarantine_reason,
+        row_fingerprint,
+        _landing_file as landing_file,
+        case when row_status = 'quarantined' then raw_record end as raw_record
+    from classified
+
+)
+
+select * from final

@@ -1,0 +1,94 @@
+-- A table, not a view: it parses every raw row once, and both the staged view and the
+-- quarantine read it (a view would re-parse the landing file for each reader).
+{{ config(materialized='table') }}
+
+-- Every raw web event with its disposition. Exact duplicate events (tracker retries) collapse
+-- to one; an event_id reused with other content keeps its latest version.
+
+with
+
+source as (
+
+    select * from {{ source('web', 'web_events') }}
+
+),
+
+parsed as (
+
+    select
+        {{ clean_text('source.event_id') }} as event_id,
+        {{ clean_text('source.anonymous_id') }} as anonymous_id,
+        {{ clean_text('source.customer_id') }} as customer_id,
+        {{ normalize_email('source.email') }} as email,
+        {{ clean_text('source.session_id') }} as session_id,
+        lower({{ clean_text('source.event_type') }}) as event_type,
+        {{ clean_text('source.page_url') }} as page_url,
+        {{ clean_text('source.product_id') }} as product_id,
+        lower({{ clean_text('source.device_type') }}) as device_type,
+        lower({{ clean_text('source.traffic_source') }}) as traffic_source,
+        {{ clean_text('source.event_ts') }} as event_ts_text,
+        {{ parse_timestamp_utc('source.event_ts') }} as event_ts,
+        source._landing_file,
+        to_json(source) as raw_record,
+        {{ row_fingerprint(['source.event_id', 'source.anonymous_id', 'source.customer_id',
+            'source.email', 'source.session_id', 'source.event_type', 'source.event_ts',
+            'source.page_url', 'source.product_id', 'source.device_type',
+            'source.traffic_source']) }} as row_fingerprint
+    from source
+
+),
+
+checked as (
+
+    select
+        *,
+        {{ first_failing_check([
+            ['event_id is null', 'missing_event_id'],
+            ['event_ts_text is null', 'missing_event_ts'],
+            ['event_ts is null', 'unparseable_event_ts'],
+            ['event_ts > ' ~ future_cutoff_sql(), 'future_timestamp'],
+            ['event_ts < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
+            ["event_type is null or event_type not in ('" ~ var('segments__web_event_types') | join("', '") ~ "')", 'unknown_event_type'],
+            ['anonymous_id is null and customer_id is null and email is null', 'no_visitor_identifier'],
+        ]) }} as quarantine_reason
+    from parsed
+
+),
+
+classified as (
+
+    {{ classify_rows(
+        'checked',
+        key_columns=['event_id'],
+        version_order='event_ts desc, row_fingerprint',
+        key_mode='conflict',
+        visible_at='event_ts',
+    ) }}
+
+),
+
+final as (
+
+    select
+        event_id,
+        anonymous_id,
+        customer_id,
+        email,
+        {{ is_valid_email('email') }} as is_email_valid,
+        session_id,
+        event_type,
+        page_url,
+        product_id,
+        device_type,
+        traffic_source,
+        event_ts,
+        row_status,
+        quarantine_reason,
+        row_fingerprint,
+        _landing_file as landing_file,
+        case when row_status = 'quarantined' then raw_record end as raw_record
+    from classified
+
+)
+
+select * from final
