@@ -36,8 +36,8 @@
     {%- if path is none -%}
         {%- set body = empty_contract_select(contract_columns) -%}
     {%- else -%}
-        {%- set reader = landing_file_reader(path, required_columns) -%}
-        {%- set found_columns = landing_file_columns(reader, path) -%}
+        {%- set found_columns = landing_file_columns(path, required_columns) -%}
+        {%- set reader = landing_file_reader(path, found_columns) -%}
         {%- set body = contract_select(reader, path, contract_columns, required_columns, found_columns) -%}
     {%- endif -%}
 
@@ -69,10 +69,15 @@
 {% endmacro %}
 
 
-{% macro landing_file_reader(path, required_columns) %}
-    {#- The table-function call that reads a landing file, every value as text. -#}
+{% macro landing_file_columns(path, required_columns) %}
+    {#-
+        Column names of a landing file. For CSV the header line is read as plain text (no
+        dialect sniffing, which can mistake a ragged data line for the header); a 0-byte file
+        is refused with the columns it needs.
+    -#}
     {%- if path.endswith('.parquet') -%}
-        {{ return('read_parquet(' ~ sql_string_literal(path) ~ ')') }}
+        {%- set described = run_query('describe select * from read_parquet(' ~ sql_string_literal(path) ~ ')') -%}
+        {{ return(described.columns['column_name'].values() | list) }}
     {%- endif -%}
     {%- set size = run_query('select size from read_blob(' ~ sql_string_literal(path) ~ ')') -%}
     {%- if size.rows[0][0] == 0 -%}
@@ -81,14 +86,35 @@
             ~ required_columns | join(', ') ~ ") or remove the file if the source is optional."
         ) }}
     {%- endif -%}
-    {{ return('read_csv(' ~ sql_string_literal(path) ~ ', header = true, all_varchar = true)') }}
+    {%- set header = run_query(
+        'select line from read_csv(' ~ sql_string_literal(path) ~ ", header = false, auto_detect = false, "
+        ~ "columns = {'line': 'varchar'}, delim = chr(31), quote = '', escape = '') limit 1"
+    ) -%}
+    {%- set columns = [] -%}
+    {%- for name in (header.rows[0][0] or '').split(',') -%}
+        {%- do columns.append(name.strip().strip('\ufeff').strip('"').strip()) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
 {% endmacro %}
 
 
-{% macro landing_file_columns(reader, path) %}
-    {#- Column names of a landing file, as written in its header. -#}
-    {%- set described = run_query('describe select * from ' ~ reader) -%}
-    {{ return(described.columns['column_name'].values() | list) }}
+{% macro landing_file_reader(path, found_columns) %}
+    {#-
+        The table-function call that reads a landing file, every value as text. CSV follows the
+        contract's dialect (comma, double quotes, header line) with no guessing, so a ragged line
+        fails with its line number instead of being misread.
+    -#}
+    {%- if path.endswith('.parquet') -%}
+        {{ return('read_parquet(' ~ sql_string_literal(path) ~ ')') }}
+    {%- endif -%}
+    {%- set column_types = [] -%}
+    {%- for column in found_columns -%}
+        {%- do column_types.append(sql_string_literal(column) ~ ": 'varchar'") -%}
+    {%- endfor -%}
+    {{ return(
+        'read_csv(' ~ sql_string_literal(path) ~ ', header = true, auto_detect = false, '
+        ~ "delim = ',', quote = '\"', escape = '\"', columns = {" ~ column_types | join(', ') ~ '})'
+    ) }}
 {% endmacro %}
 
 

@@ -16,26 +16,26 @@
 with
 
 {% for source_name, base_model, key_expression in bases %}
-{{ source_name }} as (
+    {{ source_name }} as (
 
-    select
-        '{{ source_name }}' as source_name,
-        landing_file,
-        cast({{ key_expression }} as varchar) as record_key,
-        quarantine_reason,
-        row_fingerprint,
-        raw_record
-    from {{ ref(base_model) }}
-    where row_status = 'quarantined'
+        select
+            '{{ source_name }}' as source_name,
+            landing_file,
+            cast({{ key_expression }} as varchar) as record_key,
+            quarantine_reason,
+            row_fingerprint,
+            raw_record
+        from {{ ref(base_model) }}
+        where row_status = 'quarantined'
 
-),
+    ),
 
 {% endfor %}
 unioned as (
 
     {% for source_name, _, _ in bases %}
-    select * from {{ source_name }}
-    {% if not loop.last %}union all{% endif %}
+        select * from {{ source_name }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -18,11 +18,11 @@ with
 raw_counts as (
 
     {% for source_name, raw_relation, _ in sources %}
-    select
-        '{{ source_name }}' as source_name,
-        count(*) as raw_rows
-    from {{ raw_relation }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ source_name }}' as source_name,
+            count(*) as raw_rows
+        from {{ raw_relation }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),
@@ -30,15 +30,15 @@ raw_counts as (
 disposition_counts as (
 
     {% for source_name, _, base_model in sources %}
-    select
-        '{{ source_name }}' as source_name,
-        count(*) filter (where row_status = 'staged') as staged_rows,
-        count(*) filter (where row_status = 'quarantined') as quarantined_rows,
-        count(*) filter (where row_status = 'duplicate') as duplicate_rows,
-        count(*) filter (where row_status = 'superseded') as superseded_rows,
-        count(*) filter (where row_status = 'not_yet_visible') as not_yet_visible_rows
-    from {{ ref(base_model) }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            '{{ source_name }}' as source_name,
+            count(*) filter (where row_status = 'staged') as staged_rows,
+            count(*) filter (where row_status = 'quarantined') as quarantined_rows,
+            count(*) filter (where row_status = 'duplicate') as duplicate_rows,
+            count(*) filter (where row_status = 'superseded') as superseded_rows,
+            count(*) filter (where row_status = 'not_yet_visible') as not_yet_visible_rows
+        from {{ ref(base_model) }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
 ),

@@ -26,8 +26,8 @@ final as (
         discount_amount,
         order_total_reporting,
         discount_amount_reporting,
-        status = 'completed' as is_completed,
-        order_ts
+        order_ts,
+        status = 'completed' as is_completed
     from orders
 
 )

@@ -46,7 +46,8 @@ parsed as (
         {{ clean_text('source.line_number') }} is not null
         and {{ parse_integer('source.line_number') }} is null as has_unparseable_line_number,
         source._landing_file,
-        to_json(source) as raw_record,
+        -- `source` here is the whole raw row (for the quarantine), not a column.
+        to_json(source) as raw_record,  -- noqa: RF02
         {{ row_fingerprint(['source.order_id', 'source.line_number', 'source.product_id',
             'source.quantity', 'source.unit_price']) }} as row_fingerprint
     from source

@@ -41,14 +41,18 @@ parsed as (
         {{ clean_text('source.order_ts') }} as order_ts_text,
         {{ parse_timestamp_utc('source.order_ts') }} as order_ts,
         source._landing_file,
-        to_json(source) as raw_record,
+        -- `source` here is the whole raw row (for the quarantine), not a column.
+        to_json(source) as raw_record,  -- noqa: RF02
         {{ row_fingerprint(['source.order_id', 'source.customer_id', 'source.email',
             'source.loyalty_id', 'source.anonymous_id', 'source.order_ts', 'source.channel',
             'source.status', 'source.currency', 'source.order_total',
             'source.discount_amount']) }} as row_fingerprint
     from source
     left join currency_rates
-        on upper(trim(source.currency)) = currency_rates.currency_code
+        on coalesce(
+            upper({{ clean_text('source.currency') }}),
+            '{{ var("segments__reporting_currency") }}'
+        ) = currency_rates.currency_code
 
 ),
 

@@ -23,7 +23,8 @@ parsed as (
         {{ clean_text('source.list_price') }} as list_price_text,
         {{ parse_amount('source.list_price') }} as list_price,
         source._landing_file,
-        to_json(source) as raw_record,
+        -- `source` here is the whole raw row (for the quarantine), not a column.
+        to_json(source) as raw_record,  -- noqa: RF02
         {{ row_fingerprint(['source.product_id', 'source.product_name', 'source.category',
             'source.brand', 'source.list_price']) }} as row_fingerprint
     from source

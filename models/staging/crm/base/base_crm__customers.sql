@@ -58,7 +58,8 @@ parsed as (
         {{ clean_text('source.updated_at') }} is not null
         and {{ parse_timestamp_utc('source.updated_at') }} is null as has_unparseable_updated_at,
         source._landing_file,
-        to_json(source) as raw_record,
+        -- `source` here is the whole raw row (for the quarantine), not a column.
+        to_json(source) as raw_record,  -- noqa: RF02
         {{ row_fingerprint(['source.customer_id', 'source.email', 'source.phone',
             'source.first_name', 'source.last_name', 'source.birth_date', 'source.gender',
             'source.street_address', 'source.city', 'source.region', 'source.postal_code',

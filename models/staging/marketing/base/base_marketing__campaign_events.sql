@@ -27,7 +27,8 @@ parsed as (
         {{ clean_text('source.event_ts') }} as event_ts_text,
         {{ parse_timestamp_utc('source.event_ts') }} as event_ts,
         source._landing_file,
-        to_json(source) as raw_record,
+        -- `source` here is the whole raw row (for the quarantine), not a column.
+        to_json(source) as raw_record,  -- noqa: RF02
         {{ row_fingerprint(['source.campaign_id', 'source.customer_id', 'source.email',
             'source.channel', 'source.event_type', 'source.variant', 'source.event_ts',
             'source.revenue']) }} as row_fingerprint

@@ -23,7 +23,8 @@ parsed as (
         {{ clean_text('source.recorded_at') }} as recorded_at_text,
         {{ parse_timestamp_utc('source.recorded_at') }} as recorded_at,
         source._landing_file,
-        to_json(source) as raw_record,
+        -- `source` here is the whole raw row (for the quarantine), not a column.
+        to_json(source) as raw_record,  -- noqa: RF02
         {{ row_fingerprint(['source.customer_id', 'source.email', 'source.channel',
             'source.status', 'source.recorded_at']) }} as row_fingerprint
     from source

@@ -22,7 +22,8 @@ parsed as (
         {{ normalize_email('source.email') }} as email,
         {{ parse_timestamp_utc('source.requested_at') }} as requested_at,
         source._landing_file,
-        to_json(source) as raw_record,
+        -- `source` here is the whole raw row (for the quarantine), not a column.
+        to_json(source) as raw_record,  -- noqa: RF02
         {{ row_fingerprint(['source.customer_id', 'source.email',
             'source.requested_at']) }} as row_fingerprint
     from source

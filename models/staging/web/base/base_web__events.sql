@@ -29,7 +29,8 @@ parsed as (
         {{ clean_text('source.event_ts') }} as event_ts_text,
         {{ parse_timestamp_utc('source.event_ts') }} as event_ts,
         source._landing_file,
-        to_json(source) as raw_record,
+        -- `source` here is the whole raw row (for the quarantine), not a column.
+        to_json(source) as raw_record,  -- noqa: RF02
         {{ row_fingerprint(['source.event_id', 'source.anonymous_id', 'source.customer_id',
             'source.email', 'source.session_id', 'source.event_type', 'source.event_ts',
             'source.page_url', 'source.product_id', 'source.device_type',

@@ -1,0 +1,74 @@
+"""Where things live: the environment variables shared by dbt (profiles.yml) and the tooling."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+RAW_DIR_ENV = "SEGMENTS_RAW_DIR"
+WAREHOUSE_ENV = "SEGMENTS_WAREHOUSE"
+TRUTH_DIR_ENV = "SEGMENTS_TRUTH_DIR"
+
+DEFAULT_RAW_DIR = "data/raw"
+DEFAULT_WAREHOUSE = "warehouse/segments.duckdb"
+DEFAULT_TRUTH_DIR = "data/truth"
+
+# The landing files of the raw-data contract (models/staging/*/_*__sources.yml).
+REQUIRED_SOURCES = ("crm_customers", "orders")
+OPTIONAL_SOURCES = (
+    "order_items",
+    "products",
+    "web_events",
+    "consents",
+    "campaign_events",
+    "erasure_requests",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations, relative paths taken from the project root."""
+
+    project_dir: Path
+    raw_dir: Path
+    warehouse: Path
+    truth_dir: Path
+
+    @classmethod
+    def from_env(cls, project_dir: Path | None = None) -> Settings:
+        """Read the SEGMENTS_* environment variables, with the documented defaults."""
+        root = (project_dir or find_project_dir()).resolve()
+        return cls(
+            project_dir=root,
+            raw_dir=_resolve(root, os.environ.get(RAW_DIR_ENV, DEFAULT_RAW_DIR)),
+            warehouse=_resolve(root, os.environ.get(WAREHOUSE_ENV, DEFAULT_WAREHOUSE)),
+            truth_dir=_resolve(root, os.environ.get(TRUTH_DIR_ENV, DEFAULT_TRUTH_DIR)),
+        )
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: cwd) holding dbt_project.yml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dbt_project.yml").is_file():
+            return folder
+    raise FileNotFoundError(
+        f"no dbt_project.yml in {here} or above: run this from inside the repository"
+    )
+
+
+def landing_files(raw_dir: Path) -> list[Path]:
+    """Contract landing files present in raw_dir (csv or parquet)."""
+    names = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
+    return sorted(
+        path
+        for name in names
+        for path in (raw_dir / f"{name}.csv", raw_dir / f"{name}.parquet")
+        if path.is_file()
+    )
+
+
+def _resolve(root: Path, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
