@@ -88,7 +88,7 @@
     {%- endif -%}
     {%- set header = run_query(
         'select line from read_csv(' ~ sql_string_literal(path) ~ ", header = false, auto_detect = false, "
-        ~ "columns = {'line': 'varchar'}, delim = chr(31), quote = '', escape = '') limit 1"
+        ~ "columns = {'line': 'varchar'}, delim = chr(31), quote = '', escape = '', parallel = false) limit 1"
     ) -%}
     {%- set columns = [] -%}
     {%- for name in (header.rows[0][0] or '').split(',') -%}
