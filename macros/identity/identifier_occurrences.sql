@@ -1,0 +1,18 @@
+{% macro identifier_occurrences(relation, record_type, record_id, seen_at, identifiers) %}
+    {#-
+        Unpivot a record relation into one row per (record, identifier): record_type,
+        record_id, identifier_type, identifier_value, seen_at. `identifiers` is a list of
+        [identifier_type, SQL expression] pairs; null values are skipped.
+    -#}
+    {%- for identifier_type, expression in identifiers %}
+    select
+        '{{ record_type }}' as record_type,
+        cast({{ record_id }} as varchar) as record_id,
+        '{{ identifier_type }}' as identifier_type,
+        cast({{ expression }} as varchar) as identifier_value,
+        {{ seen_at }} as seen_at
+    from {{ relation }}
+    where {{ expression }} is not null
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+{% endmacro %}

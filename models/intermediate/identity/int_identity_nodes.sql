@@ -1,0 +1,196 @@
+-- One row per identifier (node of the identity graph) with the guards that decide whether it
+-- may link records: the junk list (seed junk_identifiers) and the fan-out guard (seed
+-- identifier_rules: an identifier seen with more distinct CRM customer_ids than allowed — for
+-- a customer_id, more distinct emails — is shared, not personal). A node that fails a guard
+-- forms no edge; its records resolve through their other identifiers.
+
+with
+
+occurrences as (
+
+    select * from {{ ref('int_identity_occurrences') }}
+
+),
+
+junk_identifiers as (
+
+    select * from {{ ref('junk_identifiers') }}
+
+),
+
+identifier_rules as (
+
+    select * from {{ ref('identifier_rules') }}
+
+),
+
+nodes as (
+
+    select
+        node_id,
+        identifier_type,
+        identifier_value,
+        min(seen_at) as first_seen_at,
+        max(seen_at) as last_seen_at,
+        count(*) as occurrence_count
+    from occurrences
+    group by node_id, identifier_type, identifier_value
+
+),
+
+-- The identifier a fan-out is counted in: customer_ids for every type, emails for customer_id.
+fan_out_anchors as (
+
+    select
+        record_type,
+        record_id,
+        identifier_type,
+        identifier_value
+    from occurrences
+    where identifier_type in ('customer_id', 'email')
+
+),
+
+fan_out as (
+
+    select
+        occurrences.node_id,
+        count(distinct fan_out_anchors.identifier_value) as linked_customer_ids
+    from occurrences
+    inner join fan_out_anchors
+        on
+            occurrences.record_type = fan_out_anchors.record_type
+            and occurrences.record_id = fan_out_anchors.record_id
+            and fan_out_anchors.identifier_type = case
+                when occurrences.identifier_type = 'customer_id' then 'email'
+                else 'customer_id'
+            end
+    group by occurrences.node_id
+
+),
+
+exact_junk as (
+
+    select
+        identifier_type,
+        pattern as identifier_value,
+        min(reason) as reason
+    from junk_identifiers
+    where match_type = 'exact'
+    group by identifier_type, pattern
+
+),
+
+-- One alternation per type: each node is tested once against its type's patterns.
+regex_junk as (
+
+    select
+        identifier_type,
+        string_agg('(' || pattern || ')', '|' order by pattern) as combined_pattern
+    from junk_identifiers
+    where match_type = 'regex'
+    group by identifier_type
+
+),
+
+regex_junk_reasons as (
+
+    select
+        identifier_type,
+        pattern,
+        reason
+    from junk_identifiers
+    where match_type = 'regex'
+
+),
+
+guarded as (
+
+    select
+        nodes.node_id,
+        nodes.identifier_type,
+        nodes.identifier_value,
+        nodes.occurrence_count,
+        identifier_rules.max_linked_customer_ids,
+        identifier_rules.key_priority,
+        exact_junk.reason as exact_junk_reason,
+        nodes.first_seen_at,
+        nodes.last_seen_at,
+        coalesce(fan_out.linked_customer_ids, 0) as linked_customer_ids,
+        coalesce(identifier_rules.forms_edges, false) as type_forms_edges,
+        coalesce(
+            regexp_matches(nodes.identifier_value, regex_junk.combined_pattern), false
+        ) as matches_junk_pattern
+    from nodes
+    left join fan_out
+        on nodes.node_id = fan_out.node_id
+    left join identifier_rules
+        on nodes.identifier_type = identifier_rules.identifier_type
+    left join exact_junk
+        on
+            nodes.identifier_type = exact_junk.identifier_type
+            and nodes.identifier_value = exact_junk.identifier_value
+    left join regex_junk
+        on nodes.identifier_type = regex_junk.identifier_type
+
+),
+
+pattern_reasons as (
+
+    select
+        guarded.node_id,
+        min(regex_junk_reasons.reason) as reason
+    from guarded
+    inner join regex_junk_reasons
+        on
+            guarded.identifier_type = regex_junk_reasons.identifier_type
+            and regexp_matches(guarded.identifier_value, regex_junk_reasons.pattern)
+    where guarded.matches_junk_pattern
+    group by guarded.node_id
+
+),
+
+classified as (
+
+    select
+        guarded.node_id,
+        guarded.identifier_type,
+        guarded.identifier_value,
+        guarded.occurrence_count,
+        guarded.linked_customer_ids,
+        guarded.key_priority,
+        guarded.first_seen_at,
+        guarded.last_seen_at,
+        case
+            when not guarded.type_forms_edges then 'type_does_not_link'
+            when guarded.exact_junk_reason is not null then 'junk_identifier'
+            when guarded.matches_junk_pattern then 'junk_identifier'
+            when guarded.linked_customer_ids > guarded.max_linked_customer_ids
+                then 'too_many_linked_customer_ids'
+        end as guard_reason,
+        coalesce(guarded.exact_junk_reason, pattern_reasons.reason) as junk_reason
+    from guarded
+    left join pattern_reasons
+        on guarded.node_id = pattern_reasons.node_id
+
+),
+
+final as (
+
+    select
+        node_id,
+        identifier_type,
+        identifier_value,
+        occurrence_count,
+        linked_customer_ids,
+        key_priority,
+        guard_reason,
+        junk_reason,
+        first_seen_at,
+        last_seen_at,
+        guard_reason is null as forms_edges
+    from classified
+
+)
+
+select * from final

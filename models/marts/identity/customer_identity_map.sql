@@ -1,0 +1,40 @@
+-- Every identifier of every customer: the lookup from a customer_id, email, phone, loyalty
+-- card or cookie to its customer_key. Emails, phones and loyalty ids appear only as SHA-256 of
+-- the normalised value (identifier_sha256); customer ids and cookies are pseudonymous and
+-- appear as they are. Erased customers are absent.
+
+with
+
+resolved_nodes as (
+
+    select * from {{ ref('int_identity_resolved_nodes') }}
+
+),
+
+erased_customer_keys as (
+
+    select * from {{ ref('int_identity_erased_customer_keys') }}
+
+),
+
+final as (
+
+    select
+        customer_key,
+        identifier_type,
+        match_method,
+        cast(match_probability as double) as match_probability,
+        first_seen_at,
+        last_seen_at,
+        case
+            when identifier_type in ('customer_id', 'anonymous_id') then identifier_value
+        end as identifier_value,
+        sha256(identifier_value) as identifier_sha256
+    from resolved_nodes
+    where customer_key not in (
+        select erased_customer_keys.customer_key from erased_customer_keys
+    )
+
+)
+
+select * from final

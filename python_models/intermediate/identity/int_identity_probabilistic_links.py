@@ -1,0 +1,45 @@
+"""Probabilistic links between CRM person records that share no identifier (Splink, DuckDB).
+
+Thin dbt model: blocking rules, comparisons and training live in
+segwarehouse.identity.probabilistic, with their tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segwarehouse.dbt_session import duckdb_connection
+from segwarehouse.identity.probabilistic import MatchSettings, link_person_records
+
+
+def model(dbt: Any, session: Any) -> Any:
+    """One row per linked pair of CRM customer_ids, as edges between customer_id nodes."""
+    dbt.config(materialized="table")
+    customers_relation = dbt.ref("stg_crm__customers")
+    nicknames_relation = dbt.ref("first_name_nicknames")
+    settings = MatchSettings(threshold=float(dbt.config.get("match_probability_threshold")))
+
+    customers_relation.project(
+        "customer_id as record_id, first_name, last_name, birth_date, street_address, "
+        "postal_code, city, country_code, email, phone"
+    ).create_view("identity_person_records", replace=True)
+    nicknames = dict(nicknames_relation.project("nickname, canonical_name").fetchall())
+    links = link_person_records(
+        duckdb_connection(session), "identity_person_records", settings, nicknames
+    )
+    return links.assign(
+        node_id_a="customer_id:" + links["record_id_l"],
+        node_id_b="customer_id:" + links["record_id_r"],
+        match_method="probabilistic",
+        first_record_type="crm_customer",
+    )[
+        [
+            "node_id_a",
+            "node_id_b",
+            "match_method",
+            "first_record_type",
+            "match_probability",
+            "match_weight",
+            "agreeing_fields",
+        ]
+    ]

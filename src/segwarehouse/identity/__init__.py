@@ -1,0 +1,1 @@
+"""Identity resolution: linking records that belong to the same person."""

@@ -1,0 +1,864 @@
+"""Probabilistic (Fellegi-Sunter) linkage of CRM person records with Splink on DuckDB.
+
+Links person records that share no identifier but describe the same person: typos in names,
+nicknames (Bob/Robert, through a caller-supplied nickname map), first and last name swapped,
+address variants ('Street' / 'St.'), birth dates a few days off or missing.
+
+Everything runs on the caller's DuckDB connection (in dbt-duckdb: the Python model's
+``session``). Scratch data lives in TEMP tables with unique names (Splink's intermediate tables
+included, see :class:`_TempTableDuckDBAPI`), all dropped before returning, so nothing is ever
+written to the warehouse file and the connection's default schema is not changed.
+
+Standardisation (one TEMP table, columns used by the model):
+
+* ``first_name_clean`` / ``last_name_std``: lower case, accents stripped, letters only
+  ("O'Brien" -> "obrien").
+* ``first_name_std``: ``first_name_clean`` mapped through the nickname map (bob -> robert).
+* ``full_name_std``: ``first_name_std || ' ' || last_name_std`` (term frequencies of full names).
+* ``postal_code_std``: upper case, letters and digits only ("sw1a 1aa" -> "SW1A1AA").
+* ``street_std``: lower case, punctuation removed, common street words abbreviated
+  ("12 Main Street" and "12 Main St." -> "12 main st"), see ``STREET_ABBREVIATIONS``.
+* ``city_std``: lower case, accents stripped, punctuation removed.
+
+Blocking rules (candidate pairs are the union, each pair scored once):
+
+1. same birth date and same first letter of the last name;
+2. same birth date and same first letter of the standardised first name (last-name typos and
+   changes);
+3. same birth date and first name of one record equal to the last name of the other (swaps);
+4. same postal code and same last name (first-name typos and nicknames, birth date off);
+5. same postal code and same standardised first name (last-name typos, birth date off);
+6. same postal code and first name of one record equal to the last name of the other (swaps
+   with a birth date off or missing).
+
+Comparisons (levels in order):
+
+* ``name`` (Splink's forename/surname levels plus one): both names null / exact full name
+  (nicknames standardised, term-frequency adjusted) / first and last name swapped /
+  Jaro-Winkler >= 0.92 on both / one name exact and the other one edit apart / Jaro-Winkler
+  >= 0.88 on both / last name only (tf) / first name only (tf) / else.
+* ``birth_date`` (Splink's DateOfBirthComparison): null / exact / one character different /
+  within a month / within a year / else.
+* ``address``: all parts null / same street and postal code / street Jaro-Winkler >= 0.92 and
+  same postal code / same street, postal code one edit apart / same street and city / same
+  postal code / postal code one edit apart / same city / else. Postal code, street and city are
+  one comparison, not three, because they are strongly dependent: as three independent
+  comparisons a shared address counted about 14 bits more than its evidence, enough to link
+  housemates (measured on synthetic households).
+
+``agreeing_fields`` lists ``name`` and ``birth_date`` when their level is one of the first
+five (name) or three (birth date) above, and ``postal_code`` (equal or one edit apart),
+``street_address`` (equal or Jaro-Winkler >= 0.92) and ``city`` (equal) from the parts of the
+address, in that order.
+
+E-mail and phone are deliberately not compared: the records this model is for share none by
+construction (identifier matches are the deterministic part of identity resolution), so the
+columns carry no evidence here; country is implied by postal code and city.
+
+Training, without labels: the prior (probability that two random records match) is the
+number of pairs agreeing on a deterministic rule (same standardised full name and birth date,
+or same full name, postal code and street) divided by an assumed recall of those rules;
+u-probabilities by seeded random sampling; m-probabilities by expectation maximisation on two
+training blockings, ``birth_date + first letter of first name`` (trains the address) and
+``postal_code + street`` (trains name and birth date). The whole procedure is deterministic:
+Splink's sampling hashes record ids with the seed and EM has no randomness; scores are rounded
+to 9 decimals so that float summation order inside DuckDB cannot show through.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+from splink import Linker, SettingsCreator, block_on
+from splink import comparison_level_library as cll
+from splink.blocking_rule_library import CustomRule
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
+from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
+from splink.internals.comparison_library import CustomComparison, DateOfBirthComparison
+from splink.internals.duckdb.database_api import DuckDBAPI
+
+logger = logging.getLogger(__name__)
+
+INPUT_COLUMNS: tuple[str, ...] = (
+    "record_id",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "street_address",
+    "postal_code",
+    "city",
+    "country_code",
+    "email",
+    "phone",
+)
+OUTPUT_COLUMNS: tuple[str, ...] = (
+    "record_id_l",
+    "record_id_r",
+    "match_probability",
+    "match_weight",
+    "agreeing_fields",
+)
+PARAMETER_COLUMNS: tuple[str, ...] = (
+    "comparison",
+    "level",
+    "comparison_vector_value",
+    "is_null_level",
+    "m_probability",
+    "u_probability",
+    "bayes_factor",
+    "match_weight",
+    "has_tf_adjustments",
+    "sql_condition",
+)
+PRIOR_PARAMETER = "probability_two_random_records_match"
+
+# Whole words abbreviated in street addresses before comparison (after lower-casing and
+# replacing punctuation with spaces). 'strasse' is also abbreviated at the end of a word
+# ('hauptstrasse' -> 'hauptstr').
+STREET_ABBREVIATIONS: tuple[tuple[str, str], ...] = (
+    ("street", "st"),
+    ("avenue", "ave"),
+    ("road", "rd"),
+    ("lane", "ln"),
+    ("drive", "dr"),
+    ("boulevard", "blvd"),
+    ("court", "ct"),
+    ("place", "pl"),
+    ("square", "sq"),
+    ("terrace", "ter"),
+    ("crescent", "cres"),
+    ("highway", "hwy"),
+    ("parkway", "pkwy"),
+    ("apartment", "apt"),
+    ("north", "n"),
+    ("south", "s"),
+    ("east", "e"),
+    ("west", "w"),
+)
+
+SCORE_DECIMALS = 9
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """Tunable parameters of the probabilistic linkage (blocking rules and comparisons are code).
+
+    Attributes:
+        threshold: minimum match_probability for a pair to be returned.
+        max_pairs_for_u: number of random record pairs sampled to estimate u-probabilities.
+        seed: seed of the u sampling; together with the input it fixes the output.
+        max_pairs_for_em: cap on the pairs of one EM training blocking (deterministic,
+            hash-based sample of records when a blocking would produce more).
+        em_max_iterations: maximum EM iterations per training blocking.
+        em_convergence: EM stops when no m-probability moves by more than this.
+        deterministic_rules_recall: assumed share of all true matches found by the
+            deterministic rules used to estimate the prior (see module docstring).
+        term_frequency_adjustments: adjust name agreement for how common the name is
+            (a shared "Mary Smith" is weaker evidence than a shared "Ottoline Quayle").
+        m_probability_floor: smallest m-probability kept from EM. EM sees a few thousand
+            matches at most, so it cannot tell "never happens to a match" from "did not happen
+            in this sample"; without a floor a single disagreement can weigh -100 bits.
+    """
+
+    threshold: float = 0.99
+    max_pairs_for_u: float = 1e6
+    seed: int = 42
+    max_pairs_for_em: float = 1e7
+    em_max_iterations: int = 25
+    em_convergence: float = 1e-4
+    deterministic_rules_recall: float = 0.7
+    term_frequency_adjustments: bool = True
+    m_probability_floor: float = 1e-4
+
+    def __post_init__(self) -> None:
+        """Reject settings the model cannot run with."""
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold must be within [0, 1], got {self.threshold}")
+        if self.max_pairs_for_u < 1 or self.max_pairs_for_em < 1:
+            raise ValueError("max_pairs_for_u and max_pairs_for_em must be at least 1")
+        if self.em_max_iterations < 1 or self.em_convergence <= 0:
+            raise ValueError("em_max_iterations must be >= 1 and em_convergence > 0")
+        if not 0.0 < self.deterministic_rules_recall <= 1.0:
+            raise ValueError("deterministic_rules_recall must be within (0, 1]")
+        if not 0.0 <= self.m_probability_floor < 1.0:
+            raise ValueError("m_probability_floor must be within [0, 1)")
+
+
+DEFAULT_SETTINGS = MatchSettings()
+
+
+@dataclass(frozen=True)
+class LinkageResult:
+    """Linked pairs and the trained model that produced them.
+
+    Attributes:
+        pairs: one row per linked pair, columns ``OUTPUT_COLUMNS``.
+        parameters: m and u per comparison level, columns ``PARAMETER_COLUMNS``, plus one row
+            (comparison ``probability_two_random_records_match``) holding the prior in
+            ``m_probability`` and its match weight. Empty when no model could be trained.
+        record_count: number of input records.
+        trained: False when the input was too small to train on (then ``pairs`` is empty).
+    """
+
+    pairs: pd.DataFrame
+    parameters: pd.DataFrame
+    record_count: int
+    trained: bool = field(default=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+
+def link_person_records(
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    settings: MatchSettings = DEFAULT_SETTINGS,
+    nicknames: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Pairs of person records in relation ``records`` that the model links.
+
+    Args:
+        con: an open DuckDB connection on which ``records`` can be queried.
+        records: name of a table or view with the columns ``INPUT_COLUMNS`` (record_id unique
+            and not null, everything else nullable).
+        settings: thresholds and training parameters.
+        nicknames: lower-case nickname -> canonical first name ('bob' -> 'robert').
+
+    Returns:
+        One row per linked pair (record_id_l < record_id_r) with match_probability >=
+        ``settings.threshold``: record_id_l, record_id_r, match_probability, match_weight,
+        agreeing_fields. Empty (same columns) for empty input or no candidate pairs.
+    """
+    return link_person_records_with_model(con, records, settings, nicknames).pairs
+
+
+def model_parameters(
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    settings: MatchSettings = DEFAULT_SETTINGS,
+    nicknames: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Train the model on ``records`` and return its parameters (no scoring of pairs).
+
+    See :class:`LinkageResult` for the columns.
+    """
+    return _run(con, records, settings, nicknames, score_pairs=False).parameters
+
+
+def link_person_records_with_model(
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    settings: MatchSettings = DEFAULT_SETTINGS,
+    nicknames: Mapping[str, str] | None = None,
+) -> LinkageResult:
+    """Linked pairs and the trained parameters from a single training run.
+
+    Same arguments as :func:`link_person_records`.
+    """
+    return _run(con, records, settings, nicknames, score_pairs=True)
+
+
+def empty_pairs() -> pd.DataFrame:
+    """An empty result with the output columns and dtypes."""
+    return pd.DataFrame(
+        {
+            "record_id_l": pd.Series(dtype="str"),
+            "record_id_r": pd.Series(dtype="str"),
+            "match_probability": pd.Series(dtype="float64"),
+            "match_weight": pd.Series(dtype="float64"),
+            "agreeing_fields": pd.Series(dtype="str"),
+        }
+    )
+
+
+def empty_parameters() -> pd.DataFrame:
+    """An empty parameter table with the parameter columns."""
+    return pd.DataFrame({column: pd.Series(dtype="object") for column in PARAMETER_COLUMNS})
+
+
+# ---------------------------------------------------------------------------------------------
+# Orchestration
+# ---------------------------------------------------------------------------------------------
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    settings: MatchSettings,
+    nicknames: Mapping[str, str] | None,
+    *,
+    score_pairs: bool,
+) -> LinkageResult:
+    """Standardise, train and (optionally) score; always drops its scratch tables."""
+    _check_input_columns(con, records)
+    scratch = _ScratchNames()
+    db_api: _TempTableDuckDBAPI | None = None
+    try:
+        _create_nickname_table(con, scratch.nicknames, nicknames or {})
+        _create_standardised_table(con, records, scratch.nicknames, scratch.input)
+        record_count = _check_record_ids(con, scratch.input)
+        training_rules = [
+            rule
+            for rule in EM_TRAINING_BLOCKINGS
+            if _pairs_sharing_keys(con, scratch.input, rule) > 0
+        ]
+        if record_count < 2 or not training_rules:
+            logger.info("%d records, nothing to train on: no links", record_count)
+            return LinkageResult(empty_pairs(), empty_parameters(), record_count, trained=False)
+
+        prior = _estimate_prior(con, scratch.input, record_count, settings)
+        db_api = _TempTableDuckDBAPI(con)
+        with _quiet_splink():
+            linker = _train(db_api, scratch.input, record_count, settings, prior, training_rules)
+            parameters = _parameters_frame(linker)
+            pairs = (
+                _score(con, linker, settings.threshold)
+                if score_pairs
+                else empty_pairs()
+            )
+        logger.info("%d records, %d linked pairs", record_count, len(pairs))
+        return LinkageResult(pairs, parameters, record_count, trained=True)
+    finally:
+        if db_api is not None:
+            with _quiet_splink():
+                db_api.delete_tables_created_by_splink_from_db()
+        for name in (scratch.input, scratch.nicknames):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+@dataclass(frozen=True)
+class _ScratchNames:
+    """Unique names of this run's TEMP tables."""
+
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+
+    @property
+    def input(self) -> str:
+        """Standardised records."""
+        return f"__segwarehouse_pm_input_{self.uid}"
+
+    @property
+    def nicknames(self) -> str:
+        """Nickname map."""
+        return f"__segwarehouse_pm_nicknames_{self.uid}"
+
+
+class _TempTableDuckDBAPI(DuckDBAPI):
+    """Splink's DuckDB backend, writing its intermediate tables as TEMP tables.
+
+    Splink materialises every step with ``CREATE TABLE``, i.e. into the connection's current
+    schema (in dbt: the warehouse file). TEMP tables stay in memory (spilling to DuckDB's temp
+    directory), disappear with the connection and resolve by plain name like the originals.
+    """
+
+    def _setup_for_execute_sql(self, sql: str, physical_name: str) -> str:
+        """``CREATE TEMP TABLE`` instead of Splink's ``CREATE TABLE``."""
+        self.delete_table_from_database(physical_name)
+        return f"CREATE TEMP TABLE {physical_name} AS\n{sql}"
+
+
+@contextmanager
+def _quiet_splink() -> Iterator[None]:
+    """Silence Splink's logger (INFO chatter, the warning about the default max_pairs)."""
+    splink_logger = logging.getLogger("splink")
+    previous = splink_logger.level
+    splink_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        splink_logger.setLevel(previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input preparation
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_input_columns(con: duckdb.DuckDBPyConnection, records: str) -> None:
+    """Raise ValueError when ``records`` lacks one of ``INPUT_COLUMNS``."""
+    present = {row[0].lower() for row in con.sql(f"DESCRIBE SELECT * FROM {records}").fetchall()}
+    missing = [column for column in INPUT_COLUMNS if column not in present]
+    if missing:
+        raise ValueError(f"{records} lacks column(s) {', '.join(missing)}")
+
+
+def _check_record_ids(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Number of records; ValueError when record_id is null or not unique."""
+    total, distinct, nulls = _one_row(
+        con,
+        f"SELECT count(*), count(DISTINCT record_id), count(*) - count(record_id) FROM {table}",
+    )
+    if nulls:
+        raise ValueError(f"record_id is null in {nulls} record(s)")
+    if distinct != total:
+        raise ValueError(f"record_id is not unique ({total - distinct} duplicate(s))")
+    return int(total)
+
+
+def _one_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple:
+    """The single row of ``sql`` (the result is consumed, releasing the connection)."""
+    rows = con.sql(sql).fetchall()
+    return rows[0]
+
+
+def _clean_name_sql(expression: str) -> str:
+    """Lower case, accents stripped, letters only, '' -> NULL."""
+    return (
+        f"nullif(regexp_replace(lower(strip_accents(trim({expression}))), '[^a-z]', '', 'g'), '')"
+    )
+
+
+def _street_sql(expression: str) -> str:
+    """Normalised street address: lower, punctuation -> space, street words abbreviated."""
+    sql = (
+        f"regexp_replace(replace(lower(strip_accents(trim({expression}))), 'ß', 'ss'), "
+        "'[^a-z0-9]+', ' ', 'g')"
+    )
+    sql = f"regexp_replace({sql}, 'strasse\\b', 'str', 'g')"
+    for word, abbreviation in STREET_ABBREVIATIONS:
+        sql = f"regexp_replace({sql}, '\\b{word}\\b', '{abbreviation}', 'g')"
+    return f"nullif(trim({sql}), '')"
+
+
+def _create_nickname_table(
+    con: duckdb.DuckDBPyConnection, name: str, nicknames: Mapping[str, str]
+) -> None:
+    """TEMP table nickname -> canonical, both cleaned like first names (first entry wins)."""
+    con.execute(f"CREATE TEMP TABLE {name} (nickname VARCHAR, canonical VARCHAR)")
+    if nicknames:
+        frame = pd.DataFrame(
+            {"nickname": list(nicknames.keys()), "canonical": list(nicknames.values())}
+        )
+        view = f"{name}_source"
+        con.register(view, frame)
+        try:
+            con.execute(
+                f"""
+                INSERT INTO {name}
+                SELECT nickname, min(canonical) FROM (
+                  SELECT {_clean_name_sql("nickname")} AS nickname,
+                         {_clean_name_sql("canonical")} AS canonical
+                  FROM {view})
+                WHERE nickname IS NOT NULL AND canonical IS NOT NULL
+                GROUP BY nickname
+                """
+            )
+        finally:
+            con.unregister(view)
+
+
+def _create_standardised_table(
+    con: duckdb.DuckDBPyConnection, records: str, nicknames: str, name: str
+) -> None:
+    """TEMP table of the records with the standardised columns the model compares."""
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {name} AS
+        WITH cleaned AS (
+          SELECT
+            CAST(record_id AS VARCHAR) AS record_id,
+            {_clean_name_sql("first_name")} AS first_name_clean,
+            {_clean_name_sql("last_name")} AS last_name_std,
+            TRY_CAST(birth_date AS DATE) AS birth_date,
+            nullif(regexp_replace(upper(trim(postal_code)), '[^A-Z0-9]', '', 'g'), '')
+              AS postal_code_std,
+            {_street_sql("street_address")} AS street_std,
+            nullif(trim(regexp_replace(lower(strip_accents(trim(city))), '[^a-z0-9]+', ' ',
+              'g')), '') AS city_std
+          FROM {records}
+        )
+        SELECT
+          c.record_id,
+          c.first_name_clean,
+          coalesce(n.canonical, c.first_name_clean) AS first_name_std,
+          c.last_name_std,
+          coalesce(n.canonical, c.first_name_clean) || ' ' || c.last_name_std AS full_name_std,
+          c.birth_date,
+          c.postal_code_std,
+          c.street_std,
+          c.city_std
+        FROM cleaned AS c
+        LEFT JOIN {nicknames} AS n ON n.nickname = c.first_name_clean
+        ORDER BY c.record_id
+        """
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Model definition
+# ---------------------------------------------------------------------------------------------
+
+# Prediction blocking rules: see the module docstring for the reasoning.
+PREDICTION_BLOCKING_RULES: tuple[BlockingRuleCreator, ...] = (
+    block_on("birth_date", "substr(last_name_std, 1, 1)"),
+    block_on("birth_date", "substr(first_name_std, 1, 1)"),
+    CustomRule("l.birth_date = r.birth_date AND l.first_name_clean = r.last_name_std"),
+    block_on("postal_code_std", "last_name_std"),
+    block_on("postal_code_std", "first_name_std"),
+    CustomRule("l.postal_code_std = r.postal_code_std AND l.first_name_clean = r.last_name_std"),
+)
+
+# EM training blockings, as equality keys (each trains the comparisons not using its columns).
+EM_TRAINING_BLOCKINGS: tuple[tuple[str, ...], ...] = (
+    ("birth_date",),
+    ("full_name_std",),
+)
+
+# Deterministic rules (equality keys) for the prior: near-certain matches.
+DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
+    ("full_name_std", "birth_date"),
+    ("full_name_std", "postal_code_std", "street_std"),
+)
+
+
+@dataclass(frozen=True)
+class _Level:
+    """A comparison level; ``agrees``: it counts as agreement in ``agreeing_fields``."""
+
+    creator: ComparisonLevelCreator
+    label: str
+    agrees: bool = False
+
+
+# Address parts in agreeing_fields, with their agreement condition on the compared columns.
+ADDRESS_PART_AGREEMENT: tuple[tuple[str, str], ...] = (
+    (
+        "postal_code",
+        "damerau_levenshtein(postal_code_std_l, postal_code_std_r) <= 1",
+    ),
+    (
+        "street_address",
+        "jaro_winkler_similarity(street_std_l, street_std_r) >= 0.92",
+    ),
+    ("city", "city_std_l = city_std_r"),
+)
+
+
+def _comparison(name: str, levels: list[_Level]) -> CustomComparison:
+    """Splink comparison from labelled levels."""
+    return CustomComparison(
+        comparison_levels=[level.creator.configure(label_for_charts=level.label) for level in levels],
+        output_column_name=name,
+    )
+
+
+def _exact(column: str, *, tf: bool) -> ComparisonLevelCreator:
+    """Exact match on ``column``, term-frequency adjusted on that column if ``tf``."""
+    level = cll.ExactMatchLevel(column)
+    if tf:
+        level.configure(tf_adjustment_column=column)
+    return level
+
+
+def _name_levels(tf: bool) -> list[_Level]:
+    """Forename/surname levels handling nicknames (standardised column), swaps and typos.
+
+    Splink's ForenameSurnameComparison levels plus one: one name exact and the other one
+    edit apart, for typos in short names that Jaro-Winkler rates low ('Km' / 'Kim',
+    'Brbara' / 'Barbara': 0.61 and 0.86).
+    """
+    first, last = "first_name_std", "last_name_std"
+    return [
+        _Level(cll.And(cll.NullLevel(first), cll.NullLevel(last)), "both names null"),
+        _Level(_exact("full_name_std", tf=tf), "exact full name", agrees=True),
+        _Level(
+            cll.ColumnsReversedLevel("first_name_clean", last, symmetrical=True),
+            "first and last name swapped",
+            agrees=True,
+        ),
+        _Level(
+            cll.And(cll.JaroWinklerLevel(first, 0.92), cll.JaroWinklerLevel(last, 0.92)),
+            "jaro-winkler >= 0.92 on both names",
+            agrees=True,
+        ),
+        _Level(
+            cll.Or(
+                cll.And(cll.DamerauLevenshteinLevel(first, 1), cll.ExactMatchLevel(last)),
+                cll.And(cll.ExactMatchLevel(first), cll.DamerauLevenshteinLevel(last, 1)),
+            ),
+            "one name exact, the other one edit apart",
+            agrees=True,
+        ),
+        _Level(
+            cll.And(cll.JaroWinklerLevel(first, 0.88), cll.JaroWinklerLevel(last, 0.88)),
+            "jaro-winkler >= 0.88 on both names",
+            agrees=True,
+        ),
+        _Level(_exact(last, tf=tf), "exact last name only"),
+        _Level(_exact(first, tf=tf), "exact first name only"),
+        _Level(cll.ElseLevel(), "all other"),
+    ]
+
+
+def _birth_date_levels() -> list[_Level]:
+    """Splink's DateOfBirthComparison levels (exact, 1 character, 1 month, 1 year)."""
+    creators = DateOfBirthComparison(
+        "birth_date",
+        input_is_string=False,
+        datetime_thresholds=[1, 1],
+        datetime_metrics=["month", "year"],
+    ).create_comparison_levels()
+    labels = [
+        ("birth date null", False),
+        ("exact birth date", True),
+        ("birth date one character different", True),
+        ("birth date within a month", True),
+        ("birth date within a year", False),
+        ("all other", False),
+    ]
+    if len(creators) != len(labels):
+        raise RuntimeError("unexpected DateOfBirthComparison levels (splink version?)")
+    return [
+        _Level(creator, label, agrees)
+        for creator, (label, agrees) in zip(creators, labels, strict=True)
+    ]
+
+
+def _address_levels() -> list[_Level]:
+    """Postal code, street and city as one comparison (they are not independent)."""
+    postal, street, city = "postal_code_std", "street_std", "city_std"
+    exact_postal, exact_street = cll.ExactMatchLevel(postal), cll.ExactMatchLevel(street)
+    postal_one_edit = cll.DamerauLevenshteinLevel(postal, 1)
+    return [
+        _Level(
+            cll.And(cll.NullLevel(postal), cll.NullLevel(street), cll.NullLevel(city)),
+            "address null",
+        ),
+        _Level(cll.And(exact_street, exact_postal), "same street and postal code", True),
+        _Level(
+            cll.And(cll.JaroWinklerLevel(street, 0.92), exact_postal),
+            "similar street, same postal code",
+            True,
+        ),
+        _Level(cll.And(exact_street, postal_one_edit), "same street, postal code one edit", True),
+        _Level(cll.And(exact_street, cll.ExactMatchLevel(city)), "same street and city", True),
+        _Level(exact_postal, "same postal code"),
+        _Level(postal_one_edit, "postal code one edit"),
+        _Level(cll.ExactMatchLevel(city), "same city"),
+        _Level(cll.ElseLevel(), "all other"),
+    ]
+
+
+def comparison_levels(term_frequency_adjustments: bool = True) -> dict[str, list[_Level]]:
+    """The model's comparisons: output name -> labelled levels (first level = null level)."""
+    return {
+        "name": _name_levels(term_frequency_adjustments),
+        "birth_date": _birth_date_levels(),
+        "address": _address_levels(),
+    }
+
+
+def _comparisons(term_frequency_adjustments: bool) -> list[ComparisonCreator]:
+    """Splink comparison creators for the model."""
+    return [
+        _comparison(name, levels)
+        for name, levels in comparison_levels(term_frequency_adjustments).items()
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+# ---------------------------------------------------------------------------------------------
+
+
+def _keys_sql(keys: tuple[str, ...]) -> tuple[str, str]:
+    """(column list, all-keys-not-null condition) for an equality blocking."""
+    return ", ".join(keys), " AND ".join(f"{key} IS NOT NULL" for key in keys)
+
+
+def _pairs_sharing_keys(con: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...]) -> int:
+    """Number of record pairs agreeing (non-null) on all ``keys``."""
+    columns, not_null = _keys_sql(keys)
+    (pairs,) = _one_row(
+        con,
+        f"""
+        SELECT coalesce(sum(n * (n - 1) // 2), 0)::BIGINT FROM (
+          SELECT count(*)::BIGINT AS n FROM {table} WHERE {not_null} GROUP BY {columns})
+        """,
+    )
+    return int(pairs)
+
+
+def _estimate_prior(
+    con: duckdb.DuckDBPyConnection, table: str, record_count: int, settings: MatchSettings
+) -> float:
+    """Probability that two random records match, from pairs agreeing on deterministic rules.
+
+    Counts the distinct pairs agreeing on any of ``DETERMINISTIC_RULES`` (at least one, so the
+    prior is never zero) and divides by ``settings.deterministic_rules_recall`` and by the
+    number of possible pairs.
+    """
+    selects = [
+        f"SELECT l.record_id AS id_l, r.record_id AS id_r FROM {table} AS l JOIN {table} AS r "
+        f"ON {' AND '.join(f'l.{key} = r.{key}' for key in keys)} AND l.record_id < r.record_id"
+        for keys in DETERMINISTIC_RULES
+    ]
+    (found,) = _one_row(con, f"SELECT count(*) FROM ({' UNION '.join(selects)})")
+    possible = record_count * (record_count - 1) / 2
+    prior = max(int(found), 1) / settings.deterministic_rules_recall / possible
+    return min(prior, 0.5)
+
+
+def _train(
+    db_api: _TempTableDuckDBAPI,
+    table: str,
+    record_count: int,
+    settings: MatchSettings,
+    prior: float,
+    training_rules: list[tuple[str, ...]],
+) -> Linker:
+    """A Splink linker with u from random sampling and m from EM on the training blockings."""
+    splink_settings = SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="record_id",
+        comparisons=_comparisons(settings.term_frequency_adjustments),
+        blocking_rules_to_generate_predictions=list(PREDICTION_BLOCKING_RULES),
+        probability_two_random_records_match=prior,
+        em_convergence=settings.em_convergence,
+        max_iterations=settings.em_max_iterations,
+        # gamma_ columns (needed for agreeing_fields) come only with the matching columns
+        retain_matching_columns=True,
+        retain_intermediate_calculation_columns=False,
+    )
+    linker = Linker(db_api.register(table), splink_settings, log_level=None)
+    linker.training.estimate_u_using_random_sampling(
+        max_pairs=settings.max_pairs_for_u, seed=settings.seed
+    )
+    for keys in training_rules:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*keys),
+            estimate_without_term_frequencies=True,
+            max_pairs=settings.max_pairs_for_em,
+        )
+    sampled_pairs = min(settings.max_pairs_for_u, record_count * (record_count - 1) / 2)
+    _adjust_estimates(linker, 1.0 / sampled_pairs, settings.m_probability_floor)
+    return linker
+
+
+def _adjust_estimates(linker: Linker, u_unobserved: float, m_floor: float) -> None:
+    """Replace Splink's generic defaults for unobserved levels; floor m-probabilities.
+
+    A level absent from the random sample gets u = ``u_unobserved`` (one in the number of
+    sampled pairs) instead of Splink's default (around 1e-3, which would make rare agreements
+    such as "same street and postal code" look common). A level absent from all EM blockings
+    gets m = u, no evidence either way, instead of a default m possibly far above its u. EM
+    estimates below ``m_floor`` are raised to it.
+    """
+    for comparison in linker._settings_obj.comparisons:
+        for level in comparison._comparison_levels_excluding_null:
+            if not level._has_estimated_u_values:
+                level.u_probability = u_unobserved
+            if not level._has_estimated_m_values:
+                level.m_probability = level.u_probability
+            elif level.m_probability < m_floor:
+                level.m_probability = m_floor
+
+
+def _parameters_frame(linker: Linker) -> pd.DataFrame:
+    """m and u per comparison level of the trained model, plus the prior."""
+    rows = []
+    for record in linker._settings_obj._parameters_as_detailed_records:
+        comparison = record.comparison_name
+        if comparison == PRIOR_PARAMETER:
+            rows.append(
+                {
+                    "comparison": PRIOR_PARAMETER,
+                    "level": PRIOR_PARAMETER,
+                    "m_probability": record.probability_two_random_records_match,
+                    "match_weight": record.log2_bayes_factor,
+                    "is_null_level": False,
+                    "has_tf_adjustments": False,
+                }
+            )
+            continue
+        rows.append(
+            {
+                "comparison": comparison,
+                "level": record.label_for_charts,
+                "comparison_vector_value": record.comparison_vector_value,
+                "is_null_level": record.is_null_level,
+                "m_probability": record.m_probability,
+                "u_probability": record.u_probability,
+                "bayes_factor": record.bayes_factor,
+                "match_weight": record.log2_bayes_factor,
+                "has_tf_adjustments": record.has_tf_adjustments,
+                "sql_condition": record.sql_condition,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(PARAMETER_COLUMNS))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+# ---------------------------------------------------------------------------------------------
+
+
+def _lowest_agreeing_gamma(levels: list[_Level]) -> int:
+    """Smallest comparison vector value of an agreeing level.
+
+    Splink numbers the non-null levels from n-1 (first) down to 0 (else); the agreeing levels
+    must be the first ones.
+    """
+    non_null = levels[1:]
+    agreeing = [level.agrees for level in non_null]
+    count = sum(agreeing)
+    if agreeing != [True] * count + [False] * (len(non_null) - count):
+        raise ValueError("agreeing levels must come first")
+    return len(non_null) - count
+
+
+def _agreeing_fields_sql() -> str:
+    """SQL expression listing the agreeing fields of a scored pair (see module docstring)."""
+    levels = comparison_levels()
+    parts = [
+        f"CASE WHEN gamma_{name} >= {_lowest_agreeing_gamma(levels[name])} THEN '{name}' END"
+        for name in ("name", "birth_date")
+    ]
+    parts += [
+        f"CASE WHEN {condition} THEN '{part}' END" for part, condition in ADDRESS_PART_AGREEMENT
+    ]
+    return f"concat_ws(',', {', '.join(parts)})"
+
+
+def _score(con: duckdb.DuckDBPyConnection, linker: Linker, threshold: float) -> pd.DataFrame:
+    """Scored candidate pairs at or above ``threshold``, with their agreeing fields."""
+    # Splink filters on the match weight; leave a margin and filter exactly below.
+    weight_floor = _probability_to_weight(threshold) - 1e-6 if 0 < threshold < 1 else None
+    predictions = linker.inference.predict(threshold_match_weight=weight_floor)
+    try:
+        frame = con.sql(
+            f"""
+            SELECT
+              record_id_l,
+              record_id_r,
+              round(match_probability, {SCORE_DECIMALS}) AS match_probability,
+              round(match_weight, {SCORE_DECIMALS}) AS match_weight,
+              {_agreeing_fields_sql()} AS agreeing_fields
+            FROM {predictions.physical_name}
+            WHERE round(match_probability, {SCORE_DECIMALS}) >= {threshold!r}
+            ORDER BY record_id_l, record_id_r
+            """
+        ).df()
+    finally:
+        with suppress(duckdb.Error):
+            predictions.drop_table_from_database_and_remove_from_cache()
+    if frame.empty:
+        return empty_pairs()
+    frame["match_probability"] = frame["match_probability"].astype("float64")
+    frame["match_weight"] = frame["match_weight"].astype("float64")
+    return frame[list(OUTPUT_COLUMNS)]
+
+
+def _probability_to_weight(probability: float) -> float:
+    """Match weight (log2 odds) of a probability strictly between 0 and 1."""
+    return math.log2(probability / (1.0 - probability))
