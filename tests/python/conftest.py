@@ -7,12 +7,20 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from segwarehouse.generator import generate
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+# The generated data set the build tests share: people, seed, last day of history.
+GENERATED_CUSTOMERS = 3_000
+GENERATED_SEED = 11
+END_DATE = date(2026, 6, 30)
+BUILD_VARS = {"as_of_date": END_DATE.isoformat(), "segments__loaded_at": "2026-07-01 00:00:00"}
 DBT = Path(sys.executable).parent / "dbt"
 
 
@@ -74,3 +82,28 @@ def make_workspace(root: Path) -> Workspace:
 def workspace(tmp_path: Path) -> Workspace:
     """A fresh, empty landing folder and warehouse for one test."""
     return make_workspace(tmp_path)
+
+
+def linked_workspace(root: Path, raw_dir: Path) -> Workspace:
+    """A workspace whose landing folder is `raw_dir` (linked, not copied)."""
+    workspace = make_workspace(root)
+    workspace.raw_dir.rmdir()
+    workspace.raw_dir.symlink_to(raw_dir)
+    return workspace
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small generated landing folder (raw/) and its ground truth (truth/)."""
+    root = tmp_path_factory.mktemp("generated")
+    generate(GENERATED_CUSTOMERS, GENERATED_SEED, root / "raw", root / "truth", END_DATE)
+    return root
+
+
+@pytest.fixture(scope="session")
+def built(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """The whole project built (dbt build: seeds, models, tests) on the generated data."""
+    workspace = linked_workspace(tmp_path_factory.mktemp("built"), generated / "raw")
+    run = workspace.dbt("build", dbt_vars=BUILD_VARS)
+    assert run.returncode == 0, run.output
+    return workspace

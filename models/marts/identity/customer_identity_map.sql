@@ -1,5 +1,7 @@
 -- Every identifier of every customer: the lookup from a customer_id, email, phone, loyalty
--- card or cookie to its customer_key. Emails, phones and loyalty ids appear only as SHA-256 of
+-- card or cookie to its customer_key. Customers are the people with a CRM record or an order;
+-- identifiers of anyone else (cookies of visitors who never bought, campaign or consent
+-- addresses with no CRM record yet) are left out. Emails, phones and loyalty ids appear only as SHA-256 of
 -- the normalised value (identifier_sha256); customer ids and cookies are pseudonymous and
 -- appear as they are. Erased customers are absent.
 
@@ -8,6 +10,12 @@ with
 resolved_nodes as (
 
     select * from {{ ref('int_identity_resolved_nodes') }}
+
+),
+
+golden_records as (
+
+    select * from {{ ref('int_customer_golden_records') }}
 
 ),
 
@@ -31,9 +39,11 @@ final as (
         end as identifier_value,
         sha256(identifier_value) as identifier_sha256
     from resolved_nodes
-    where customer_key not in (
-        select erased_customer_keys.customer_key from erased_customer_keys
-    )
+    where
+        customer_key in (select golden_records.customer_key from golden_records)
+        and customer_key not in (
+            select erased_customer_keys.customer_key from erased_customer_keys
+        )
 
 )
 

@@ -1,0 +1,167 @@
+"""Identity resolution on generated data, scored against the generator's ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import BUILD_VARS, Workspace, linked_workspace, make_workspace
+
+PRECISION_TARGET = 0.995
+F1_TARGET = 0.99
+
+
+def pairwise_scores(workspace: Workspace, truth: Path, record_type: str) -> tuple[float, float]:
+    """Pairwise precision and recall of resolved records against the true person."""
+    truth_file, key = {
+        "crm_customer": ("crm_truth", "customer_id"),
+        "order": ("order_truth", "order_id"),
+    }[record_type]
+    [(true_positive, predicted, actual)] = workspace.query(
+        f"""
+        with matched as (
+            select records.customer_key, truth.person_id
+            from intermediate.int_identity_record_keys as records
+            inner join read_parquet('{truth / truth_file}.parquet') as truth
+                on records.record_id = truth.{key}
+            where records.record_type = '{record_type}'
+                and records.customer_key is not null and truth.person_id is not null
+        ),
+        agreeing as (select count(*) as n from matched group by customer_key, person_id),
+        predicted as (select count(*) as n from matched group by customer_key),
+        actual as (select count(*) as n from matched group by person_id)
+        select
+            (select sum(n * (n - 1) / 2) from agreeing),
+            (select sum(n * (n - 1) / 2) from predicted),
+            (select sum(n * (n - 1) / 2) from actual)
+        """
+    )
+    assert actual > 0
+    return true_positive / predicted, true_positive / actual
+
+
+@pytest.mark.parametrize("record_type", ["crm_customer", "order"])
+def test_resolution_meets_accuracy_targets(
+    built: Workspace, generated: Path, record_type: str
+) -> None:
+    precision, recall = pairwise_scores(built, generated / "truth", record_type)
+    f1 = 2 * precision * recall / (precision + recall)
+    assert precision >= PRECISION_TARGET, (precision, recall)
+    assert f1 >= F1_TARGET, (precision, recall)
+
+
+def test_probabilistic_links_find_people_with_no_shared_identifier(built: Workspace) -> None:
+    [(linked_customers,)] = built.query(
+        "select count(*) from marts.dim_customers where has_probabilistic_match"
+    )
+    assert linked_customers > 0
+
+
+def test_junk_identifiers_never_link(built: Workspace) -> None:
+    rows = built.query(
+        "select node_id, guard_reason, forms_edges from intermediate.int_identity_nodes "
+        "where node_id in ('email:test@example.com', 'phone:+10000000000') "
+        "or node_id like 'anonymous_id:kiosk-%'"
+    )
+    assert rows, "the generated data holds junk identifiers"
+    assert all(reason == "junk_identifier" and not links for _, reason, links in rows)
+    [(edges_to_junk,)] = built.query(
+        "select count(*) from intermediate.int_identity_edges as edges "
+        "inner join intermediate.int_identity_nodes as nodes "
+        "on nodes.node_id in (edges.node_id_a, edges.node_id_b) where not nodes.forms_edges"
+    )
+    assert edges_to_junk == 0
+
+
+def test_erased_people_are_gone_from_every_identity_mart(built: Workspace, generated: Path) -> None:
+    """Erasure reaches every record of the person, through any identifier of the request."""
+    truth = generated / "truth"
+    erased_people = f"""
+        select crm.person_id
+        from read_csv('{generated / "raw" / "erasure_requests.csv"}', all_varchar = true) as r
+        inner join read_parquet('{truth / "crm_truth.parquet"}') as crm
+            on trim(r.customer_id) = crm.customer_id
+        union
+        select persons.person_id
+        from read_csv('{generated / "raw" / "erasure_requests.csv"}', all_varchar = true) as r
+        inner join read_parquet('{truth / "persons.parquet"}') as persons
+            on lower(trim(r.email)) = lower(persons.email)
+    """
+    [(people,)] = built.query(f"select count(*) from ({erased_people})")
+    assert people > 0
+    [(crm_left, orders_left)] = built.query(
+        f"""
+        select
+            (select count(*) from marts.customer_record_map as m
+             inner join read_parquet('{truth / "crm_truth.parquet"}') as t
+                on m.record_type = 'crm_customer' and m.record_id = t.customer_id
+             where t.person_id in ({erased_people})),
+            (select count(*) from marts.customer_record_map as m
+             inner join read_parquet('{truth / "order_truth.parquet"}') as t
+                on m.record_type = 'order' and m.record_id = t.order_id
+             where t.person_id in ({erased_people}) and m.customer_key is not null)
+        """
+    )
+    assert (crm_left, orders_left) == (0, 0)
+
+
+def test_daily_refresh_keeps_keys_and_logs_every_change(generated: Path, tmp_path: Path) -> None:
+    """Two daily runs into one warehouse: keys are stable, and every identifier whose key
+    changed is in customer_key_changes (old -> new), so history can follow it."""
+    workspace = linked_workspace(tmp_path / "daily", generated / "raw")
+    first = workspace.dbt("build", dbt_vars={**BUILD_VARS, "as_of_date": "2026-06-15"})
+    assert first.returncode == 0, first.output
+    before = dict(
+        workspace.query(
+            "select node_id, customer_key from intermediate.int_identity_resolved_nodes"
+        )
+    )
+    second = workspace.dbt("build", dbt_vars={**BUILD_VARS, "as_of_date": "2026-06-30"})
+    assert second.returncode == 0, second.output
+    after = dict(
+        workspace.query(
+            "select node_id, customer_key from intermediate.int_identity_resolved_nodes"
+        )
+    )
+    logged = set(
+        workspace.query(
+            "select previous_customer_key, customer_key from marts.customer_key_changes "
+            "where changed_on = '2026-06-30'"
+        )
+    )
+    erased = {
+        key
+        for (key,) in workspace.query(
+            "select customer_key from intermediate.int_identity_erased_customer_keys"
+        )
+    }
+    common = before.keys() & after.keys()
+    changed = {(before[node], after[node]) for node in common if before[node] != after[node]}
+    assert len(common) > 1_000
+    assert len(changed) / len(common) < 0.02
+    assert {change for change in changed if change[1] not in erased} <= logged
+
+
+def test_person_records_alone_resolve_their_duplicates(generated: Path, tmp_path: Path) -> None:
+    """A CRM file with only names, birth dates and addresses (no email, phone, loyalty id,
+    orders) still resolves people recorded twice."""
+    workspace = make_workspace(tmp_path / "names_only")
+    truth = generated / "truth"
+    with duckdb.connect() as con:
+        con.execute(
+            f"""
+            copy (
+                select customer_id, first_name, last_name, birth_date, street_address,
+                       city, postal_code, country, created_at
+                from read_csv('{generated / "raw" / "crm_customers.csv"}', all_varchar = true)
+            ) to '{workspace.raw_dir / "crm_customers.csv"}' (header)
+            """
+        )
+    (workspace.raw_dir / "orders.csv").write_text("order_id,order_ts,status,order_total\n")
+    run = workspace.dbt("build", dbt_vars=BUILD_VARS)
+    assert run.returncode == 0, run.output
+    precision, recall = pairwise_scores(workspace, truth, "crm_customer")
+    assert precision >= PRECISION_TARGET
+    assert recall >= 0.5, recall
