@@ -118,7 +118,7 @@ def test_normalisation(staged: Workspace) -> None:
     assert (bad_phones, bad_emails, unmapped_countries) == (0, 0, 0)
 
 
-def _filtered_copy(raw_dir: Path, target: Path, cutoff: str) -> None:
+def filtered_copy(raw_dir: Path, target: Path, cutoff: str) -> None:
     """The landing folder as it was at the end of `cutoff`: rows dated later removed."""
     target.mkdir()
     dated = {
@@ -147,7 +147,7 @@ def test_backfill_sees_exactly_what_existed_then(generated: Path, tmp_path: Path
     full = linked_workspace(tmp_path / "full", generated / "raw")
     cut = make_workspace(tmp_path / "cut")
     cut.raw_dir.rmdir()
-    _filtered_copy(generated / "raw", cut.raw_dir, BACKFILL_DATE)
+    filtered_copy(generated / "raw", cut.raw_dir, BACKFILL_DATE)
     backfill_vars = {**BUILD_VARS, "as_of_date": BACKFILL_DATE}
     for workspace in (full, cut):
         run = workspace.dbt("build", *STAGING_SELECTION, dbt_vars=backfill_vars)

@@ -7,20 +7,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from segwarehouse.identity.components import resolve_components
+from segwarehouse.dbt_session import duckdb_connection
+from segwarehouse.identity.components import resolve_components_in_duckdb
+
+EDGE_COLUMNS = "node_id_a, node_id_b, match_method, first_record_type"
 
 
 def model(dbt: Any, session: Any) -> Any:
-    """One row per linking node: node_id, component_id, uncapped component id and size."""
+    """One row per linking node: node_id, component ids and the uncapped component size."""
     dbt.config(materialized="table")
     nodes_relation = dbt.ref("int_identity_nodes")
     deterministic_relation = dbt.ref("int_identity_edges")
     probabilistic_relation = dbt.ref("int_identity_probabilistic_links")
     max_size = int(dbt.config.get("max_component_size"))
 
-    nodes = nodes_relation.filter("forms_edges").project("node_id").df()
-    columns = "node_id_a, node_id_b, match_method, first_record_type"
-    edges = (
-        deterministic_relation.project(columns).union(probabilistic_relation.project(columns)).df()
+    con = duckdb_connection(session)
+    nodes_relation.filter("forms_edges").project("node_id").create_view(
+        "identity_linking_nodes", replace=True
     )
-    return resolve_components(nodes, edges, max_size)
+    deterministic_relation.project(EDGE_COLUMNS).union(
+        probabilistic_relation.project(EDGE_COLUMNS)
+    ).create_view("identity_all_edges", replace=True)
+    return resolve_components_in_duckdb(
+        con,
+        "select node_id from identity_linking_nodes",
+        "select * from identity_all_edges",
+        max_size,
+    )

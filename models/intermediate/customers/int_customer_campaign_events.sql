@@ -1,0 +1,61 @@
+-- Campaign events attributed to customers (through the recipient's customer_id, else email).
+-- Events of unknown recipients and of erased customers are left out.
+
+with
+
+campaign_events as (
+
+    select * from {{ ref('stg_marketing__campaign_events') }}
+
+),
+
+resolved_nodes as (
+
+    select * from {{ ref('int_identity_resolved_nodes') }}
+
+),
+
+erased_customer_keys as (
+
+    select * from {{ ref('int_identity_erased_customer_keys') }}
+
+),
+
+attributed as (
+
+    select
+        campaign_events.campaign_id,
+        campaign_events.channel,
+        campaign_events.event_type,
+        campaign_events.variant,
+        campaign_events.revenue,
+        campaign_events.event_ts,
+        coalesce(by_customer_id.customer_key, by_email.customer_key) as customer_key
+    from campaign_events
+    left join resolved_nodes as by_customer_id
+        on by_customer_id.node_id = 'customer_id:' || campaign_events.customer_id
+    left join resolved_nodes as by_email
+        on by_email.node_id = 'email:' || campaign_events.email
+
+),
+
+final as (
+
+    select
+        customer_key,
+        campaign_id,
+        channel,
+        event_type,
+        variant,
+        revenue,
+        event_ts
+    from attributed
+    where
+        customer_key is not null
+        and customer_key not in (
+            select erased_customer_keys.customer_key from erased_customer_keys
+        )
+
+)
+
+select * from final
