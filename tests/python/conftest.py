@@ -46,7 +46,6 @@ class Workspace:
             **os.environ,
             "SEGMENTS_RAW_DIR": str(self.raw_dir),
             "SEGMENTS_WAREHOUSE": str(self.warehouse),
-            "SEGMENTS_TEMP_DIR": str(self.scratch / "spill"),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         }
         command = [

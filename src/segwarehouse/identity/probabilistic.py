@@ -19,6 +19,7 @@ Standardisation (one TEMP table, columns used by the model):
 * ``street_std``: lower case, punctuation removed, common street words abbreviated
   ("12 Main Street" and "12 Main St." -> "12 main st"), see ``STREET_ABBREVIATIONS``.
 * ``city_std``: lower case, accents stripped, punctuation removed.
+* ``birth_date``: NULL when it is a placeholder (a date far more frequent than the others).
 
 Blocking rules (candidate pairs are the union, each pair scored once):
 
@@ -55,32 +56,46 @@ E-mail and phone are deliberately not compared: the records this model is for sh
 construction (identifier matches are the deterministic part of identity resolution), so the
 columns carry no evidence here; country is implied by postal code and city.
 
-Training, without labels: the prior (probability that two random records match) is the
-number of pairs agreeing on a deterministic rule (same standardised full name and birth date,
-or same full name, postal code and street) divided by an assumed recall of those rules;
-u-probabilities by seeded random sampling; m-probabilities by expectation maximisation on two
-training blockings, ``birth_date + first letter of first name`` (trains the address) and
-``postal_code + street`` (trains name and birth date). The whole procedure is deterministic:
-Splink's sampling hashes record ids with the seed and EM has no randomness; scores are rounded
-to 9 decimals so that float summation order inside DuckDB cannot show through.
+Training, without labels:
+
+* prior (probability that two random records match): pairs agreeing on a deterministic rule
+  (same standardised full name and birth date, or same full name, postal code and street),
+  divided by an assumed recall of those rules (``MatchSettings.deterministic_rules_recall``)
+  and by the number of possible pairs;
+* u-probabilities: Splink's random sampling (seeded); a level absent from the sample gets
+  u = 1 / sampled pairs rather than Splink's generic default;
+* m-probabilities: EM on two training blockings, ``birth_date`` (trains name and address) and
+  ``full_name_std`` (trains birth date and address), each capped at
+  ``MatchSettings.max_pairs_for_em`` pairs by Splink's hash sampling. m is floored at
+  ``MatchSettings.m_probability_floor`` in every iteration (see :func:`_em_m_floor`); a level
+  that neither blocking shows gets m = u.
+
+The whole procedure is deterministic (Splink's samples hash record ids with the seed, EM has
+no randomness); scores are rounded to 9 decimals so that float summation order inside DuckDB
+cannot show through.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pandas as pd
 from splink import Linker, SettingsCreator, block_on
 from splink import comparison_level_library as cll
 from splink.blocking_rule_library import CustomRule
+from splink.internals import expectation_maximisation as splink_em
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.comparison_creator import ComparisonCreator
+from splink.internals.comparison_level import ComparisonLevel
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 from splink.internals.comparison_library import CustomComparison, DateOfBirthComparison
 from splink.internals.duckdb.database_api import DuckDBAPI
@@ -146,6 +161,10 @@ STREET_ABBREVIATIONS: tuple[tuple[str, str], ...] = (
 
 SCORE_DECIMALS = 9
 
+# Birth dates this much more frequent than average are placeholders (see standardisation).
+PLACEHOLDER_DATE_FACTOR = 20
+PLACEHOLDER_DATE_MIN_COUNT = 100
+
 
 @dataclass(frozen=True)
 class MatchSettings:
@@ -171,7 +190,7 @@ class MatchSettings:
     threshold: float = 0.99
     max_pairs_for_u: float = 1e6
     seed: int = 42
-    max_pairs_for_em: float = 1e7
+    max_pairs_for_em: float = 5e6
     em_max_iterations: int = 25
     em_convergence: float = 1e-4
     deterministic_rules_recall: float = 0.7
@@ -188,8 +207,8 @@ class MatchSettings:
             raise ValueError("em_max_iterations must be >= 1 and em_convergence > 0")
         if not 0.0 < self.deterministic_rules_recall <= 1.0:
             raise ValueError("deterministic_rules_recall must be within (0, 1]")
-        if not 0.0 <= self.m_probability_floor < 1.0:
-            raise ValueError("m_probability_floor must be within [0, 1)")
+        if not 1e-300 <= self.m_probability_floor < 1.0:
+            raise ValueError("m_probability_floor must be within [1e-300, 1)")
 
 
 DEFAULT_SETTINGS = MatchSettings()
@@ -211,7 +230,7 @@ class LinkageResult:
     pairs: pd.DataFrame
     parameters: pd.DataFrame
     record_count: int
-    trained: bool = field(default=True)
+    trained: bool = True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,38 +321,44 @@ def _run(
     """Standardise, train and (optionally) score; always drops its scratch tables."""
     _check_input_columns(con, records)
     scratch = _ScratchNames()
-    db_api: _TempTableDuckDBAPI | None = None
+    db_api = _TempTableDuckDBAPI(con)
     try:
-        _create_nickname_table(con, scratch.nicknames, nicknames or {})
-        _create_standardised_table(con, records, scratch.nicknames, scratch.input)
-        record_count = _check_record_ids(con, scratch.input)
-        training_rules = [
-            rule
-            for rule in EM_TRAINING_BLOCKINGS
-            if _pairs_sharing_keys(con, scratch.input, rule) > 0
-        ]
+        with _step("standardise records"):
+            record_count = _prepare(con, records, nicknames or {}, scratch)
+            training_rules = [
+                keys
+                for keys in EM_TRAINING_BLOCKINGS
+                if _pairs_sharing_keys(con, scratch.input, keys) > 0
+            ]
         if record_count < 2 or not training_rules:
             logger.info("%d records, nothing to train on: no links", record_count)
             return LinkageResult(empty_pairs(), empty_parameters(), record_count, trained=False)
-
-        prior = _estimate_prior(con, scratch.input, record_count, settings)
-        db_api = _TempTableDuckDBAPI(con)
+        with _step("estimate prior"):
+            prior = _estimate_prior(con, scratch.input, record_count, settings)
         with _quiet_splink():
             linker = _train(db_api, scratch.input, record_count, settings, prior, training_rules)
             parameters = _parameters_frame(linker)
-            pairs = (
-                _score(con, linker, settings.threshold)
-                if score_pairs
-                else empty_pairs()
-            )
+            with _step("score candidate pairs"):
+                pairs = _score(con, linker, settings.threshold) if score_pairs else empty_pairs()
         logger.info("%d records, %d linked pairs", record_count, len(pairs))
         return LinkageResult(pairs, parameters, record_count, trained=True)
     finally:
-        if db_api is not None:
-            with _quiet_splink():
-                db_api.delete_tables_created_by_splink_from_db()
+        with _quiet_splink():
+            db_api.delete_tables_created_by_splink_from_db()
         for name in (scratch.input, scratch.nicknames):
             con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _prepare(
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    nicknames: Mapping[str, str],
+    scratch: _ScratchNames,
+) -> int:
+    """Create the nickname and standardised-records TEMP tables; return the record count."""
+    _create_nickname_table(con, scratch.nicknames, nicknames)
+    _create_standardised_table(con, records, scratch.nicknames, scratch.input)
+    return _check_record_ids(con, scratch.input)
 
 
 @dataclass(frozen=True)
@@ -365,6 +390,14 @@ class _TempTableDuckDBAPI(DuckDBAPI):
         """``CREATE TEMP TABLE`` instead of Splink's ``CREATE TABLE``."""
         self.delete_table_from_database(physical_name)
         return f"CREATE TEMP TABLE {physical_name} AS\n{sql}"
+
+
+@contextmanager
+def _step(name: str) -> Iterator[None]:
+    """Log the duration of a step (INFO on this module's logger)."""
+    start = time.perf_counter()
+    yield
+    logger.info("%s: %.1f s", name, time.perf_counter() - start)
 
 
 @contextmanager
@@ -433,7 +466,10 @@ def _street_sql(expression: str) -> str:
 def _create_nickname_table(
     con: duckdb.DuckDBPyConnection, name: str, nicknames: Mapping[str, str]
 ) -> None:
-    """TEMP table nickname -> canonical, both cleaned like first names (first entry wins)."""
+    """TEMP table nickname -> canonical, both cleaned like first names.
+
+    Two nicknames that clean to the same key keep the alphabetically first canonical name.
+    """
     con.execute(f"CREATE TEMP TABLE {name} (nickname VARCHAR, canonical VARCHAR)")
     if nicknames:
         frame = pd.DataFrame(
@@ -460,7 +496,13 @@ def _create_nickname_table(
 def _create_standardised_table(
     con: duckdb.DuckDBPyConnection, records: str, nicknames: str, name: str
 ) -> None:
-    """TEMP table of the records with the standardised columns the model compares."""
+    """TEMP table of the records with the standardised columns the model compares.
+
+    A birth date carried by more than ``PLACEHOLDER_DATE_FACTOR`` times the average number of
+    records per date (and more than ``PLACEHOLDER_DATE_MIN_COUNT``) is a placeholder such as
+    1900-01-01 and becomes NULL: it is no evidence, and as a blocking key it would pair every
+    record carrying it with every other.
+    """
     con.execute(
         f"""
         CREATE TEMP TABLE {name} AS
@@ -469,13 +511,20 @@ def _create_standardised_table(
             CAST(record_id AS VARCHAR) AS record_id,
             {_clean_name_sql("first_name")} AS first_name_clean,
             {_clean_name_sql("last_name")} AS last_name_std,
-            TRY_CAST(birth_date AS DATE) AS birth_date,
+            TRY_CAST(birth_date AS DATE) AS birth_date_raw,
             nullif(regexp_replace(upper(trim(postal_code)), '[^A-Z0-9]', '', 'g'), '')
               AS postal_code_std,
             {_street_sql("street_address")} AS street_std,
             nullif(trim(regexp_replace(lower(strip_accents(trim(city))), '[^a-z0-9]+', ' ',
               'g')), '') AS city_std
           FROM {records}
+        ),
+        dated AS (
+          SELECT *,
+            count(*) OVER (PARTITION BY birth_date_raw) AS records_on_date,
+            count(birth_date_raw) OVER () / greatest(count(DISTINCT birth_date_raw) OVER (), 1)
+              AS records_per_date
+          FROM cleaned
         )
         SELECT
           c.record_id,
@@ -483,11 +532,13 @@ def _create_standardised_table(
           coalesce(n.canonical, c.first_name_clean) AS first_name_std,
           c.last_name_std,
           coalesce(n.canonical, c.first_name_clean) || ' ' || c.last_name_std AS full_name_std,
-          c.birth_date,
+          CASE WHEN c.records_on_date <= greatest({PLACEHOLDER_DATE_MIN_COUNT},
+                                              {PLACEHOLDER_DATE_FACTOR} * c.records_per_date)
+               THEN c.birth_date_raw END AS birth_date,
           c.postal_code_std,
           c.street_std,
           c.city_std
-        FROM cleaned AS c
+        FROM dated AS c
         LEFT JOIN {nicknames} AS n ON n.nickname = c.first_name_clean
         ORDER BY c.record_id
         """
@@ -498,15 +549,20 @@ def _create_standardised_table(
 # Model definition
 # ---------------------------------------------------------------------------------------------
 
-# Prediction blocking rules: see the module docstring for the reasoning.
-PREDICTION_BLOCKING_RULES: tuple[BlockingRuleCreator, ...] = (
-    block_on("birth_date", "substr(last_name_std, 1, 1)"),
-    block_on("birth_date", "substr(first_name_std, 1, 1)"),
-    CustomRule("l.birth_date = r.birth_date AND l.first_name_clean = r.last_name_std"),
-    block_on("postal_code_std", "last_name_std"),
-    block_on("postal_code_std", "first_name_std"),
-    CustomRule("l.postal_code_std = r.postal_code_std AND l.first_name_clean = r.last_name_std"),
-)
+
+def _prediction_blocking_rules() -> list[BlockingRuleCreator]:
+    """Blocking rules generating the candidate pairs (see the module docstring)."""
+    return [
+        block_on("birth_date", "substr(last_name_std, 1, 1)"),
+        block_on("birth_date", "substr(first_name_std, 1, 1)"),
+        CustomRule("l.birth_date = r.birth_date AND l.first_name_clean = r.last_name_std"),
+        block_on("postal_code_std", "last_name_std"),
+        block_on("postal_code_std", "first_name_std"),
+        CustomRule(
+            "l.postal_code_std = r.postal_code_std AND l.first_name_clean = r.last_name_std"
+        ),
+    ]
+
 
 # EM training blockings, as equality keys (each trains the comparisons not using its columns).
 EM_TRAINING_BLOCKINGS: tuple[tuple[str, ...], ...] = (
@@ -547,7 +603,9 @@ ADDRESS_PART_AGREEMENT: tuple[tuple[str, str], ...] = (
 def _comparison(name: str, levels: list[_Level]) -> CustomComparison:
     """Splink comparison from labelled levels."""
     return CustomComparison(
-        comparison_levels=[level.creator.configure(label_for_charts=level.label) for level in levels],
+        comparison_levels=[
+            level.creator.configure(label_for_charts=level.label) for level in levels
+        ],
         output_column_name=name,
     )
 
@@ -649,7 +707,7 @@ def _address_levels() -> list[_Level]:
     ]
 
 
-def comparison_levels(term_frequency_adjustments: bool = True) -> dict[str, list[_Level]]:
+def _comparison_levels(term_frequency_adjustments: bool = True) -> dict[str, list[_Level]]:
     """The model's comparisons: output name -> labelled levels (first level = null level)."""
     return {
         "name": _name_levels(term_frequency_adjustments),
@@ -662,7 +720,7 @@ def _comparisons(term_frequency_adjustments: bool) -> list[ComparisonCreator]:
     """Splink comparison creators for the model."""
     return [
         _comparison(name, levels)
-        for name, levels in comparison_levels(term_frequency_adjustments).items()
+        for name, levels in _comparison_levels(term_frequency_adjustments).items()
     ]
 
 
@@ -722,7 +780,7 @@ def _train(
         link_type="dedupe_only",
         unique_id_column_name="record_id",
         comparisons=_comparisons(settings.term_frequency_adjustments),
-        blocking_rules_to_generate_predictions=list(PREDICTION_BLOCKING_RULES),
+        blocking_rules_to_generate_predictions=_prediction_blocking_rules(),
         probability_two_random_records_match=prior,
         em_convergence=settings.em_convergence,
         max_iterations=settings.em_max_iterations,
@@ -731,18 +789,60 @@ def _train(
         retain_intermediate_calculation_columns=False,
     )
     linker = Linker(db_api.register(table), splink_settings, log_level=None)
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=settings.max_pairs_for_u, seed=settings.seed
-    )
-    for keys in training_rules:
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*keys),
-            estimate_without_term_frequencies=True,
-            max_pairs=settings.max_pairs_for_em,
+    with _step("estimate u by random sampling"):
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=settings.max_pairs_for_u, seed=settings.seed
         )
+    with _em_m_floor(settings.m_probability_floor):
+        for keys in training_rules:
+            with _step(f"EM blocked on {' + '.join(keys)}"):
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on(*keys),
+                    estimate_without_term_frequencies=True,
+                    max_pairs=settings.max_pairs_for_em,
+                )
     sampled_pairs = min(settings.max_pairs_for_u, record_count * (record_count - 1) / 2)
     _adjust_estimates(linker, 1.0 / sampled_pairs, settings.m_probability_floor)
     return linker
+
+
+_EM_PATCH_LOCK = threading.Lock()
+
+
+@contextmanager
+def _em_m_floor(m_floor: float) -> Iterator[None]:
+    """Floor m-probabilities at every EM iteration, not only at the end.
+
+    A level that no match shows in the training pairs sees its m shrink geometrically from
+    one iteration to the next; Splink 5 raises once it falls below 1e-300 (it did at 1.3M
+    synthetic records). Flooring inside the iterations (a pseudo-count, in effect) keeps EM
+    finite. Splink has no option for it, so its per-level update is wrapped while training;
+    the lock serialises concurrent trainings in one process (dbt threads).
+    """
+    original = splink_em.populate_m_u_from_lookup
+
+    def floored(
+        training_fixed_probabilities: set[str],
+        comparison_level: ComparisonLevel,
+        output_column_name: str,
+        m_u_records_lookup: dict[str, dict[int, Any]],
+    ) -> None:
+        estimates = m_u_records_lookup.get(output_column_name, {})
+        estimate = estimates.get(comparison_level.comparison_vector_value)
+        if estimate is not None:
+            m_probability = estimate.get("m_probability")
+            if isinstance(m_probability, int | float) and m_probability < m_floor:
+                estimate["m_probability"] = m_floor
+        original(
+            training_fixed_probabilities, comparison_level, output_column_name, m_u_records_lookup
+        )
+
+    with _EM_PATCH_LOCK:
+        splink_em.populate_m_u_from_lookup = floored
+        try:
+            yield
+        finally:
+            splink_em.populate_m_u_from_lookup = original
 
 
 def _adjust_estimates(linker: Linker, u_unobserved: float, m_floor: float) -> None:
@@ -819,7 +919,7 @@ def _lowest_agreeing_gamma(levels: list[_Level]) -> int:
 
 def _agreeing_fields_sql() -> str:
     """SQL expression listing the agreeing fields of a scored pair (see module docstring)."""
-    levels = comparison_levels()
+    levels = _comparison_levels()
     parts = [
         f"CASE WHEN gamma_{name} >= {_lowest_agreeing_gamma(levels[name])} THEN '{name}' END"
         for name in ("name", "birth_date")
