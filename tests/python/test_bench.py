@@ -1,0 +1,138 @@
+"""The benchmark harness end to end at a tiny scale: report, JSON and sane figures."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from segwarehouse import bench
+from segwarehouse.cli import main
+
+CUSTOMERS = 1_000
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `segwarehouse bench` run at 1,000 customers into a temporary folder."""
+    root = tmp_path_factory.mktemp("bench")
+    exit_code = main(
+        [
+            "bench",
+            "--customers",
+            str(CUSTOMERS),
+            "--work-dir",
+            str(root / "work"),
+            "--report",
+            str(root / "benchmarks.md"),
+            "--json",
+            str(root / "benchmarks.json"),
+            "--memory-limit",
+            "2GB",
+        ]
+    )
+    assert exit_code == 0, (root / "work" / f"c{CUSTOMERS}" / "dbt_build.log").read_text()
+    return root
+
+
+def test_json_has_sane_figures(bench_run: Path) -> None:
+    data = json.loads((bench_run / "benchmarks.json").read_text())
+    assert data["machine"]["nproc"] >= 1
+    assert data["settings"]["memory_limit"] == "2GB"
+    [scale] = data["scales"]
+    assert scale["customers"] == CUSTOMERS
+    assert scale["generator"]["seconds"] > 0
+    assert scale["generator"]["total_rows"] > 0
+    assert all(rows > 0 for rows in scale["generator"]["rows"].values())
+    for side in ("dbt", "baseline"):
+        assert scale[side]["success"], scale[side].get("error")
+        assert scale[side]["seconds"] > 0
+        assert scale[side]["peak_rss_bytes"] > 10 * 1024**2
+    assert scale["dbt"]["execution_seconds"] > 0
+    assert scale["baseline"]["sql_seconds"] > 0
+    assert scale["ratios"]["wall"] > 0
+    assert scale["ratios"]["execution"] > 0
+    assert scale["ratios"]["dbt_rows_per_second"] > 0
+
+
+def test_dbt_reports_per_model_times(bench_run: Path) -> None:
+    [scale] = json.loads((bench_run / "benchmarks.json").read_text())["scales"]
+    models = {node["name"] for node in scale["dbt"]["nodes"] if node["resource_type"] == "model"}
+    assert {"base_commerce__orders", "base_web__events", "quarantined_rows"} <= models
+    assert not scale["dbt"]["failed_nodes"]
+
+
+def test_baseline_stages_the_same_rows(bench_run: Path) -> None:
+    [scale] = json.loads((bench_run / "benchmarks.json").read_text())["scales"]
+    counts = scale["row_counts"]
+    assert len(counts) == 8
+    for source in bench.MUST_MATCH:
+        assert counts[source]["dbt_staged"] > 0
+        assert counts[source]["dbt_staged"] == counts[source]["baseline_staged"], source
+        assert counts[source]["match"]
+
+
+def test_report_is_written_below_the_preamble(bench_run: Path) -> None:
+    report = (bench_run / "benchmarks.md").read_text()
+    assert report.startswith("# Benchmarks")
+    assert bench.REPORT_MARKER in report
+    for heading in ("## Summary", f"## {CUSTOMERS:,} customers", "Slowest 10 models", "## Notes"):
+        assert heading in report
+    assert "base_web__events" in report
+
+
+def test_preamble_is_preserved(tmp_path: Path) -> None:
+    report = tmp_path / "benchmarks.md"
+    report.write_text("# Mine\n\nHand-written.\n\n" + bench.REPORT_MARKER + "\n\nold figures\n")
+    assert bench.read_preamble(report) == "# Mine\n\nHand-written.\n"
+    assert bench.read_preamble(tmp_path / "absent.md") == bench.DEFAULT_PREAMBLE
+
+
+def test_peak_rss_is_the_measured_process_own(tmp_path: Path) -> None:
+    """A big earlier child must not leak into a later, small measurement."""
+    allocate = "x = bytearray(300 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])"
+    big = bench.measure(
+        [sys.executable, "-c", allocate], os.environ, tmp_path, tmp_path / "big.log"
+    )
+    small = bench.measure(
+        [sys.executable, "-c", "pass"], os.environ, tmp_path, tmp_path / "small.log"
+    )
+    assert big.peak_rss_bytes > 300 * 1024**2
+    assert small.peak_rss_bytes < 100 * 1024**2
+    assert big.returncode == small.returncode == 0
+
+
+# dbt's console output of a build that crashed (colour codes written as ~).
+FAILED_LOG = """~17:47:12  1 of 1 OK hook: segments.on-run-start.0 ... [~OK~ in 0.13s]
+~17:48:17  2 of 9 OK created sql table model staging.base_a ... [~OK~ in 65.17s]
+~17:48:17  ~Unhandled error while executing ~
+Not implemented Error: Cannot switch temporary directory after the current one has been used
+~17:48:17  6 of 9 ERROR loading seed file reference.countries ... [~ERROR~ in 0.04s]
+~17:48:18  7 of 9 PASS not_null_base_a_id ... [~PASS~ in 0.02s]
+~17:52:28  5 of 9 OK created sql table model staging.base_b ... [~OK~ in 309.41s]
+~17:52:28  Encountered an error:
+Not implemented Error: Cannot switch temporary directory after the current one has been used
+""".replace("~", "\x1b[0m")
+
+
+def test_a_crashed_build_is_read_from_its_log(tmp_path: Path) -> None:
+    """dbt can die without run_results.json: times and the error come from its console log."""
+    log = tmp_path / "dbt_build.log"
+    log.write_text(FAILED_LOG)
+    read = bench.read_log(log)
+    assert [node["name"] for node in read["nodes"][:2]] == ["base_b", "base_a"]
+    assert {node["resource_type"] for node in read["nodes"]} == {
+        "model",
+        "seed",
+        "test",
+        "operation",
+    }
+    assert read["failed_nodes"] == [
+        {"unique_id": "seed.countries", "status": "error", "message": None}
+    ]
+    summary = bench.failure_summary(log, read["failed_nodes"])
+    assert summary.startswith("2 x Not implemented Error: Cannot switch temporary directory")
+    assert summary.endswith("(first failed node: seed.countries)")
