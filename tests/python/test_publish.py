@@ -1,0 +1,234 @@
+"""Write-audit-publish: only an audited build reaches the serving file, atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from segwarehouse import publish
+from segwarehouse.publish import GateConfig, RefreshLocked, refresh, refresh_lock
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def work(built, tmp_path: Path) -> Path:
+    """A private copy of the built warehouse to audit and publish."""
+    copy = tmp_path / "work.duckdb"
+    shutil.copyfile(built.warehouse, copy)
+    return copy
+
+
+@pytest.fixture
+def serving(tmp_path: Path) -> Path:
+    return tmp_path / "serve" / "serving.duckdb"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _log(serving: Path) -> list[dict]:
+    path = serving.with_name(serving.name + ".runs.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _refresh(work: Path, serving: Path, **kwargs) -> tuple[int, publish.RunRecord]:
+    return refresh(work, serving, None, kwargs.pop("build", None), log=lambda _: None, **kwargs)
+
+
+def test_audited_build_is_published_with_a_run_record(work: Path, serving: Path):
+    code, record = _refresh(work, serving)
+    assert code == 0, record.failures
+    with duckdb.connect(str(serving), read_only=True) as con:
+        schemas = {
+            row[0] for row in con.execute("select schema_name from duckdb_tables()").fetchall()
+        }
+        counts = {
+            f"marts.{name}": con.execute(f"select count(*) from marts.{name}").fetchone()[0]
+            for (name,) in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'marts'"
+            ).fetchall()
+        }
+        runs = con.execute(
+            "select run_id, status, rows_per_mart, checks_passed, checks_failed "
+            "from audit.publish_runs"
+        ).fetchall()
+        dq = con.execute(
+            "select count(*) from audit.data_quality_results where run_id = ?", [record.run_id]
+        ).fetchone()[0]
+    assert schemas == {"marts", "audit"}  # no raw PII-bearing staging/intermediate copies
+    assert counts == record.rows_per_mart and counts["marts.dim_customers"] > 1000
+    assert runs[0][:2] == (record.run_id, "published")
+    assert json.loads(runs[0][2]) == counts
+    assert runs[0][3] > 50 and runs[0][4] == 0
+    assert dq == runs[0][3]
+    assert _log(serving)[-1]["status"] == "published"
+    assert (
+        not list(serving.parent.glob(".*.tmp"))
+        and not serving.with_name("serving.duckdb.lock").exists()
+    )
+
+
+def test_failed_audit_leaves_serving_byte_identical(work: Path, serving: Path):
+    assert _refresh(work, serving)[0] == 0
+    before = _sha256(serving)
+    with duckdb.connect(str(work)) as con:
+        con.execute("update marts.customer_rfm set r_score = 9 where r_score = 5")
+    code, record = _refresh(work, serving)
+    assert code == publish.EXIT_QUALITY
+    assert any("marts.customer_rfm" in line and "r_score" in line for line in record.failures)
+    assert _sha256(serving) == before
+    assert [run["status"] for run in _log(serving)] == ["published", "failed_audit"]
+
+
+def test_quarantine_rate_above_threshold_fails(work: Path, serving: Path):
+    code, record = _refresh(work, serving, config=GateConfig(max_quarantine_rate=0.005))
+    assert code == publish.EXIT_QUALITY
+    assert any(line.startswith("volume: orders quarantine rate") for line in record.failures)
+    assert not serving.exists()
+
+
+def test_row_count_drop_against_published_version_fails(work: Path, serving: Path):
+    assert _refresh(work, serving)[0] == 0
+    before = _sha256(serving)
+    with duckdb.connect(str(work)) as con:
+        con.execute("delete from marts.customer_rfm where hash(customer_key) % 20 <> 0")
+    code, record = _refresh(work, serving)
+    assert code == publish.EXIT_QUALITY
+    assert any("volume: marts.customer_rfm has" in line for line in record.failures)
+    assert _sha256(serving) == before
+
+
+def test_failing_dbt_build_is_not_audited_or_published(work: Path, serving: Path):
+    code, record = _refresh(work, serving, build=lambda: ["test.segments.unique_x"])
+    assert (code, record.status) == (publish.EXIT_QUALITY, "failed_audit")
+    code, record = _refresh(work, serving, build=lambda: ["model.segments.dim_customers"])
+    assert (code, record.status) == (publish.EXIT_ERROR, "error")
+    assert not serving.exists()
+
+
+def test_second_refresh_is_refused_while_one_holds_the_lock(work: Path, serving: Path):
+    with refresh_lock(serving) as lock:
+        assert lock.read_text() == str(os.getpid())
+        with pytest.raises(RefreshLocked, match="another refresh"):
+            _refresh(work, serving)
+        env = {
+            **os.environ,
+            "SEGMENTS_WAREHOUSE": str(work),
+            "SEGMENTS_SERVING": str(serving),
+        }
+        completed = subprocess.run(
+            [str(Path(sys.executable).parent / "segwarehouse"), "refresh", "--skip-build"],
+            cwd=PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert completed.returncode == publish.EXIT_LOCKED, completed.stderr
+        assert f"another refresh (pid {os.getpid()}) holds {lock}" in completed.stderr
+    assert not serving.exists()
+
+
+def test_lock_of_a_dead_process_is_taken_over(work: Path, serving: Path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lock = serving.with_name(serving.name + ".lock")
+    lock.parent.mkdir(parents=True)
+    lock.write_text(dead.stdout.strip())
+    assert _refresh(work, serving)[0] == 0
+    assert not lock.exists()
+
+
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    import duckdb
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    reads, deadline, seen = 0, time.monotonic() + seconds, set()
+    while time.monotonic() < deadline:
+        with duckdb.connect(path, read_only=True) as con:
+            run_id, rows = con.execute(
+                "select run_id, rows_per_mart from audit.publish_runs "
+                "order by finished_at desc, started_at desc limit 1").fetchone()
+            expected = json.loads(rows)
+            for table, count in expected.items():
+                actual = con.execute(f"select count(*) from {table}").fetchone()[0]
+                assert actual == count, (run_id, table, actual, count)
+            seen.add(run_id)
+        reads += 1
+    print(json.dumps({"reads": reads, "versions": len(seen)}))
+    """
+)
+
+
+def test_reader_during_publish_sees_one_complete_version(work: Path, serving: Path, tmp_path):
+    smaller = tmp_path / "smaller.duckdb"
+    shutil.copyfile(work, smaller)
+    with duckdb.connect(str(smaller)) as con:
+        con.execute("delete from marts.segment_membership where hash(customer_key) % 2 = 0")
+        con.execute("delete from marts.customer_rfm where hash(customer_key) % 3 = 0")
+    publish.publish(work, serving, publish.RunRecord("v0", None, "2026-01-01T00:00:00"))
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(serving), "6"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    published = 0
+    while reader.poll() is None:
+        for index, source in enumerate((smaller, work)):
+            record = publish.RunRecord(f"v{published}-{index}", None, "2026-01-01T00:00:00")
+            with duckdb.connect(str(source), read_only=True) as con:
+                record.rows_per_mart = publish._table_counts(con, ("marts",))
+            publish.publish(source, serving, record)
+            published += 1
+    out, err = reader.communicate()
+    assert reader.returncode == 0, err
+    result = json.loads(out)
+    assert published >= 4 and result["reads"] >= 10
+    assert result["versions"] >= 2, result
+
+
+@pytest.mark.slow
+def test_refresh_command_builds_audits_and_publishes(built, work: Path, tmp_path: Path):
+    """The real path: `segwarehouse refresh` runs dbt build in a child process, then audits."""
+    serving = tmp_path / "serving.duckdb"
+    env = {
+        **os.environ,
+        "SEGMENTS_RAW_DIR": str(built.raw_dir),
+        "SEGMENTS_WAREHOUSE": str(work),
+        "SEGMENTS_SERVING": str(serving),
+        "DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DBT_LOG_PATH": str(tmp_path / "logs"),
+    }
+    command = [str(Path(sys.executable).parent / "segwarehouse"), "refresh", "--as-of-date"]
+    completed = subprocess.run(
+        [*command, "2026-06-30"],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert f"published {serving}" in completed.stdout
+    assert _log(serving)[-1]["status"] == "published"
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.execute("select count(*) from marts.customer_rfm").fetchone()[0] > 1000

@@ -1,0 +1,224 @@
+"""The data-quality gate really validates: every suite passes on the built warehouse and fails
+when its table is deliberately broken (GX pandas engine on frames fetched from DuckDB)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from segwarehouse.cli import main
+from segwarehouse.quality import run_checks
+from segwarehouse.quality.suites import all_suites
+
+SUITES = {suite.name: suite for suite in all_suites()}
+# Marts of the ML models: their suites are skipped when a build does not have them.
+OPTIONAL_SUITES = {"marts.customer_churn_scores", "marts.customer_clv"}
+ERASED_KEY = "(select min(customer_key) from intermediate.int_identity_erased_customer_keys)"
+
+
+def _replace_raw(name: str, replace: str) -> list[str]:
+    """Turn the raw view into a table with some values broken (the view reads the files)."""
+    return [
+        f"create table raw.{name}__broken as select * replace ({replace}) from raw.{name}",
+        f"drop view raw.{name}",
+        f"alter table raw.{name}__broken rename to {name}",
+    ]
+
+
+# One deliberate break per suite and the expectation that must catch it.
+BREAKS: dict[str, tuple[list[str], str]] = {
+    "raw.crm_customers": (
+        _replace_raw(
+            "crm_customers",
+            "case when hash(email, updated_at) % 10 = 0 then null else customer_id end "
+            "as customer_id",
+        ),
+        "expect_column_values_to_not_be_null",
+    ),
+    "raw.orders": (
+        _replace_raw(
+            "orders", "case when hash(order_id) % 10 = 0 then 'shipped' else status end as status"
+        ),
+        "expect_column_values_to_be_in_set",
+    ),
+    "raw.order_items": (
+        _replace_raw(
+            "order_items",
+            "case when hash(order_id, line_number) % 10 = 0 then '-3' else quantity end "
+            "as quantity",
+        ),
+        "expect_column_values_to_be_between",
+    ),
+    "raw.web_events": (
+        _replace_raw(
+            "web_events",
+            "case when hash(event_id) % 10 = 0 then 'bogus' else event_type end as event_type",
+        ),
+        "expect_column_values_to_be_in_set",
+    ),
+    "raw.consents": (
+        _replace_raw(
+            "consents",
+            "case when hash(recorded_at, email) % 10 = 0 then 'fax' else channel end as channel",
+        ),
+        "expect_column_values_to_be_in_set",
+    ),
+    "raw.campaign_events": (
+        _replace_raw(
+            "campaign_events",
+            "case when hash(event_ts, email) % 10 = 0 then 'holdout' else variant end as variant",
+        ),
+        "expect_column_values_to_be_in_set",
+    ),
+    "staging.keys": (
+        [
+            "create table staging.orders_copy as select * from staging.stg_commerce__orders",
+            "create or replace view staging.stg_commerce__orders as select * from "
+            "staging.orders_copy union all (select * from staging.orders_copy limit 1)",
+        ],
+        "expect_column_pair_values_to_be_equal",
+    ),
+    "staging.reconciliation": (
+        [
+            "update audit.source_reconciliation set staged_rows = staged_rows - 1 "
+            "where source_name = 'orders'"
+        ],
+        "expect_column_values_to_be_in_set",
+    ),
+    "marts.dim_customers": (
+        [
+            f"update marts.dim_customers set customer_key = {ERASED_KEY} "
+            "where customer_key = (select min(customer_key) from marts.dim_customers)"
+        ],
+        "expect_column_values_to_not_be_in_set",
+    ),
+    "marts.customer_features": (
+        [
+            "update marts.customer_features set discount_share = 1.5 "
+            "where customer_key = (select min(customer_key) from marts.customer_features)"
+        ],
+        "expect_column_values_to_be_between",
+    ),
+    "marts.customer_rfm": (
+        [
+            "update marts.customer_rfm set r_score = 6 "
+            "where customer_key = (select max(customer_key) from marts.customer_rfm "
+            "where r_score is not null)"
+        ],
+        "expect_column_values_to_be_between",
+    ),
+    "marts.segment_membership": (
+        ["insert into marts.segment_membership select * from marts.segment_membership limit 1"],
+        "expect_compound_columns_to_be_unique",
+    ),
+    "marts.customer_churn_scores": (
+        [
+            "update marts.customer_churn_scores set churn_probability = -0.1 "
+            "where customer_key = (select min(customer_key) from marts.customer_churn_scores)"
+        ],
+        "expect_column_values_to_be_between",
+    ),
+    "marts.customer_clv": (
+        [
+            "update marts.customer_clv set probability_alive = 1.01 "
+            "where customer_key = (select min(customer_key) from marts.customer_clv)"
+        ],
+        "expect_column_values_to_be_between",
+    ),
+    "marts.customer_identity_map": (
+        [
+            "update marts.customer_identity_map set match_probability = 1.2 "
+            "where customer_key = (select min(customer_key) from marts.customer_identity_map)"
+        ],
+        "expect_column_values_to_be_between",
+    ),
+    "marts.customer_record_map": (
+        [
+            f"update marts.customer_record_map set customer_key = {ERASED_KEY} "
+            "where customer_key = (select min(customer_key) from marts.customer_record_map)"
+        ],
+        "expect_column_values_to_not_be_in_set",
+    ),
+}
+
+
+@pytest.fixture
+def warehouse_copy(built, tmp_path: Path) -> Path:
+    """A private copy of the built warehouse (its raw views still read the landing files)."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(built.warehouse, copy)
+    return copy
+
+
+def test_every_suite_has_a_break():
+    assert set(BREAKS) == set(SUITES)
+
+
+def test_intact_warehouse_passes_and_is_recorded(warehouse_copy: Path, tmp_path: Path):
+    docs = tmp_path / "docs"
+    report = run_checks(warehouse_copy, docs_dir=docs)
+    assert report.success, "\n".join(report.summary_lines())
+    assert set(report.skipped_suites) <= OPTIONAL_SUITES
+    ran = {outcome.suite for outcome in report.outcomes}
+    assert ran == set(SUITES) - set(report.skipped_suites)
+    assert (docs / "index.html").is_file()
+    assert any((docs / "validations").rglob("*.html"))
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        rows = con.execute(
+            'select suite, expectation, "column", success, observed_value, checked_at '
+            "from audit.data_quality_results where run_id = ?",
+            [report.run_id],
+        ).fetchall()
+    assert len(rows) == len(report.outcomes)
+    assert all(row[3] for row in rows)
+    # the measured values are real, not GX's empty metrics: the dim row count is observed
+    dim_count = [r for r in rows if r[0] == "marts.dim_customers" and "row_count" in r[1]]
+    assert dim_count and int(dim_count[0][4]) > 1000
+
+
+@pytest.mark.parametrize("suite_name", sorted(BREAKS))
+def test_broken_table_fails_its_suite(suite_name: str, warehouse_copy: Path):
+    statements, expectation = BREAKS[suite_name]
+    with duckdb.connect(str(warehouse_copy)) as con:
+        relation = SUITES[suite_name].relation
+        exists = con.execute(
+            "select count(*) from duckdb_tables() where schema_name || '.' || table_name = ?",
+            [relation],
+        ).fetchone()[0]
+        if suite_name in OPTIONAL_SUITES and not exists:
+            pytest.skip(f"{relation} is not built")
+        for statement in statements:
+            con.execute(statement)
+    report = run_checks(warehouse_copy, suites=[SUITES[suite_name]], record=False)
+    assert not report.success
+    assert expectation in {failure.expectation for failure in report.failures}, (
+        report.summary_lines()
+    )
+    assert report.failed_suites() == [suite_name]
+
+
+def test_check_command_exit_codes(warehouse_copy: Path, tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    docs = tmp_path / "docs"
+    args = ["check", "--warehouse", str(warehouse_copy), "--docs-dir", str(docs)]
+    assert main(args) == 0
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute("update marts.customer_rfm set m_score = 0 where m_score = 5")
+        before = con.execute(
+            "select count(distinct run_id), count(*) filter (where not success) "
+            "from audit.data_quality_results"
+        ).fetchone()
+    assert main(args) == 3
+    out = capsys.readouterr().out
+    assert "FAIL marts.customer_rfm: expect_column_values_to_be_between [m_score]" in out
+    assert f"data docs: {docs / 'index.html'}" in out
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        runs = con.execute(
+            "select count(distinct run_id), count(*) filter (where not success) "
+            "from audit.data_quality_results"
+        ).fetchone()
+    assert runs == (before[0] + 1, before[1] + 1)
+    assert main(["check", "--warehouse", str(tmp_path / "missing.duckdb")]) == 1
