@@ -3,11 +3,15 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make bench` scales (customers) and landing-file format; SEGMENTS_MEMORY_LIMIT applies too.
+BENCH_CUSTOMERS ?= 10000 1000000
+BENCH_FORMAT ?= parquet
+BENCH := $(BIN)/segwarehouse bench --format $(BENCH_FORMAT) --work-dir data/bench
 
-.PHONY: help install run test lint format docs clean
+.PHONY: help install run test lint format docs clean bench bench-smoke check refresh
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +38,20 @@ format: $(STAMP)  ## apply ruff format and sqlfluff fix
 
 docs: $(STAMP)  ## dbt docs generate (open target/index.html)
 	$(BIN)/dbt docs generate
+
+bench: $(STAMP)  ## time dbt build of staging vs a hand-written DuckDB floor, 10k and 1M customers
+	$(BENCH) $(foreach n,$(BENCH_CUSTOMERS),--customers $(n)) \
+		--report docs/benchmarks.md --json docs/benchmarks.json
+
+bench-smoke: $(STAMP)  ## the benchmark at 10k customers only, report in data/bench/
+	$(BENCH) --customers 10000 \
+		--report data/bench/benchmarks-smoke.md --json data/bench/benchmarks-smoke.json
+
+check: $(STAMP)  ## GX data-quality suites on the built warehouse (exit 3 = failed), docs in target/data_docs
+	$(BIN)/segwarehouse check
+
+refresh: $(STAMP)  ## write-audit-publish: build, test, check, then swap warehouse/serving.duckdb
+	$(BIN)/segwarehouse refresh $(if $(AS_OF_DATE),--as-of-date $(AS_OF_DATE))
 
 clean:  ## remove build outputs (keeps data/ and .venv)
 	rm -rf target logs warehouse

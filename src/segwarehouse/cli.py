@@ -1,8 +1,10 @@
-"""Command line: `segwarehouse generate | run | summary`. See `segwarehouse <command> --help`."""
+"""Command line: `segwarehouse generate | run | summary | bench | check | refresh`."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.handler(args))
     except (ValueError, FileNotFoundError) as error:
@@ -40,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_generate(commands)
     _add_run(commands)
     _add_summary(commands)
+    _add_bench(commands)
+    _add_check(commands)
+    _add_refresh(commands)
     return parser
 
 
@@ -126,6 +132,151 @@ def _add_summary(commands: argparse._SubParsersAction) -> None:
     command.set_defaults(handler=_summary)
 
 
+def _add_bench(commands: argparse._SubParsersAction) -> None:
+    from segwarehouse import bench
+
+    command = commands.add_parser(
+        "bench",
+        help="time generator and dbt build of staging against a hand-written DuckDB floor",
+        description="For each --customers scale: generate the data, `dbt build` the selection "
+        "against a fresh warehouse (wall time, peak RSS, per-model times) and run "
+        f"{bench.BASELINE_SQL} on the same files in a fresh process; write the markdown report "
+        "and the JSON. Relative paths are taken from the repository root.",
+        epilog="Examples:\n  segwarehouse bench --customers 10000\n"
+        "  segwarehouse bench --customers 10000 --customers 1000000 --format parquet \\\n"
+        "      --work-dir data/bench --report docs/benchmarks.md --json docs/benchmarks.json\n"
+        '  SEGMENTS_MEMORY_LIMIT=4GB segwarehouse bench --customers 100000 --select "+staging"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument(
+        "--customers",
+        type=_positive_int,
+        action="append",
+        help="a scale to run, repeatable (default 10000)",
+    )
+    command.add_argument(
+        "--format", choices=("csv", "parquet"), default="parquet", help="default %(default)s"
+    )
+    command.add_argument(
+        "--work-dir", type=Path, default=Path("data/bench"), help="default %(default)s"
+    )
+    command.add_argument(
+        "--report", type=Path, default=Path("docs/benchmarks.md"), help="default %(default)s"
+    )
+    command.add_argument(
+        "--json", type=Path, default=Path("docs/benchmarks.json"), help="default %(default)s"
+    )
+    command.add_argument(
+        "--select",
+        default=bench.DEFAULT_SELECT,
+        help="dbt selection, spaces between selectors (default %(default)r; "
+        "--indirect-selection cautious is always added)",
+    )
+    command.add_argument("--seed", type=int, default=bench.DEFAULT_SEED, help="default %(default)s")
+    command.add_argument(
+        "--end-date",
+        type=date.fromisoformat,
+        default=bench.DEFAULT_END_DATE,
+        help="generator end date = as_of_date (default %(default)s; fixed so runs compare)",
+    )
+    command.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=int(os.environ.get("SEGMENTS_DUCKDB_THREADS", "2")),
+        help="DuckDB threads (default $SEGMENTS_DUCKDB_THREADS or 2)",
+    )
+    command.add_argument(
+        "--memory-limit",
+        default=os.environ.get("SEGMENTS_MEMORY_LIMIT", "8GB"),
+        help="DuckDB memory_limit (default $SEGMENTS_MEMORY_LIMIT or 8GB)",
+    )
+    command.add_argument(
+        "--profiles-dir",
+        type=Path,
+        default=None,
+        help="dbt profiles folder to use instead of the repository's profiles.yml "
+        "(to measure a profile change; recorded in the report)",
+    )
+    command.set_defaults(handler=_bench)
+
+
+def _add_check(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser(
+        "check",
+        help="run the Great Expectations suites against the built warehouse (exit 3 on failure)",
+        description="Validate raw sources (deterministic sample), staging (keys, reconciliation) "
+        "and the public marts with the suites in segwarehouse.quality; append the results to "
+        "audit.data_quality_results and write GX Data Docs. Exit codes: 0 all passed, "
+        "3 a data-quality failure, 1 an error.",
+        epilog="Examples:\n  segwarehouse check\n"
+        "  segwarehouse check --warehouse /tmp/w.duckdb --docs-dir target/data_docs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help="DuckDB file to check (default $SEGMENTS_WAREHOUSE or warehouse/segments.duckdb)",
+    )
+    command.add_argument(
+        "--docs-dir",
+        type=Path,
+        default=None,
+        help="Data Docs folder (default target/data_docs; open index.html)",
+    )
+    command.add_argument(
+        "--no-record",
+        action="store_true",
+        help="do not write audit.data_quality_results (the warehouse is opened read-only)",
+    )
+    command.set_defaults(handler=_check)
+
+
+def _add_refresh(commands: argparse._SubParsersAction) -> None:
+    from segwarehouse import publish
+
+    command = commands.add_parser(
+        "refresh",
+        help="write-audit-publish: build, test and check, then atomically swap the serving file",
+        description="dbt build into the work warehouse ($SEGMENTS_WAREHOUSE), run the GX suites "
+        "and the volume checks there, and only if all pass copy the marts and audit schemas "
+        "into a new file and os.replace it over the serving file ($SEGMENTS_SERVING, default "
+        "warehouse/serving.duckdb). Exit codes: 0 published, 3 audit failed (serving file "
+        "untouched), 4 another refresh is running, 1 an error.",
+        epilog="Examples:\n  segwarehouse refresh --as-of-date 2026-06-30\n"
+        "  SEGMENTS_SERVING=/srv/segments.duckdb segwarehouse refresh --max-quarantine-rate 0.02",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument(
+        "--as-of-date",
+        type=date.fromisoformat,
+        default=None,
+        help="build as of this day, YYYY-MM-DD (default today, UTC)",
+    )
+    command.add_argument(
+        "--max-quarantine-rate",
+        type=float,
+        default=float(
+            os.environ.get("SEGMENTS_MAX_QUARANTINE_RATE", publish.DEFAULT_MAX_QUARANTINE_RATE)
+        ),
+        help="fail when a source quarantines more than this share of its rows "
+        "(default $SEGMENTS_MAX_QUARANTINE_RATE or %(default)s)",
+    )
+    command.add_argument(
+        "--max-row-drop",
+        type=float,
+        default=float(os.environ.get("SEGMENTS_MAX_ROW_DROP", publish.DEFAULT_MAX_ROW_DROP)),
+        help="fail when a mart loses more than this share of the rows it has in the published "
+        "version (default $SEGMENTS_MAX_ROW_DROP or %(default)s)",
+    )
+    command.add_argument(
+        "--skip-build",
+        action="store_true",
+        help="audit and publish the work warehouse as it is (no dbt build)",
+    )
+    command.set_defaults(handler=_refresh)
+
+
 def _generate(args: argparse.Namespace) -> int:
     from segwarehouse.generator import generate
 
@@ -187,6 +338,96 @@ def _summary(_args: argparse.Namespace) -> int:
         "read_only=True).sql('select * from audit.source_reconciliation'))\""
     )
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from segwarehouse import bench
+
+    root = Settings.from_env().project_dir
+    config = bench.BenchConfig(
+        project_dir=root,
+        customers=tuple(args.customers or [DEMO_CUSTOMERS]),
+        fmt=args.format,
+        work_dir=root / args.work_dir,
+        report=root / args.report,
+        json_path=root / args.json,
+        select=tuple(args.select.split()),
+        seed=args.seed,
+        end_date=args.end_date,
+        threads=args.threads,
+        memory_limit=args.memory_limit,
+        profiles_dir=root / args.profiles_dir if args.profiles_dir else None,
+        command_line=shlex.join(["segwarehouse", *args.argv]),
+    )
+    data = bench.run(config, progress=_print_progress)
+    print(f"wrote {config.report} and {config.json_path}")
+    failed = [
+        scale["customers"]
+        for scale in data["scales"]
+        if not (scale["dbt"]["success"] and scale["baseline"]["success"])
+    ]
+    return 1 if failed else 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from segwarehouse.quality import run_checks
+
+    settings = Settings.from_env()
+    warehouse = _from_root(settings, args.warehouse) if args.warehouse else settings.warehouse
+    if not warehouse.is_file():
+        print(f"segwarehouse check: error: no warehouse at {warehouse}", file=sys.stderr)
+        return 1
+    docs_dir = _from_root(settings, args.docs_dir or Path("target/data_docs"))
+    try:
+        report = run_checks(warehouse, docs_dir=docs_dir, record=not args.no_record)
+    except Exception as error:  # a broken suite or warehouse is an error, not a failed check
+        print(f"segwarehouse check: error: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(report.summary_lines()))
+    if not args.no_record:
+        print(f"results: {warehouse} audit.data_quality_results (run_id {report.run_id})")
+    print(f"data docs: {report.docs_index}")
+    return 0 if report.success else 3
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from segwarehouse import publish
+
+    settings = Settings.from_env()
+    serving = publish.serving_path(settings)
+    work = settings.warehouse
+    work.parent.mkdir(parents=True, exist_ok=True)
+    dbt_vars = {"as_of_date": args.as_of_date.isoformat()} if args.as_of_date else None
+
+    def build() -> list[str]:
+        # A separate process: dbt-duckdb keeps its DuckDB instance open for the life of the
+        # process, and the audit and publish steps must open the work file themselves.
+        return publish.dbt_build_subprocess(settings.project_dir, dbt_vars)
+
+    config = publish.GateConfig(
+        max_quarantine_rate=args.max_quarantine_rate, max_row_drop=args.max_row_drop
+    )
+    try:
+        code, record = publish.refresh(
+            work,
+            serving,
+            args.as_of_date,
+            None if args.skip_build else build,
+            docs_dir=settings.project_dir / "target" / "data_docs",
+            config=config,
+        )
+    except publish.RefreshLocked as error:
+        print(f"segwarehouse refresh: {error}", file=sys.stderr)
+        return publish.EXIT_LOCKED
+    except Exception as error:
+        print(f"segwarehouse refresh: error: {error}", file=sys.stderr)
+        return publish.EXIT_ERROR
+    print(f"run record: {serving.name}.runs.jsonl (run_id {record.run_id}, {record.status})")
+    return code
+
+
+def _from_root(settings: Settings, path: Path) -> Path:
+    return path if path.is_absolute() else settings.project_dir / path
 
 
 def _print_progress(line: str) -> None:

@@ -1,4 +1,4 @@
--- No erased customer appears in any segment mart, history included. Rows returned = leaks.
+-- No erased customer appears in any segment or ML mart, history included. Rows returned = leaks.
 
 with
 
@@ -24,6 +24,26 @@ published as (
         'segment_membership_history' as mart,
         customer_key
     from {{ ref('segment_membership_history') }}
+    union all
+    select
+        'customer_clv' as mart,
+        customer_key
+    from {{ ref('customer_clv') }}
+    union all
+    select
+        'customer_churn_scores' as mart,
+        customer_key
+    from {{ ref('customer_churn_scores') }}
+    union all
+    select
+        'customer_clusters' as mart,
+        customer_key
+    from {{ ref('customer_clusters') }}
+    union all
+    select
+        'lookalike_scores' as mart,
+        customer_key
+    from {{ ref('lookalike_scores') }}
 
 )
 

@@ -1,5 +1,5 @@
 -- Every customer has exactly one primary segment in every exclusivity group: 'rfm',
--- 'lifecycle' and the group of every active rule (the fallback fills the gaps). Rows returned
+-- 'lifecycle', 'churn_risk' and the group of every active rule (the fallback fills the gaps). Rows returned
 -- = customer and group with no primary segment or more than one.
 
 with
@@ -27,6 +27,8 @@ exclusivity_groups as (
     select 'rfm' as exclusivity_group
     union
     select 'lifecycle' as exclusivity_group
+    union
+    select 'churn_risk' as exclusivity_group
     union
     select exclusivity_group from segment_definitions
     where is_active

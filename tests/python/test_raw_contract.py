@@ -51,7 +51,9 @@ def assert_one_clear_line(run_output: str, *fragments: str) -> None:
 
 def test_missing_required_file_names_it(workspace: Workspace) -> None:
     valid_crm(workspace.raw_dir)
-    run = workspace.dbt("build", "--select", "+staging", dbt_vars=AS_OF)
+    run = workspace.dbt(
+        "build", "--select", "+staging", "--indirect-selection", "cautious", dbt_vars=AS_OF
+    )
     assert run.returncode != 0
     assert_one_clear_line(run.output, "required file 'orders' not found", "orders.csv")
 
@@ -63,7 +65,9 @@ def test_missing_required_column_names_file_and_column(workspace: Workspace) -> 
         "order_id,customer_id,status,order_total",
         "O1,C1,completed,1",
     )
-    run = workspace.dbt("build", "--select", "+staging", dbt_vars=AS_OF)
+    run = workspace.dbt(
+        "build", "--select", "+staging", "--indirect-selection", "cautious", dbt_vars=AS_OF
+    )
     assert run.returncode != 0
     assert_one_clear_line(run.output, "orders.csv has no column 'order_ts' (required)")
 
@@ -71,7 +75,9 @@ def test_missing_required_column_names_file_and_column(workspace: Workspace) -> 
 def test_empty_file_is_refused_with_the_columns_it_needs(workspace: Workspace) -> None:
     valid_crm(workspace.raw_dir)
     (workspace.raw_dir / "orders.csv").write_text("")
-    run = workspace.dbt("build", "--select", "+staging", dbt_vars=AS_OF)
+    run = workspace.dbt(
+        "build", "--select", "+staging", "--indirect-selection", "cautious", dbt_vars=AS_OF
+    )
     assert run.returncode != 0
     assert_one_clear_line(run.output, "orders.csv is empty (0 bytes)", "order_id")
 
@@ -84,7 +90,9 @@ def test_both_formats_for_one_source_are_refused(workspace: Workspace) -> None:
             f"copy (select * from read_csv('{workspace.raw_dir / 'orders.csv'}', all_varchar=true))"
             f" to '{workspace.raw_dir / 'orders.parquet'}' (format parquet)"
         )
-    run = workspace.dbt("build", "--select", "+staging", dbt_vars=AS_OF)
+    run = workspace.dbt(
+        "build", "--select", "+staging", "--indirect-selection", "cautious", dbt_vars=AS_OF
+    )
     assert run.returncode != 0
     assert_one_clear_line(run.output, "keep exactly one file per source")
 
@@ -100,7 +108,9 @@ def test_ragged_csv_line_fails_naming_file_and_line(workspace: Workspace) -> Non
         "O2,C1,,,,2024-05-01 10:00:00,web,completed,USD,10.00,0",
         'O3,C1,,,,2024-05-01 10:00:00,web,completed,USD,10.00,0,"extra",1,2,3',
     )
-    run = workspace.dbt("build", "--select", "+staging", dbt_vars=AS_OF)
+    run = workspace.dbt(
+        "build", "--select", "+staging", "--indirect-selection", "cautious", dbt_vars=AS_OF
+    )
     assert run.returncode != 0
     assert "Traceback" not in run.output
     assert_one_clear_line(run.output, "CSV Error on Line: 4")
@@ -176,6 +186,8 @@ def test_parquet_landing_files_build(workspace: Workspace, fmt: str) -> None:
                 f"to '{workspace.raw_dir / f'{name}.{fmt}'}' (format parquet)"
             )
             csv_path.unlink()
-    run = workspace.dbt("build", "--select", "+staging", dbt_vars=AS_OF)
+    run = workspace.dbt(
+        "build", "--select", "+staging", "--indirect-selection", "cautious", dbt_vars=AS_OF
+    )
     assert run.returncode == 0, run.output
     assert workspace.query("select order_id from staging.stg_commerce__orders") == [("O1",)]

@@ -3,10 +3,13 @@
 --              validated and compiled at run time by get_segment_rules / segment_rule_matches),
 --              plus the fallback 'unassigned_<group>' for a customer matching none in a group;
 --   rfm        the customer's RFM segment (customer_rfm; 'rfm_prospect' without an order);
---   lifecycle  the customer's lifecycle stage (customer_rfm).
+--   lifecycle  the customer's lifecycle stage (customer_rfm);
+--   churn_risk the customer's churn risk band (customer_churn_scores, a Python model), with
+--              the fallback 'churn_risk_unscored' for customers without a score (prospects,
+--              or everyone when the data could not train a model).
 -- Within an exclusivity group the segment with the lowest priority is primary (ties by
--- segment_id); rfm and lifecycle are one group each with one segment per customer. Another
--- family (clusters, propensity bands) is one more CTE of the same shape in `memberships`,
+-- segment_id); rfm, lifecycle and churn_risk are one group each with one segment per customer.
+-- Another family (clusters) is one more CTE of the same shape in `memberships`,
 -- with its own exclusivity group. Customers are those of customer_features: erased customers
 -- are absent.
 
@@ -36,6 +39,12 @@ segment_definitions as (
 rfm_segment_map as (
 
     select * from {{ ref('rfm_segment_map') }}
+
+),
+
+customer_churn_scores as (
+
+    select * from {{ ref('customer_churn_scores') }}
 
 ),
 
@@ -126,6 +135,30 @@ lifecycle_segments as (
 
 ),
 
+churn_risk_segments as (
+
+    select
+        customer_features.customer_key,
+        coalesce(
+            'churn_risk_' || customer_churn_scores.churn_risk_band, 'churn_risk_unscored'
+        ) as segment_id,
+        'churn_risk' as segment_family,
+        'churn_risk' as exclusivity_group,
+        case customer_churn_scores.churn_risk_band
+            when 'high' then 'High churn risk'
+            when 'medium' then 'Medium churn risk'
+            when 'low' then 'Low churn risk'
+            else 'Churn risk unscored'
+        end as segment_name,
+        cast(null as integer) as segment_version,
+        cast(null as integer) as priority,
+        customer_churn_scores.customer_key is null as is_fallback
+    from customer_features
+    left join customer_churn_scores
+        on customer_features.customer_key = customer_churn_scores.customer_key
+
+),
+
 memberships as (
 
     select * from rule_segments
@@ -135,6 +168,8 @@ memberships as (
     select * from rfm_segments
     union all
     select * from lifecycle_segments
+    union all
+    select * from churn_risk_segments
 
 ),
 

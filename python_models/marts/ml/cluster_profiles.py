@@ -1,0 +1,30 @@
+"""Profile of each behavioural cluster: persona, size, mean raw features, stability.
+
+Thin dbt model: the aggregation and the adjusted Rand index live in
+segwarehouse.ml.clustering.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segwarehouse.dbt_session import duckdb_connection
+from segwarehouse.ml.clustering import (
+    BUYERS_FILTER,
+    FEATURE_COLUMNS,
+    PROFILES_SCHEMA,
+    cluster_profiles,
+)
+from segwarehouse.ml.frames import typed_relation
+
+
+def model(dbt: Any, session: Any) -> Any:
+    """One row per cluster; none when there are no clusters."""
+    dbt.config(materialized="table")
+    clusters_relation = dbt.ref("customer_clusters")
+    features_relation = dbt.ref("customer_features")
+    features = (features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()).set_index(
+        "customer_key"
+    )
+    profiles = cluster_profiles(clusters_relation.df(), features, dbt.config.get("as_of_date"))
+    return typed_relation(duckdb_connection(session), profiles, PROFILES_SCHEMA)

@@ -1,0 +1,42 @@
+"""Behavioural cluster, persona and 2-D PCA coordinates of every buyer, at the chosen k.
+
+Thin dbt model: clustering lives in segwarehouse.ml.clustering. Before it is replaced, the
+previous build of this table is read so each customer's previous_cluster_id is kept
+(cluster_profiles turns it into the adjusted Rand index between runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from segwarehouse.dbt_session import duckdb_connection
+from segwarehouse.ml.clustering import (
+    BUYERS_FILTER,
+    CLUSTERS_SCHEMA,
+    FEATURE_COLUMNS,
+    ClusterSettings,
+    clusters_table,
+)
+from segwarehouse.ml.frames import typed_relation
+
+
+def model(dbt: Any, session: Any) -> Any:
+    """One row per buyer; none when the data cannot be clustered."""
+    dbt.config(materialized="table")
+    features_relation = dbt.ref("customer_features")
+    diagnostics_relation = dbt.ref("cluster_diagnostics")
+    settings = ClusterSettings(seed=int(dbt.config.get("random_seed")))
+    con = duckdb_connection(session)
+    try:  # the table as the previous build left it (absent on the first build)
+        previous = con.sql(f"select customer_key, cluster_id from {dbt.this}").df()
+    except (duckdb.CatalogException, duckdb.BinderException):  # absent, or an older shape
+        previous = None
+    features = (features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()).set_index(
+        "customer_key"
+    )
+    clusters = clusters_table(
+        features, diagnostics_relation.df(), previous, dbt.config.get("as_of_date"), settings
+    )
+    return typed_relation(con, clusters, CLUSTERS_SCHEMA)

@@ -1,0 +1,39 @@
+"""Buyers most like the members of a seed segment (var ml__lookalike_seed_segment_id).
+
+Thin dbt model: the similarity lives in segwarehouse.ml.lookalike, with its tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segwarehouse.dbt_session import duckdb_connection
+from segwarehouse.ml.clustering import BUYERS_FILTER, FEATURE_COLUMNS
+from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.lookalike import LOOKALIKE_SCHEMA, lookalike_scores
+
+
+def model(dbt: Any, session: Any) -> Any:
+    """One row per buyer outside the seed segment; none when there is nothing to compare."""
+    dbt.config(materialized="table")
+    features_relation = dbt.ref("customer_features")
+    membership_relation = dbt.ref("segment_membership")
+    seed_segment_id = str(dbt.config.get("seed_segment_id"))
+    quoted = seed_segment_id.replace("'", "''")
+    members = {
+        key
+        for (key,) in membership_relation.filter(f"segment_id = '{quoted}'")
+        .project("customer_key")
+        .fetchall()
+    }
+    features = (features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()).set_index(
+        "customer_key"
+    )
+    scores = lookalike_scores(
+        features,
+        members,
+        seed_segment_id,
+        int(dbt.config.get("top_n")),
+        dbt.config.get("as_of_date"),
+    )
+    return typed_relation(duckdb_connection(session), scores, LOOKALIKE_SCHEMA)

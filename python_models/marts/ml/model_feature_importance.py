@@ -1,0 +1,41 @@
+"""Permutation importance of the churn model's features (drop in held-out AUC).
+
+Thin dbt model: the computation lives in segwarehouse.ml.churn.feature_importance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segwarehouse.dbt_session import duckdb_connection
+from segwarehouse.ml.churn import (
+    IMPORTANCE_SCHEMA,
+    ORDER_COLUMNS,
+    SESSION_COLUMNS,
+    feature_importance,
+    settings_from_config,
+)
+from segwarehouse.ml.frames import typed_relation
+
+
+def model(dbt: Any, session: Any) -> Any:
+    """One row per feature, ranked; no rows when no model could be trained."""
+    dbt.config(materialized="table")
+    orders_relation = dbt.ref("int_customer_orders")
+    sessions_relation = dbt.ref("int_customer_web_sessions")
+    # dbt passes a model only the config keys its code names literally.
+    config = {
+        "churn_horizon_days": dbt.config.get("churn_horizon_days"),
+        "churn_medium_risk_from": dbt.config.get("churn_medium_risk_from"),
+        "churn_high_risk_from": dbt.config.get("churn_high_risk_from"),
+        "churn_decision_threshold": dbt.config.get("churn_decision_threshold"),
+        "churn_cv_folds": dbt.config.get("churn_cv_folds"),
+        "random_seed": dbt.config.get("random_seed"),
+    }
+    importance = feature_importance(
+        orders_relation.project(ORDER_COLUMNS).df(),
+        sessions_relation.project(SESSION_COLUMNS).df(),
+        dbt.config.get("as_of_date"),
+        settings_from_config(config),
+    )
+    return typed_relation(duckdb_connection(session), importance, IMPORTANCE_SCHEMA)

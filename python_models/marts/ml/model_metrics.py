@@ -1,0 +1,41 @@
+"""Cross-validated quality of the churn model (long format: one row per metric).
+
+Thin dbt model: the evaluation lives in segwarehouse.ml.churn.evaluate, with its tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segwarehouse.dbt_session import duckdb_connection
+from segwarehouse.ml.churn import (
+    METRICS_SCHEMA,
+    ORDER_COLUMNS,
+    SESSION_COLUMNS,
+    evaluate,
+    settings_from_config,
+)
+from segwarehouse.ml.frames import typed_relation
+
+
+def model(dbt: Any, session: Any) -> Any:
+    """AUC, precision / recall at the threshold, Brier, ECE, training size and positive rate."""
+    dbt.config(materialized="table")
+    orders_relation = dbt.ref("int_customer_orders")
+    sessions_relation = dbt.ref("int_customer_web_sessions")
+    # dbt passes a model only the config keys its code names literally.
+    config = {
+        "churn_horizon_days": dbt.config.get("churn_horizon_days"),
+        "churn_medium_risk_from": dbt.config.get("churn_medium_risk_from"),
+        "churn_high_risk_from": dbt.config.get("churn_high_risk_from"),
+        "churn_decision_threshold": dbt.config.get("churn_decision_threshold"),
+        "churn_cv_folds": dbt.config.get("churn_cv_folds"),
+        "random_seed": dbt.config.get("random_seed"),
+    }
+    metrics = evaluate(
+        orders_relation.project(ORDER_COLUMNS).df(),
+        sessions_relation.project(SESSION_COLUMNS).df(),
+        dbt.config.get("as_of_date"),
+        settings_from_config(config),
+    )
+    return typed_relation(duckdb_connection(session), metrics, METRICS_SCHEMA)
