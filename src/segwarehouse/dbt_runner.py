@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from dbt.cli.main import dbtRunner
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class DbtResult:
     """Outcome of one dbt invocation."""
 
     success: bool
-    failures: list[str]
+    returncode: int
 
 
 def run_dbt(
@@ -25,31 +25,25 @@ def run_dbt(
     dbt_vars: Mapping[str, object] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> DbtResult:
-    """Invoke dbt in-process; `env` is applied for the duration of the call."""
-    command = [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+    """Run dbt in a child process; its output goes straight to this process's terminal.
+
+    A child process, not dbtRunner in-process: dbt-duckdb keeps the warehouse file open after
+    the invocation, and DuckDB then refuses any other connection from this process to that
+    file ("different configuration than existing connections"), so the summary that follows
+    a build could not read it.
+    """
+    dbt = Path(sys.executable).parent / "dbt"
+    command = [
+        str(dbt),
+        *args,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+    ]
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
-    saved = {key: os.environ.get(key) for key in (env or {})}
-    os.environ.update(env or {})
-    cwd = Path.cwd()
-    try:
-        os.chdir(project_dir)
-        result = dbtRunner().invoke(command)
-    finally:
-        os.chdir(cwd)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return DbtResult(success=result.success, failures=_failures(result))
-
-
-def _failures(result: object) -> list[str]:
-    """Names of the nodes that errored or failed, when dbt got as far as running any."""
-    node_results = getattr(getattr(result, "result", None), "results", None) or []
-    return [
-        str(node.node.unique_id)
-        for node in node_results
-        if str(getattr(node, "status", "")).lower() in {"error", "fail"}
-    ]
+    completed = subprocess.run(
+        command, cwd=project_dir, env={**os.environ, **(env or {})}, check=False
+    )
+    return DbtResult(success=completed.returncode == 0, returncode=completed.returncode)
