@@ -53,6 +53,19 @@ capped_components as (
 
 ),
 
+-- Each identifier named by an erasure request (equi-join below, no nested loop).
+requested_identifiers as (
+
+    select 'customer_id:' || customer_id as node_id
+    from erasure_requests
+    where customer_id is not null
+    union all
+    select 'email:' || email as node_id
+    from erasure_requests
+    where email is not null
+
+),
+
 junk_erasure_requests as (
 
     select
@@ -62,9 +75,9 @@ junk_erasure_requests as (
         nodes.identifier_value,
         nodes.junk_reason as detail,
         cast(null as bigint) as measure
-    from erasure_requests
+    from requested_identifiers
     inner join nodes
-        on nodes.node_id in ('customer_id:' || erasure_requests.customer_id, 'email:' || erasure_requests.email)
+        on requested_identifiers.node_id = nodes.node_id
     where nodes.guard_reason = 'junk_identifier'
 
 ),
