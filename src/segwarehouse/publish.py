@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from segwarehouse.dbt_runner import run_dbt
 from segwarehouse.quality import run_checks
 from segwarehouse.settings import Settings
 
@@ -263,13 +262,10 @@ def _refresh_locked(
 def dbt_build_subprocess(project_dir: Path, dbt_vars: dict[str, str] | None) -> list[str]:
     """`dbt build` in a child process; [] on success, else the failed node ids."""
     target = Path(os.environ.get("DBT_TARGET_PATH") or project_dir / "target")
-    command = [str(Path(sys.executable).parent / "dbt"), "build", "--target-path", str(target)]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dbt_vars)]
     results = target / "run_results.json"
     results.unlink(missing_ok=True)
-    completed = subprocess.run(command, cwd=project_dir, check=False)
-    if completed.returncode == 0:
+    completed = run_dbt(project_dir, ["build", "--target-path", str(target)], dbt_vars=dbt_vars)
+    if completed.success:
         return []
     try:
         nodes = json.loads(results.read_text())["results"]
