@@ -46,6 +46,7 @@ BASELINE_SQL = "benchmarks/staging_baseline.sql"
 SEEDS_DIR = "seeds/reference"
 REPORT_MARKER = "<!-- Everything below this line is written by `segwarehouse bench`. -->"
 SAMPLE_SECONDS = 0.1
+LAYER_ORDER = {"staging": 0, "intermediate": 1, "marts": 2}
 SLOWEST_MODELS = 10
 # The sources both sides must stage exactly alike (no tie-breaking involved in their counts).
 MUST_MATCH = ("orders", "web_events")
@@ -167,6 +168,8 @@ class Measurement:
     tree_peak_rss_bytes: int
     spill_peak_bytes: int
     load_before: float
+    # (unix time, process-tree RSS bytes) samples for per-node peaks; not in the JSON.
+    timeline: tuple[tuple[float, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -262,6 +265,7 @@ def measure(
         tree_peak_rss_bytes=sampler.peak_bytes,
         spill_peak_bytes=sampler.spill_peak_bytes,
         load_before=load_before,
+        timeline=tuple(sampler.timeline),
     )
 
 
@@ -284,12 +288,16 @@ class _Sampler(threading.Thread):
         self.spill_dirs = tuple(spill_dirs)
         self.peak_bytes = 0
         self.spill_peak_bytes = 0
+        # (unix time, process-tree RSS) of every sample: per-node peaks come from this.
+        self.timeline: list[tuple[float, int]] = []
         self._done = threading.Event()
 
     def run(self) -> None:
         """Sample until stop()."""
         while not self._done.wait(SAMPLE_SECONDS):
-            self.peak_bytes = max(self.peak_bytes, tree_rss_bytes(self.pid))
+            rss = tree_rss_bytes(self.pid)
+            self.timeline.append((time.time(), rss))
+            self.peak_bytes = max(self.peak_bytes, rss)
             spilled = sum(disk_usage_bytes(folder) for folder in self.spill_dirs)
             self.spill_peak_bytes = max(self.spill_peak_bytes, spilled)
 
@@ -403,7 +411,6 @@ def dbt_env(config: BenchConfig, dirs: ScaleDirs) -> dict[str, str]:
         **os.environ,
         "SEGMENTS_RAW_DIR": str(dirs.raw),
         "SEGMENTS_WAREHOUSE": str(dirs.warehouse),
-        "SEGMENTS_TEMP_DIR": str(dirs.spill / "dbt"),
         "SEGMENTS_MEMORY_LIMIT": config.memory_limit,
         "SEGMENTS_DUCKDB_THREADS": str(config.threads),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -423,6 +430,8 @@ def run_dbt_build(config: BenchConfig, dirs: ScaleDirs) -> dict[str, Any]:
     result: dict[str, Any] = {"success": measured.returncode == 0, **measured.to_dict()}
     run_results = dirs.target / "run_results.json"
     result.update(read_run_results(run_results) if run_results.is_file() else read_log(log_path))
+    annotate_nodes(result["nodes"], dirs.target / "manifest.json", measured.timeline)
+    result["layers"] = layer_totals(result["nodes"], measured.timeline)
     result["counts"] = reconciliation_counts(dirs.warehouse)
     result["database_bytes"] = _file_size(dirs.warehouse)
     result["log"] = str(log_path)
@@ -545,14 +554,81 @@ def _sorted_nodes(nodes: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def _node_timing(node: Mapping[str, Any]) -> dict[str, Any]:
     unique_id = str(node.get("unique_id", ""))
+    stamps = [
+        datetime.fromisoformat(str(step[key]).replace("Z", "+00:00")).timestamp()
+        for step in node.get("timing") or []
+        for key in ("started_at", "completed_at")
+        if step.get(key)
+    ]
     return {
         "unique_id": unique_id,
         "resource_type": unique_id.split(".", 1)[0],
         "name": unique_id.rsplit(".", 1)[-1],
         "status": str(node.get("status", "")),
         "seconds": round(float(node.get("execution_time") or 0.0), 3),
+        "started_at": min(stamps) if stamps else None,
+        "completed_at": max(stamps) if stamps else None,
         "message": node.get("message"),
     }
+
+
+def annotate_nodes(
+    nodes: Sequence[dict[str, Any]], manifest: Path, timeline: Sequence[tuple[float, int]]
+) -> None:
+    """Add each node's layer (folder under models/ or python_models/), language and the peak
+    process-tree RSS sampled while it ran (shared with the node running beside it)."""
+    files: dict[str, str] = {}
+    if manifest.is_file():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        files = {key: node.get("original_file_path") or "" for key, node in data["nodes"].items()}
+    for node in nodes:
+        path = Path(files.get(node["unique_id"], ""))
+        parts = path.parts
+        in_models = len(parts) > 2 and parts[0].endswith("models")
+        area = parts[1:3] if len(parts) > 3 else parts[1:2]
+        node["layer"] = "/".join(area) if in_models else None
+        node["language"] = "python" if path.suffix == ".py" else "sql"
+        node["peak_rss_bytes_while_running"] = _peak_between(
+            timeline, node.get("started_at"), node.get("completed_at")
+        )
+
+
+def layer_totals(
+    nodes: Sequence[Mapping[str, Any]], timeline: Sequence[tuple[float, int]]
+) -> list[dict[str, Any]]:
+    """Per layer: model count, summed model seconds, the wall span from its first model's
+    start to its last model's end, and the peak process-tree RSS in that span."""
+    layers: dict[str, list[Mapping[str, Any]]] = {}
+    for node in nodes:
+        if node["resource_type"] == "model" and node.get("layer"):
+            layers.setdefault(node["layer"], []).append(node)
+    totals = []
+    for layer, members in layers.items():
+        starts = [node["started_at"] for node in members if node.get("started_at")]
+        ends = [node["completed_at"] for node in members if node.get("completed_at")]
+        start, end = (min(starts), max(ends)) if starts and ends else (None, None)
+        totals.append(
+            {
+                "layer": layer,
+                "models": len(members),
+                "model_seconds": round(sum(node["seconds"] for node in members), 3),
+                "span_seconds": round(end - start, 3) if start and end else None,
+                "peak_rss_bytes": _peak_between(timeline, start, end),
+            }
+        )
+    return sorted(
+        totals,
+        key=lambda entry: (LAYER_ORDER.get(entry["layer"].split("/")[0], 99), entry["layer"]),
+    )
+
+
+def _peak_between(
+    timeline: Sequence[tuple[float, int]], start: float | None, end: float | None
+) -> int | None:
+    if start is None or end is None:
+        return None
+    samples = [rss for moment, rss in timeline if start <= moment <= end]
+    return max(samples) if samples else None
 
 
 def resource_totals(nodes: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
@@ -737,7 +813,7 @@ def _settings(config: BenchConfig) -> dict[str, Any]:
 
 
 def _dbt_env_shown(config: BenchConfig, dirs: ScaleDirs) -> dict[str, str]:
-    keys = ("SEGMENTS_RAW_DIR", "SEGMENTS_WAREHOUSE", "SEGMENTS_TEMP_DIR")
+    keys = ("SEGMENTS_RAW_DIR", "SEGMENTS_WAREHOUSE")
     env = dbt_env(config, dirs)
     shown = {key: env[key] for key in keys}
     shown["SEGMENTS_MEMORY_LIMIT"] = config.memory_limit
@@ -903,6 +979,8 @@ def _render_scale(scale: Mapping[str, Any]) -> str:
             _render_generator(scale["generator"]),
             _render_counts(scale["row_counts"]),
             _render_slowest(scale["dbt"]),
+            _render_layers(scale["dbt"]),
+            _render_python_models(scale["dbt"]),
             _render_commands(scale),
         ]
     )
@@ -1001,6 +1079,49 @@ def _render_slowest(dbt: Mapping[str, Any]) -> str:
     )
     source = dbt.get("timings_from", "run_results.json")
     return "\n".join([*lines, "", f"Summed node time ({source}): {summed or 'none'}.", ""])
+
+
+def _render_layers(dbt: Mapping[str, Any]) -> str:
+    layers = dbt.get("layers") or []
+    if not layers:
+        return ""
+    lines = [
+        "Models per layer (span = first model's start to last model's end; peak = process-tree",
+        "RSS sampled in that span):",
+        "",
+        "| layer | models | summed model seconds | span seconds | peak RSS |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {entry['layer']} | {entry['models']} | {entry['model_seconds']:.1f} | "
+        f"{_float(entry['span_seconds'])} | {_gib(entry['peak_rss_bytes'])} |"
+        for entry in layers
+    ]
+    return "\n".join([*lines, ""])
+
+
+def _render_python_models(dbt: Mapping[str, Any]) -> str:
+    models = [
+        node
+        for node in dbt["nodes"]
+        if node["resource_type"] == "model" and node.get("language") == "python"
+    ]
+    if not models:
+        return ""
+    lines = [
+        "dbt Python models (peak = process-tree RSS sampled while the model ran; dbt runs two",
+        "nodes at a time, so it includes whatever ran beside it):",
+        "",
+        "| model | status | seconds | peak RSS while running |",
+        "|---|---|---:|---:|",
+    ]
+    lines += [
+        f"| {node['name']} | {node['status']} | {node['seconds']:.2f} | "
+        f"{_gib(node.get('peak_rss_bytes_while_running'))} |"
+        for node in models
+    ]
+    total = sum(node["seconds"] for node in models)
+    return "\n".join([*lines, "", f"Python models together: {total:.1f} s summed.", ""])
 
 
 def _render_commands(scale: Mapping[str, Any]) -> str:

@@ -23,7 +23,9 @@ from segwarehouse.ml.churn import (
     point_in_time_features,
     risk_band,
     score_customers,
+    stratified_sample,
     training_cutoff,
+    training_set,
 )
 
 AS_OF = date(2026, 6, 30)
@@ -196,3 +198,29 @@ def test_degenerate_inputs_give_empty_scores_and_a_warning(
     assert list(metrics.columns) == list(METRICS_SCHEMA)
     assert set(metrics["metric"]) == {"training_size", "positive_rate"}
     assert "not trained" in caplog.text
+
+
+def test_stratified_sample_bounds_size_and_keeps_class_shares() -> None:
+    labels = pd.Series([1] * 700 + [0] * 300, index=[f"cus_{i:04d}" for i in range(1000)])
+    keep = stratified_sample(labels, 100, seed=7)
+    assert len(keep) == 100
+    assert labels.loc[keep].sum() == 70
+    assert keep.is_unique and keep.isin(labels.index).all()
+    assert keep.equals(stratified_sample(labels, 100, seed=7))  # seeded: reproducible
+    assert not keep.equals(stratified_sample(labels, 100, seed=8))
+    assert stratified_sample(labels, 1000, seed=7).equals(labels.index)
+
+
+def test_training_set_is_capped(history: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    orders, sessions = history
+    full = training_set(orders, sessions, AS_OF, SETTINGS)
+    cap = len(full.labels) // 2
+    capped = training_set(
+        orders,
+        sessions,
+        AS_OF,
+        ChurnSettings(**{**SETTINGS.__dict__, "max_training_customers": cap}),
+    )
+    assert len(capped.labels) == pytest.approx(cap, abs=2)
+    assert capped.features.index.equals(capped.labels.index)
+    assert abs(capped.labels.mean() - full.labels.mean()) < 0.01

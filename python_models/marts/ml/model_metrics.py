@@ -30,6 +30,7 @@ def model(dbt: Any, session: Any) -> Any:
         "churn_high_risk_from": dbt.config.get("churn_high_risk_from"),
         "churn_decision_threshold": dbt.config.get("churn_decision_threshold"),
         "churn_cv_folds": dbt.config.get("churn_cv_folds"),
+        "churn_max_training_customers": dbt.config.get("churn_max_training_customers"),
         "random_seed": dbt.config.get("random_seed"),
     }
     metrics = evaluate(
