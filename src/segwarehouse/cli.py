@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from segwarehouse.dbt_runner import run_dbt
 from segwarehouse.settings import Settings, landing_files
 from segwarehouse.warehouse import reconciliation, table_counts
 
@@ -100,9 +99,13 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:
 def _add_run(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser(
         "run",
-        help="build the warehouse (generating demo data first when the landing folder is empty)",
+        help="build, check and publish the warehouse (demo data first if the landing folder is "
+        "empty)",
         description="If the landing folder holds no contract file, generate demo data into it; "
-        "then `dbt build` (seeds, models, tests) and print where the marts are.",
+        "then the same write-audit-publish job as `segwarehouse refresh`: dbt build (seeds, "
+        "models, tests) into the work warehouse, the GX suites and volume checks, and only if "
+        "all pass the atomic swap of the serving file BI tools read. Prints where the marts "
+        "are. Exit codes as refresh: 0 published, 3 audit failed, 4 locked, 1 error.",
         epilog="Examples:\n  segwarehouse run\n  segwarehouse run --as-of-date 2026-01-31\n"
         "  SEGMENTS_RAW_DIR=~/exports segwarehouse run",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -119,7 +122,8 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         default=DEMO_CUSTOMERS,
         help="people in generated demo data (default %(default)s)",
     )
-    command.set_defaults(handler=_run)
+    _add_gate_arguments(command)
+    command.set_defaults(handler=_run, skip_build=False)
 
 
 def _add_summary(commands: argparse._SubParsersAction) -> None:
@@ -233,7 +237,6 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_refresh(commands: argparse._SubParsersAction) -> None:
-    from segwarehouse import publish
 
     command = commands.add_parser(
         "refresh",
@@ -253,6 +256,19 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="build as of this day, YYYY-MM-DD (default today, UTC)",
     )
+    _add_gate_arguments(command)
+    command.add_argument(
+        "--skip-build",
+        action="store_true",
+        help="audit and publish the work warehouse as it is (no dbt build)",
+    )
+    command.set_defaults(handler=_refresh)
+
+
+def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
+    """The volume-check thresholds of the write-audit-publish gate (run and refresh)."""
+    from segwarehouse import publish
+
     command.add_argument(
         "--max-quarantine-rate",
         type=float,
@@ -269,12 +285,6 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
         help="fail when a mart loses more than this share of the rows it has in the published "
         "version (default $SEGMENTS_MAX_ROW_DROP or %(default)s)",
     )
-    command.add_argument(
-        "--skip-build",
-        action="store_true",
-        help="audit and publish the work warehouse as it is (no dbt build)",
-    )
-    command.set_defaults(handler=_refresh)
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -310,16 +320,12 @@ def _run(args: argparse.Namespace) -> int:
                 format="csv",
             )
         )
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    dbt_vars = {"as_of_date": args.as_of_date.isoformat()} if args.as_of_date else None
     started = time.perf_counter()
-    result = run_dbt(settings.project_dir, ["build"], dbt_vars=dbt_vars)
-    if not result.success:
-        print("dbt build failed: see the messages above.", file=sys.stderr)
-        return 1
-    print(f"\nbuilt in {time.perf_counter() - started:.0f}s")
-    _summary(args)
-    return 0
+    code = _refresh(args)
+    print(f"\nrefresh finished in {time.perf_counter() - started:.0f}s with exit code {code}")
+    if settings.warehouse.is_file():
+        _summary(args)
+    return code
 
 
 def _summary(_args: argparse.Namespace) -> int:

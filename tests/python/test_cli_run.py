@@ -15,6 +15,7 @@ def test_run_builds_and_prints_the_summary(generated: Path, workspace: Workspace
         **os.environ,
         "SEGMENTS_RAW_DIR": str(generated / "raw"),
         "SEGMENTS_WAREHOUSE": str(workspace.warehouse),
+        "SEGMENTS_SERVING": str(workspace.scratch / "serving.duckdb"),
     }
     segwarehouse = Path(sys.executable).parent / "segwarehouse"
     completed = subprocess.run(
@@ -31,3 +32,8 @@ def test_run_builds_and_prints_the_summary(generated: Path, workspace: Workspace
     assert f"warehouse: {workspace.warehouse}" in output
     assert "marts.dim_customers" in output
     assert "staging reconciliation" in output
+    # run goes through the write-audit-publish gate: checks ran, the serving file was swapped in
+    assert "published" in output
+    assert (workspace.scratch / "serving.duckdb").is_file()
+    runs = (workspace.scratch / "serving.duckdb.runs.jsonl").read_text().splitlines()
+    assert len(runs) == 1 and '"status": "published"' in runs[0]

@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from conftest import BUILD_VARS, Workspace, linked_workspace, make_workspace
+from segwarehouse.identity.accuracy import pairwise_score
 
 PRECISION_TARGET = 0.995
 F1_TARGET = 0.99
@@ -15,31 +16,32 @@ F1_TARGET = 0.99
 
 def pairwise_scores(workspace: Workspace, truth: Path, record_type: str) -> tuple[float, float]:
     """Pairwise precision and recall of resolved records against the true person."""
-    truth_file, key = {
-        "crm_customer": ("crm_truth", "customer_id"),
-        "order": ("order_truth", "order_id"),
-    }[record_type]
-    [(true_positive, predicted, actual)] = workspace.query(
-        f"""
-        with matched as (
-            select records.customer_key, truth.person_id
-            from intermediate.int_identity_record_keys as records
-            inner join read_parquet('{truth / truth_file}.parquet') as truth
-                on records.record_id = truth.{key}
-            where records.record_type = '{record_type}'
-                and records.customer_key is not null and truth.person_id is not null
-        ),
-        agreeing as (select count(*) as n from matched group by customer_key, person_id),
-        predicted as (select count(*) as n from matched group by customer_key),
-        actual as (select count(*) as n from matched group by person_id)
-        select
-            (select sum(n * (n - 1) / 2) from agreeing),
-            (select sum(n * (n - 1) / 2) from predicted),
-            (select sum(n * (n - 1) / 2) from actual)
-        """
-    )
-    assert actual > 0
-    return true_positive / predicted, true_positive / actual
+    with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
+        score = pairwise_score(con, truth, record_type)
+    assert score.actual_pairs > 0
+    return score.precision, score.recall
+
+
+def test_pairwise_score_counts_pairs(tmp_path: Path) -> None:
+    """Three records of person A, two of B; the resolver split A and merged one B record."""
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("create schema intermediate")
+        con.execute(
+            "create table intermediate.int_identity_record_keys as select * from (values "
+            "('crm_customer', 'r1', 'k1'), ('crm_customer', 'r2', 'k1'), "
+            "('crm_customer', 'r3', 'k2'), ('crm_customer', 'r4', 'k2'), "
+            "('crm_customer', 'r5', 'k3')) as t(record_type, record_id, customer_key)"
+        )
+        con.execute(
+            f"copy (select * from (values ('r1', 'A'), ('r2', 'A'), ('r3', 'A'), ('r4', 'B'), "
+            f"('r5', 'B')) as t(customer_id, person_id)) to '{truth / 'crm_truth.parquet'}'"
+        )
+        score = pairwise_score(con, truth, "crm_customer")
+    # predicted pairs: (r1,r2) (r3,r4); actual: (r1,r2) (r1,r3) (r2,r3) (r4,r5); true: (r1,r2)
+    assert (score.true_pairs, score.predicted_pairs, score.actual_pairs) == (1, 2, 4)
+    assert score.precision == 0.5 and score.recall == 0.25
 
 
 @pytest.mark.parametrize("record_type", ["crm_customer", "order"])
