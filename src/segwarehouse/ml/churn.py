@@ -143,10 +143,18 @@ def point_in_time_features(
     gaps = features["purchase_days"] - 1
     features["mean_gap_days"] = (span / gaps).where(gaps > 0)
     features["recency_over_mean_gap"] = features["recency_days"] / features["mean_gap_days"]
-    all_orders = orders.groupby("customer_key").agg(
-        all_orders=("status", "size"),
-        returned=("status", lambda s: (s == "returned").sum()),
-        cancelled=("status", lambda s: (s == "cancelled").sum()),
+    # Vectorised flags, not per-group lambdas: a Python call per customer took minutes at 1M.
+    all_orders = (
+        orders.assign(
+            returned=orders["status"].eq("returned"),
+            cancelled=orders["status"].eq("cancelled"),
+        )
+        .groupby("customer_key")
+        .agg(
+            all_orders=("status", "size"),
+            returned=("returned", "sum"),
+            cancelled=("cancelled", "sum"),
+        )
     )
     all_orders = all_orders.reindex(features.index)
     features["return_rate"] = all_orders["returned"] / all_orders["all_orders"]
