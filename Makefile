@@ -28,12 +28,12 @@ test: $(STAMP) lint  ## the whole suite: lint, dbt build + tests on generated da
 	$(BIN)/pytest
 
 lint: $(STAMP)  ## ruff (Python) and sqlfluff (SQL, dbt templater)
-	$(BIN)/ruff check src tests/python python_models
-	$(BIN)/ruff format --check src tests/python python_models
+	$(BIN)/ruff check src tests/python python_models benchmarks
+	$(BIN)/ruff format --check src tests/python python_models benchmarks
 	$(BIN)/sqlfluff lint models analyses tests/dbt
 
 format: $(STAMP)  ## apply ruff format and sqlfluff fix
-	$(BIN)/ruff format src tests/python python_models
+	$(BIN)/ruff format src tests/python python_models benchmarks
 	$(BIN)/sqlfluff fix models analyses tests/dbt
 
 docs: $(STAMP)  ## dbt docs generate (open target/index.html)

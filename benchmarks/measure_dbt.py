@@ -1,0 +1,84 @@
+"""Measure one dbt invocation against an existing benchmark work dir, the way `segwarehouse
+bench` measures a build: wall time, peak RSS, and per-model times and peak RSS from the
+sampled timeline, per layer and per Python model.
+
+For re-measuring part of a build (a layer after a fix, or the rest of a build that was
+stopped) without regenerating the data. Example, the ML models on the 1M warehouse:
+
+    .venv/bin/python benchmarks/measure_dbt.py --work-dir data/bench/c1000000 \\
+        --name ml --report data/bench/c1000000/ml.md -- \\
+        run --select marts.ml --vars '{"as_of_date": "2026-06-30"}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from segwarehouse import bench
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run dbt with the arguments after `--`, measured; write JSON and markdown."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work-dir", type=Path, required=True, help="a bench scale folder")
+    parser.add_argument("--name", required=True, help="label of this measurement")
+    parser.add_argument("--report", type=Path, required=True, help="markdown output")
+    parser.add_argument("--memory-limit", default=os.environ.get("SEGMENTS_MEMORY_LIMIT", "8GB"))
+    parser.add_argument("--threads", default=os.environ.get("SEGMENTS_DUCKDB_THREADS", "2"))
+    parser.add_argument("dbt_args", nargs=argparse.REMAINDER, help="-- then dbt's arguments")
+    args = parser.parse_args(argv)
+    dbt_args = [arg for arg in args.dbt_args if arg != "--"]
+    dirs = bench.ScaleDirs(args.work_dir.resolve())
+    target = dirs.root / f"target-{args.name}"
+    command = [
+        str(Path(sys.executable).parent / "dbt"),
+        *dbt_args,
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(dirs.logs),
+    ]
+    env = {
+        **os.environ,
+        "SEGMENTS_RAW_DIR": str(dirs.raw),
+        "SEGMENTS_WAREHOUSE": str(dirs.warehouse),
+        "SEGMENTS_MEMORY_LIMIT": args.memory_limit,
+        "SEGMENTS_DUCKDB_THREADS": str(args.threads),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    log = dirs.root / f"dbt_{args.name}.log"
+    measured = bench.measure(command, env, PROJECT_DIR, log, spill_dirs=(dirs.warehouse_spill,))
+    result = {"command": command, "success": measured.returncode == 0, **measured.to_dict()}
+    run_results = target / "run_results.json"
+    result.update(
+        bench.read_run_results(run_results) if run_results.is_file() else bench.read_log(log)
+    )
+    bench.annotate_nodes(result["nodes"], target / "manifest.json", measured.timeline)
+    result["layers"] = bench.layer_totals(result["nodes"], measured.timeline)
+    args.report.with_suffix(".json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    lines = [
+        f"## {args.name}",
+        "",
+        f"`{' '.join(dbt_args)}`: {'ok' if result['success'] else 'FAILED'} in "
+        f"{result['seconds']:.1f} s wall, peak RSS {bench.gib(result['peak_rss_bytes'])} "
+        f"(process tree {bench.gib(result['tree_peak_rss_bytes'])}), load average before "
+        f"{result['load_average_before']}.",
+        "",
+        bench.render_slowest(result),
+        bench.render_layers(result),
+        bench.render_python_models(result),
+    ]
+    args.report.write_text("\n".join(lines), encoding="utf-8")
+    print(args.report.read_text(encoding="utf-8"))
+    return 0 if result["success"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
