@@ -17,57 +17,111 @@
     -#}
     {%- set visible = 'true' if visible_at is none
         else '(' ~ visible_at ~ ' is null or ' ~ visible_at ~ ' < ' ~ visible_before_sql() ~ ')' -%}
-    {%- set key_partition = key_columns | join(', ') -%}
-    select
-        ranked.* exclude (quarantine_reason, copy_number, key_rank),
-        case
-            when ranked.quarantine_reason is not null then ranked.quarantine_reason
-            {%- if key_mode == 'conflict' %}
-            when ranked.key_rank > 1 then 'conflicting_duplicate_key'
-            {%- endif %}
-        end as quarantine_reason,
-        case
-            when ranked.quarantine_reason is not null then 'quarantined'
-            when ranked.copy_number > 1 then 'duplicate'
-            {%- if key_mode == 'conflict' %}
-            when ranked.key_rank > 1 then 'quarantined'
-            {%- endif %}
-            when not {{ visible }} then 'not_yet_visible'
-            {%- if key_mode == 'history' %}
-            when ranked.key_rank > 1 then 'superseded'
-            {%- endif %}
-            else 'staged'
-        end as row_status
-    from (
+    {%- set keyed = key_mode in ('conflict', 'history') -%}
+    {#- The narrow columns the windows need: keys, fingerprint, and the columns version_order sorts on. -#}
+    {%- set narrow = ['row_fingerprint'] -%}
+    {%- for column in key_columns -%}
+        {%- if column not in narrow %}{% do narrow.append(column) %}{% endif -%}
+    {%- endfor -%}
+    {%- if keyed -%}
+        {%- for term in version_order.split(',') -%}
+            {%- set column = term.strip().split(' ')[0] -%}
+            {%- if column not in narrow %}{% do narrow.append(column) %}{% endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {#-
+        Shape (what keeps it fast at tens of millions of rows): the rows are numbered once into
+        a materialized CTE; the windows run over a narrow projection of it (row number, check
+        result, visibility, fingerprint, key and ordering columns) and the statuses are joined
+        back by row number. A window over the whole wide row sorts and spills every column.
+    -#}
+    with
+
+    numbered as materialized (
+
         select
-            copies.*,
-            {%- if key_mode in ('conflict', 'history') %}
+            row_number() over () as _classify_row,
+            rows_in.*
+        from {{ relation }} as rows_in
+
+    ),
+
+    copies as (
+
+        select
+            _classify_row,
+            quarantine_reason,
+            {{ visible }} as _classify_visible,
+            {{ narrow | join(', ') }},
             case
-                when copies.quarantine_reason is null and copies.copy_number = 1
-                    {%- if key_mode == 'history' %} and {{ visible }}{% endif %}
+                when quarantine_reason is null
+                    then row_number() over (
+                        partition by quarantine_reason is null, row_fingerprint
+                        order by row_fingerprint
+                    )
+            end as copy_number
+        from numbered
+
+    ),
+
+    ranked as (
+
+        select
+            _classify_row,
+            quarantine_reason,
+            _classify_visible,
+            copy_number,
+            {%- if keyed %}
+            case
+                when quarantine_reason is null and copy_number = 1
+                    {%- if key_mode == 'history' %} and _classify_visible{% endif %}
                     then row_number() over (
                         partition by
-                            {{ key_partition }},
-                            copies.quarantine_reason is null
-                            and copies.copy_number = 1
-                            {%- if key_mode == 'history' %} and {{ visible }}{% endif %}
+                            {{ key_columns | join(', ') }},
+                            quarantine_reason is null
+                            and copy_number = 1
+                            {%- if key_mode == 'history' %} and _classify_visible{% endif %}
                         order by {{ version_order }}
                     )
             end as key_rank
             {%- else %}
             cast(null as bigint) as key_rank
             {%- endif %}
-        from (
-            select
-                rows_in.*,
-                case
-                    when rows_in.quarantine_reason is null
-                        then row_number() over (
-                            partition by rows_in.quarantine_reason is null, rows_in.row_fingerprint
-                            order by rows_in.row_fingerprint
-                        )
-                end as copy_number
-            from {{ relation }} as rows_in
-        ) as copies
-    ) as ranked
+        from copies
+
+    ),
+
+    statuses as (
+
+        select
+            _classify_row,
+            case
+                when quarantine_reason is not null then quarantine_reason
+                {%- if key_mode == 'conflict' %}
+                when key_rank > 1 then 'conflicting_duplicate_key'
+                {%- endif %}
+            end as quarantine_reason,
+            case
+                when quarantine_reason is not null then 'quarantined'
+                when copy_number > 1 then 'duplicate'
+                {%- if key_mode == 'conflict' %}
+                when key_rank > 1 then 'quarantined'
+                {%- endif %}
+                when not _classify_visible then 'not_yet_visible'
+                {%- if key_mode == 'history' %}
+                when key_rank > 1 then 'superseded'
+                {%- endif %}
+                else 'staged'
+            end as row_status
+        from ranked
+
+    )
+
+    select
+        numbered.* exclude (_classify_row, quarantine_reason),
+        statuses.quarantine_reason,
+        statuses.row_status
+    from numbered
+    inner join statuses
+        on numbered._classify_row = statuses._classify_row
 {% endmacro %}

@@ -47,7 +47,7 @@ parsed as (
         and {{ parse_integer('source.line_number') }} is null as has_unparseable_line_number,
         source._landing_file,
         -- `source` here is the whole raw row (for the quarantine), not a column.
-        to_json(source) as raw_record,  -- noqa: RF02
+        source as raw_row,  -- noqa: RF02
         {{ row_fingerprint(['source.order_id', 'source.line_number', 'source.product_id',
             'source.quantity', 'source.unit_price']) }} as row_fingerprint
     from source
@@ -100,7 +100,7 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then raw_record end as raw_record
+        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
     from classified
 
 )

@@ -42,7 +42,7 @@ parsed as (
         {{ parse_timestamp_utc('source.order_ts') }} as order_ts,
         source._landing_file,
         -- `source` here is the whole raw row (for the quarantine), not a column.
-        to_json(source) as raw_record,  -- noqa: RF02
+        source as raw_row,  -- noqa: RF02
         {{ row_fingerprint(['source.order_id', 'source.customer_id', 'source.email',
             'source.loyalty_id', 'source.anonymous_id', 'source.order_ts', 'source.channel',
             'source.status', 'source.currency', 'source.order_total',
@@ -115,7 +115,7 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then raw_record end as raw_record
+        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
     from classified
 
 )
