@@ -26,43 +26,63 @@ customer_keys as (
 
 ),
 
-attributed_events as (
+-- Events first collapse to one row per (session, identifiers): a session's events mostly
+-- carry the same ids, so the three identifier look-ups below run once per group instead of
+-- once per event (50M events at 1M customers). Counts and minimums add up exactly.
+session_parts as (
 
     select
-        events.session_id,
-        events.event_type,
-        events.device_type,
-        events.event_ts,
+        customer_id,
+        email,
+        anonymous_id,
+        coalesce(session_id, 'event-day:' || cast(event_ts as date)) as session_id,
+        min(device_type) as device_type,
+        count(*) filter (where event_type = 'product_view') as product_views,
+        count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
+        count(*) filter (where event_type = 'purchase') as purchases,
+        min(event_ts) as session_started_at
+    from events
+    group by
+        customer_id,
+        email,
+        anonymous_id,
+        coalesce(session_id, 'event-day:' || cast(event_ts as date))
+
+),
+
+attributed_parts as (
+
+    select
+        session_parts.*,
         coalesce(
             by_customer_id.customer_key, by_email.customer_key, by_cookie.customer_key
         ) as customer_key
-    from events
+    from session_parts
     left join resolved_nodes as by_customer_id
-        on by_customer_id.node_id = 'customer_id:' || events.customer_id
+        on by_customer_id.node_id = 'customer_id:' || session_parts.customer_id
     left join resolved_nodes as by_email
-        on by_email.node_id = 'email:' || events.email
+        on by_email.node_id = 'email:' || session_parts.email
     left join resolved_nodes as by_cookie
-        on by_cookie.node_id = 'anonymous_id:' || events.anonymous_id
+        on by_cookie.node_id = 'anonymous_id:' || session_parts.anonymous_id
 
 ),
 
 final as (
 
     select
-        attributed_events.customer_key,
-        coalesce(attributed_events.session_id, 'event-day:' || cast(attributed_events.event_ts as date))
-            as session_id,
-        min(attributed_events.device_type) as device_type,
-        count(*) filter (where attributed_events.event_type = 'product_view') as product_views,
-        count(*) filter (where attributed_events.event_type = 'add_to_cart') as add_to_carts,
-        count(*) filter (where attributed_events.event_type = 'purchase') as purchases,
-        min(attributed_events.event_ts) as session_started_at
-    from attributed_events
+        attributed_parts.customer_key,
+        attributed_parts.session_id,
+        cast(sum(attributed_parts.product_views) as bigint) as product_views,
+        cast(sum(attributed_parts.add_to_carts) as bigint) as add_to_carts,
+        cast(sum(attributed_parts.purchases) as bigint) as purchases,
+        min(attributed_parts.device_type) as device_type,
+        min(attributed_parts.session_started_at) as session_started_at
+    from attributed_parts
     inner join customer_keys
-        on attributed_events.customer_key = customer_keys.customer_key
+        on attributed_parts.customer_key = customer_keys.customer_key
     group by
-        attributed_events.customer_key,
-        coalesce(attributed_events.session_id, 'event-day:' || cast(attributed_events.event_ts as date))
+        attributed_parts.customer_key,
+        attributed_parts.session_id
 
 )
 
