@@ -1,0 +1,153 @@
+"""The semantic layer answers from the warehouse what SQL over the marts answers, and the dbt
+docs site generates with every model documented."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import BUILD_VARS, PROJECT_DIR, Workspace
+
+MF = Path(sys.executable).parent / "mf"
+
+
+@pytest.fixture(scope="module")
+def mf_project(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder `mf` can run in: the project and profile files and the built semantic manifest.
+
+    mf reads target/semantic_manifest.json under the folder it runs in (it ignores dbt's
+    --target-path), so the test gives it the built workspace's manifest there.
+    """
+    root = tmp_path_factory.mktemp("mf")
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(PROJECT_DIR / name, root / name)
+    (root / "target").mkdir()
+    shutil.copy(built.scratch / "target" / "semantic_manifest.json", root / "target")
+    return root
+
+
+def mf_query(project: Path, built: Workspace, *args: str) -> list[dict[str, str]]:
+    """Rows of an `mf query` (as text), run against the built warehouse."""
+    out = project / "out.csv"
+    out.unlink(missing_ok=True)
+    env = {**os.environ, "SEGMENTS_WAREHOUSE": str(built.warehouse)}
+    completed = subprocess.run(
+        [str(MF), "query", *args, "--csv", str(out)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0 and out.is_file(), completed.stdout + completed.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_revenue_by_rfm_segment_by_month_matches_sql(mf_project: Path, built: Workspace) -> None:
+    rows = mf_query(
+        mf_project,
+        built,
+        "--metrics",
+        "revenue,orders,average_order_value",
+        "--group-by",
+        "metric_time__month,customer__rfm_segment",
+    )
+    expected = {
+        (str(month)[:10], segment): (float(revenue), int(orders))
+        for month, segment, revenue, orders in built.query(
+            """
+            select date_trunc('month', o.order_date), r.rfm_segment,
+                   sum(o.order_total), count(*)
+            from marts.fct_orders as o
+            inner join marts.customer_rfm as r using (customer_key)
+            where o.is_completed
+            group by all
+            """
+        )
+    }
+    got = {(row["metric_time__month"][:10], row["customer__rfm_segment"]): row for row in rows}
+    assert set(got) == set(expected)
+    for key, (revenue, orders) in expected.items():
+        assert float(got[key]["revenue"]) == pytest.approx(revenue, rel=1e-9)
+        assert int(float(got[key]["orders"])) == orders
+        assert float(got[key]["average_order_value"]) == pytest.approx(revenue / orders, rel=1e-9)
+
+
+def test_mean_clv_and_churn_by_segment_match_sql(mf_project: Path, built: Workspace) -> None:
+    rows = mf_query(
+        mf_project,
+        built,
+        "--metrics",
+        "mean_clv,mean_churn_risk",
+        "--group-by",
+        "customer__lifecycle_stage",
+    )
+    expected = dict(
+        (stage, (clv, churn))
+        for stage, clv, churn in built.query(
+            """
+            select r.lifecycle_stage, avg(c.clv), avg(s.churn_probability)
+            from marts.customer_rfm as r
+            inner join marts.customer_clv as c using (customer_key)
+            left join marts.customer_churn_scores as s using (customer_key)
+            group by all
+            """
+        )
+    )
+    got = {row["customer__lifecycle_stage"]: row for row in rows}
+    assert set(got) == set(expected)
+    for stage, (clv, _churn) in expected.items():
+        assert float(got[stage]["mean_clv"]) == pytest.approx(clv, rel=1e-9)
+
+
+def test_segment_size_matches_membership(mf_project: Path, built: Workspace) -> None:
+    rows = mf_query(
+        mf_project,
+        built,
+        "--metrics",
+        "segment_size",
+        "--group-by",
+        "segment_memberships__segment_id",
+    )
+    expected = dict(
+        built.query(
+            "select segment_id, count(distinct customer_key) "
+            "from marts.segment_membership group by 1"
+        )
+    )
+    got = {row["segment_memberships__segment_id"]: int(float(row["segment_size"])) for row in rows}
+    assert got == expected
+
+
+def test_dbt_docs_generate_documents_every_model(built: Workspace) -> None:
+    run = built.dbt("docs", "generate", dbt_vars=BUILD_VARS)
+    assert run.returncode == 0, run.output
+    target = built.scratch / "target"
+    assert (target / "index.html").is_file()
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    models = {
+        key: node
+        for key, node in manifest["nodes"].items()
+        if node["resource_type"] == "model" and node["package_name"] == "segments"
+    }
+    undocumented = [key for key, node in models.items() if not node["description"].strip()]
+    assert not undocumented
+    missing_columns = [
+        f"{key}.{column}"
+        for key, node in models.items()
+        if key in catalog["nodes"]
+        for column in catalog["nodes"][key]["columns"]
+        if not node["columns"].get(column, {}).get("description", "").strip()
+    ]
+    assert not missing_columns, missing_columns[:20]
+    exposures = {node["name"] for node in manifest["exposures"].values()}
+    assert {"segment_health_dashboard", "audience_exports", "scheduled_refresh"} <= exposures
