@@ -36,6 +36,9 @@
     {%- if path is none -%}
         {%- set body = empty_contract_select(contract_columns) -%}
     {%- else -%}
+        {%- if path.endswith('.csv') and var('dq__check_csv_encoding', true) -%}
+            {%- do check_landing_file_encoding(path) -%}
+        {%- endif -%}
         {%- set found_columns = landing_file_columns(path, required_columns) -%}
         {%- set reader = landing_file_reader(path, found_columns) -%}
         {%- set body = contract_select(reader, path, contract_columns, required_columns, found_columns) -%}
@@ -95,6 +98,38 @@
         {%- do columns.append(name.strip().strip('\ufeff').strip('"').strip()) -%}
     {%- endfor -%}
     {{ return(columns) }}
+{% endmacro %}
+
+
+{% macro check_landing_file_encoding(path) %}
+    {#-
+        Stop on a CSV that is not UTF-8, naming the first bad line. Every physical line is read
+        as one text value (no quotes, no delimiter) with DuckDB's rejects table on, so the scan
+        does not fail on the first bad byte and the line numbers are those an editor shows.
+        Refusing the file, rather than quarantining its bad lines, is deliberate: one byte in
+        the wrong encoding means the whole export used another code page, and guessing it could
+        change every accented value silently (docs/raw_data_contract.md).
+    -#}
+    {%- do run_query('drop table if exists temp.dq_encoding_rejects') -%}
+    {%- do run_query('drop table if exists temp.dq_encoding_scans') -%}
+    {%- do run_query(
+        'select count(*) from read_csv(' ~ sql_string_literal(path) ~ ", header = false, auto_detect = false, "
+        ~ "columns = {'line': 'varchar'}, delim = chr(31), quote = '', escape = '', "
+        ~ "ignore_errors = true, store_rejects = true, rejects_table = 'dq_encoding_rejects', "
+        ~ "rejects_scan = 'dq_encoding_scans')"
+    ) -%}
+    {%- set rejected = run_query(
+        "select count(*), min(line) from temp.dq_encoding_rejects where error_type = 'INVALID ENCODING'"
+    ) -%}
+    {%- set bad_lines, first_line = rejected.rows[0][0], rejected.rows[0][1] -%}
+    {%- if bad_lines > 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw-data contract: " ~ path ~ " is not UTF-8: line " ~ first_line
+            ~ " has bytes that are not valid UTF-8 (" ~ bad_lines ~ " such line(s) in the file). "
+            ~ "Re-export the file as UTF-8 (or convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8); "
+            ~ "nothing was loaded."
+        ) }}
+    {%- endif -%}
 {% endmacro %}
 
 

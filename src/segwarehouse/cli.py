@@ -285,6 +285,22 @@ def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
         help="fail when a mart loses more than this share of the rows it has in the published "
         "version (default $SEGMENTS_MAX_ROW_DROP or %(default)s)",
     )
+    command.add_argument(
+        "--max-source-growth",
+        type=float,
+        default=float(
+            os.environ.get("SEGMENTS_MAX_SOURCE_GROWTH", publish.DEFAULT_MAX_SOURCE_GROWTH)
+        ),
+        help="fail when a source has more than this many times the raw rows of the last "
+        "published run (default $SEGMENTS_MAX_SOURCE_GROWTH or %(default)s)",
+    )
+    command.add_argument(
+        "--max-source-drop",
+        type=float,
+        default=float(os.environ.get("SEGMENTS_MAX_SOURCE_DROP", publish.DEFAULT_MAX_SOURCE_DROP)),
+        help="fail when a source loses more than this share of the raw rows of the last "
+        "published run (default $SEGMENTS_MAX_SOURCE_DROP or %(default)s)",
+    )
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -411,7 +427,10 @@ def _refresh(args: argparse.Namespace) -> int:
         return publish.dbt_build_subprocess(settings.project_dir, dbt_vars)
 
     config = publish.GateConfig(
-        max_quarantine_rate=args.max_quarantine_rate, max_row_drop=args.max_row_drop
+        max_quarantine_rate=args.max_quarantine_rate,
+        max_row_drop=args.max_row_drop,
+        max_source_growth=args.max_source_growth,
+        max_source_drop=args.max_source_drop,
     )
     try:
         code, record = publish.refresh(

@@ -5,9 +5,13 @@
 only when everything passes copies the `marts` and `audit` schemas into a new DuckDB file
 beside the serving file ($SEGMENTS_SERVING) and moves it into place with os.replace (atomic on
 one filesystem): a reader sees the previous version or the new one, never a mix. A failed audit
-leaves the serving file untouched. A lock file next to the serving file keeps two refreshes
-apart. Every attempt is appended to `<serving>.runs.jsonl`; published runs are also recorded
-in the serving file's `audit.publish_runs`.
+leaves the serving file untouched. The audit also compares every source's raw row count with
+the last published run (spike / truncation), applies per-source quarantine limits
+(reference.source_quarantine_limits, falling back to the global limit) and scans what would be
+published for raw emails, phones and names (segwarehouse.quality.privacy). Tables holding raw
+PII for data owners (WITHHELD_TABLES) stay in the work warehouse. A lock file next to the
+serving file keeps two refreshes apart. Every attempt is appended to `<serving>.runs.jsonl`;
+published runs are also recorded in the serving file's `audit.publish_runs`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import duckdb
 
 from segwarehouse.dbt_runner import run_dbt
 from segwarehouse.quality import run_checks
+from segwarehouse.quality.privacy import privacy_findings
 from segwarehouse.settings import Settings
 
 SERVING_ENV = "SEGMENTS_SERVING"
@@ -33,6 +38,18 @@ PUBLISHED_SCHEMAS = ("marts", "audit")
 RUNS_TABLE = "audit.publish_runs"
 DEFAULT_MAX_QUARANTINE_RATE = 0.05
 DEFAULT_MAX_ROW_DROP = 0.90
+DEFAULT_MAX_SOURCE_GROWTH = 10.0
+DEFAULT_MAX_SOURCE_DROP = 0.90
+QUARANTINE_LIMITS_TABLE = "reference.source_quarantine_limits"
+RECONCILIATION_TABLE = "audit.source_reconciliation"
+# Built into the work warehouse for the people who fix data, never copied to the serving file
+# that BI tools read: they hold raw values (PII) by design.
+WITHHELD_TABLES = {
+    "audit.quarantined_rows": "raw values of rejected rows (emails, phones, names) for the "
+    "source owner to fix; query the work warehouse",
+    "audit.identity_resolution_report": "identifier values cut by the identity guards (PII), "
+    "for whoever tunes the guards; query the work warehouse",
+}
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -57,6 +74,7 @@ class RunRecord:
     checks_passed: int = 0
     checks_failed: int = 0
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     serving: str | None = None
 
 
@@ -66,6 +84,8 @@ class GateConfig:
 
     max_quarantine_rate: float = DEFAULT_MAX_QUARANTINE_RATE
     max_row_drop: float = DEFAULT_MAX_ROW_DROP
+    max_source_growth: float = DEFAULT_MAX_SOURCE_GROWTH
+    max_source_drop: float = DEFAULT_MAX_SOURCE_DROP
 
 
 def serving_path(settings: Settings) -> Path:
@@ -103,30 +123,112 @@ def refresh_lock(serving: Path) -> Iterator[Path]:
         lock.unlink(missing_ok=True)
 
 
-def volume_checks(work: Path, serving: Path, config: GateConfig) -> list[str]:
-    """Failures of the volume checks: quarantine rate per source, row-count drop per mart."""
-    failures = []
+def volume_checks(
+    work: Path, serving: Path, config: GateConfig, notes: list[str] | None = None
+) -> list[str]:
+    """Failures of the volume checks: per-source quarantine rate and raw row count against the
+    last published run, row-count drop per mart. Skipped comparisons are appended to `notes`."""
+    notes = notes if notes is not None else []
     with duckdb.connect(str(work), read_only=True) as con:
-        for source, rate in con.execute(
-            "select source_name, quarantine_rate from audit.source_reconciliation order by 1"
-        ).fetchall():
-            if rate is not None and rate > config.max_quarantine_rate:
-                failures.append(
-                    f"volume: {source} quarantine rate {rate:.2%} above "
-                    f"{config.max_quarantine_rate:.2%}"
-                )
+        failures = quarantine_rate_checks(con, config.max_quarantine_rate, notes)
+        new_sources = _source_rows(con)
         new_counts = _table_counts(con, ("marts",))
-    if serving.is_file():
-        with duckdb.connect(str(serving), read_only=True) as con:
-            old_counts = _table_counts(con, ("marts",))
-        for table, old in sorted(old_counts.items()):
-            new = new_counts.get(table, 0)
-            if old > 0 and new < old * (1 - config.max_row_drop):
-                failures.append(
-                    f"volume: {table} has {new:,} rows, {old:,} in the published version "
-                    f"(drop above {config.max_row_drop:.0%})"
-                )
+    if not serving.is_file():
+        notes.append("volume: no published run yet, source row counts not compared")
+        return failures
+    with duckdb.connect(str(serving), read_only=True) as con:
+        old_counts = _table_counts(con, ("marts",))
+        old_sources = _source_rows(con)
+    if old_sources is None:
+        notes.append(f"volume: {serving} has no {RECONCILIATION_TABLE}, source rows not compared")
+    else:
+        failures += source_volume_failures(new_sources or {}, old_sources, config)
+    for table, old in sorted(old_counts.items()):
+        new = new_counts.get(table, 0)
+        if old > 0 and new < old * (1 - config.max_row_drop):
+            failures.append(
+                f"volume: {table} has {new:,} rows, {old:,} in the published version "
+                f"(drop above {config.max_row_drop:.0%})"
+            )
     return failures
+
+
+def quarantine_rate_checks(
+    con: duckdb.DuckDBPyConnection, default_limit: float, notes: list[str]
+) -> list[str]:
+    """Sources quarantining more than their limit (the seed's row, else `default_limit`)."""
+    limits = _quarantine_limits(con)
+    if limits is None:
+        notes.append(
+            f"volume: no {QUARANTINE_LIMITS_TABLE} in the work warehouse, "
+            f"every source limited to {default_limit:.2%}"
+        )
+        limits = {}
+    failures = []
+    for source, quarantined, raw, rate in con.execute(
+        f"select source_name, quarantined_rows, raw_rows, quarantine_rate "
+        f"from {RECONCILIATION_TABLE} order by 1"
+    ).fetchall():
+        limit = limits.get(source, default_limit)
+        origin = f"{QUARANTINE_LIMITS_TABLE}" if source in limits else "--max-quarantine-rate"
+        if rate is not None and rate > limit:
+            failures.append(
+                f"volume: {source} quarantine rate {rate:.2%} ({quarantined:,} of {raw:,} raw "
+                f"rows) above {limit:.2%} (limit from {origin}); see audit.quarantined_rows "
+                "in the work warehouse for the reasons"
+            )
+    return failures
+
+
+def source_volume_failures(
+    new: dict[str, int], old: dict[str, int], config: GateConfig
+) -> list[str]:
+    """Sources whose raw row count grew more than max_source_growth times, or lost more than
+    max_source_drop of their rows, against the last published run."""
+    failures = []
+    for source in sorted(old.keys() & new.keys()):
+        before, now = old[source], new[source]
+        if before <= 0:
+            continue
+        if now > before * config.max_source_growth:
+            failures.append(
+                f"volume: {source} has {now:,} raw rows, {before:,} in the last published run "
+                f"({now / before:.1f}x, above {config.max_source_growth:g}x: a duplicated or "
+                "appended export?)"
+            )
+        elif now < before * (1 - config.max_source_drop):
+            failures.append(
+                f"volume: {source} has {now:,} raw rows, {before:,} in the last published run "
+                f"({1 - now / before:.0%} fewer, more than {config.max_source_drop:.0%}: "
+                "a truncated export?)"
+            )
+    return failures
+
+
+def _source_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
+    if not _has_table(con, RECONCILIATION_TABLE):
+        return None
+    rows = con.execute(f"select source_name, raw_rows from {RECONCILIATION_TABLE}").fetchall()
+    return {source: int(raw) for source, raw in rows}
+
+
+def _quarantine_limits(con: duckdb.DuckDBPyConnection) -> dict[str, float] | None:
+    if not _has_table(con, QUARANTINE_LIMITS_TABLE):
+        return None
+    rows = con.execute(
+        f"select source_name, max_quarantine_rate from {QUARANTINE_LIMITS_TABLE}"
+    ).fetchall()
+    return {source: float(limit) for source, limit in rows}
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    schema, table = relation.split(".")
+    found = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
+    return bool(found and found[0])
 
 
 def publish(work: Path, serving: Path, record: RunRecord) -> None:
@@ -137,12 +239,16 @@ def publish(work: Path, serving: Path, record: RunRecord) -> None:
     try:
         with duckdb.connect(str(staged)) as con:
             con.execute(f"attach '{_sql_path(work)}' as work (read_only)")
-            tables = con.execute(
-                "select schema_name, table_name from duckdb_tables() "
-                "where database_name = 'work' and schema_name in (select unnest(?)) "
-                "order by 1, 2",
-                [list(PUBLISHED_SCHEMAS)],
-            ).fetchall()
+            tables = [
+                (schema, table)
+                for schema, table in con.execute(
+                    "select schema_name, table_name from duckdb_tables() "
+                    "where database_name = 'work' and schema_name in (select unnest(?)) "
+                    "order by 1, 2",
+                    [list(PUBLISHED_SCHEMAS)],
+                ).fetchall()
+                if f"{schema}.{table}" not in WITHHELD_TABLES
+            ]
             for schema in PUBLISHED_SCHEMAS:
                 con.execute(f"create schema if not exists {schema}")
             for schema, table in tables:
@@ -242,10 +348,11 @@ def _refresh_locked(
     record.checks_failed = len(report.failures)
     record.checks_passed = len(report.outcomes) - record.checks_failed
     record.failures += [line.strip() for line in report.summary_lines()[1:]]
-    record.failures += volume_checks(work, serving, config)
+    record.failures += volume_checks(work, serving, config, record.notes)
+    record.failures += privacy_findings(work, PUBLISHED_SCHEMAS, set(WITHHELD_TABLES))
     with duckdb.connect(str(work), read_only=True) as con:
         record.rows_per_mart = _table_counts(con, ("marts",))
-    for line in report.summary_lines()[:1]:
+    for line in report.summary_lines()[:1] + record.notes:
         log(line)
     if record.failures:
         record.status = "failed_audit"

@@ -232,3 +232,93 @@ def test_refresh_command_builds_audits_and_publishes(built, work: Path, tmp_path
     assert _log(serving)[-1]["status"] == "published"
     with duckdb.connect(str(serving), read_only=True) as con:
         assert con.execute("select count(*) from marts.customer_rfm").fetchone()[0] > 1000
+
+
+# --- source volume against the last published run; per-source quarantine limits ---------------
+
+
+def _reconciled_warehouse(path: Path, rows: dict[str, tuple[int, int]], limits=None) -> Path:
+    """A warehouse holding only audit.source_reconciliation: source -> (raw, quarantined)."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema audit")
+        con.execute(
+            "create table audit.source_reconciliation (source_name varchar, raw_rows bigint, "
+            "quarantined_rows bigint, quarantine_rate double)"
+        )
+        for source, (raw, quarantined) in rows.items():
+            con.execute(
+                "insert into audit.source_reconciliation values (?, ?, ?, ?)",
+                [source, raw, quarantined, quarantined / raw if raw else None],
+            )
+        if limits is not None:
+            con.execute("create schema reference")
+            con.execute(
+                "create table reference.source_quarantine_limits "
+                "(source_name varchar, max_quarantine_rate double, reason varchar)"
+            )
+            for source, limit in limits.items():
+                con.execute(
+                    "insert into reference.source_quarantine_limits values (?, ?, 'test')",
+                    [source, limit],
+                )
+    return path
+
+
+def test_source_spike_and_truncation_against_last_publish(tmp_path: Path):
+    old = {"orders": (1000, 0), "web_events": (1000, 0), "products": (200, 0), "new": (0, 0)}
+    new = {"orders": (10_000, 0), "web_events": (10_001, 0), "products": (19, 0), "new": (50, 0)}
+    served = _reconciled_warehouse(tmp_path / "served.duckdb", old)
+    work = _reconciled_warehouse(tmp_path / "work.duckdb", new, limits={})
+    notes: list[str] = []
+    failures = publish.volume_checks(work, served, GateConfig(), notes)
+    assert failures == [
+        "volume: products has 19 raw rows, 200 in the last published run (90% fewer, more "
+        "than 90%: a truncated export?)",
+        "volume: web_events has 10,001 raw rows, 1,000 in the last published run (10.0x, above "
+        "10x: a duplicated or appended export?)",
+    ]  # 10x exactly and exactly 90% fewer pass; a source that had 0 rows is not compared
+    assert notes == []
+    strict = GateConfig(max_source_growth=2, max_source_drop=0.5)
+    assert len(publish.volume_checks(work, served, strict)) == 3
+    first: list[str] = []
+    assert publish.volume_checks(work, tmp_path / "absent.duckdb", GateConfig(), first) == []
+    assert first == ["volume: no published run yet, source row counts not compared"]
+
+
+def test_per_source_quarantine_limit_falls_back_to_the_global_one(tmp_path: Path):
+    rows = {"orders": (1000, 40), "web_events": (1000, 30), "consents": (100, 6)}
+    work = _reconciled_warehouse(tmp_path / "w.duckdb", rows, limits={"web_events": 0.02})
+    failures = publish.volume_checks(work, tmp_path / "absent.duckdb", GateConfig())
+    assert failures == [
+        "volume: consents quarantine rate 6.00% (6 of 100 raw rows) above 5.00% (limit from "
+        "--max-quarantine-rate); see audit.quarantined_rows in the work warehouse for the reasons",
+        "volume: web_events quarantine rate 3.00% (30 of 1,000 raw rows) above 2.00% (limit from "
+        "reference.source_quarantine_limits); see audit.quarantined_rows in the work warehouse "
+        "for the reasons",
+    ]
+    no_seed = _reconciled_warehouse(tmp_path / "n.duckdb", rows)
+    notes: list[str] = []
+    assert len(publish.volume_checks(no_seed, tmp_path / "absent.duckdb", GateConfig(), notes)) == 1
+    assert notes[0].startswith("volume: no reference.source_quarantine_limits")
+
+
+def test_pii_audit_tables_are_withheld_from_serving(work: Path, serving: Path):
+    code, record = _refresh(work, serving)
+    assert code == 0, record.failures
+    with duckdb.connect(str(work), read_only=True) as con:
+        in_work = {
+            r[0]
+            for r in con.execute(
+                "select schema_name || '.' || table_name from duckdb_tables()"
+            ).fetchall()
+        }
+    with duckdb.connect(str(serving), read_only=True) as con:
+        served = {
+            r[0]
+            for r in con.execute(
+                "select schema_name || '.' || table_name from duckdb_tables()"
+            ).fetchall()
+        }
+    assert set(publish.WITHHELD_TABLES) <= in_work
+    assert not set(publish.WITHHELD_TABLES) & served
+    assert "audit.source_reconciliation" in served

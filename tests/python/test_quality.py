@@ -222,3 +222,71 @@ def test_check_command_exit_codes(warehouse_copy: Path, tmp_path: Path, capsys, 
         ).fetchone()
     assert runs == (before[0] + 1, before[1] + 1)
     assert main(["check", "--warehouse", str(tmp_path / "missing.duckdb")]) == 1
+
+
+# --- privacy: no raw email / phone / name in what would be published ---------------------------
+
+
+def _privacy_warehouse(path: Path, *statements: str) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts; create schema audit")
+        for statement in statements:
+            con.execute(statement)
+    return path
+
+
+CLEAN_MART = (
+    "create table marts.clean as select 'cus_' || md5(i::varchar) as customer_key, "
+    "'2026-06-30' as as_of_text, '2026-06-30 12:00:00' as ts_text, 'Champions' as segment_name, "
+    "'S000149-01' as event_id, 'anon-7daf389744' as anonymous_id, i * 1.5 as net_revenue, "
+    "i % 2 = 0 as has_email, md5('a') as email_sha256, '{\"n\": 1}'::json as detail "
+    "from range(500) t(i)"
+)
+
+
+def test_privacy_passes_clean_text_and_flags_names_and_values(tmp_path: Path):
+    from segwarehouse.quality.privacy import privacy_findings
+
+    warehouse = _privacy_warehouse(
+        tmp_path / "p.duckdb",
+        CLEAN_MART,
+        # renamed columns: only the values give them away
+        "create table marts.export as select 'cus_' || i as customer_key, "
+        "'person' || i || '@mail.example.org' as contact, '+4915112' || lpad(i::varchar, 5, '0') "
+        "as tel, '(555) 123-' || lpad(i::varchar, 4, '0') as line, 'Ann' as first_name "
+        "from range(40) t(i)",
+        "create table audit.blob as select "
+        "('{\"e\": \"x' || i || '@b.co\"}')::json as raw_record from range(3) t(i)",
+    )
+    allowed = {("marts.clean", "email_sha256"): "a hash"}
+    findings = privacy_findings(warehouse, ["marts", "audit"], allowed=allowed)
+    flagged = sorted({line.split(":")[1].strip() for line in findings})
+    assert flagged == [
+        "audit.blob.raw_record",
+        "marts.export.contact",
+        "marts.export.first_name",
+        "marts.export.line",
+        "marts.export.tel",
+    ]
+    assert "privacy: marts.export.contact: 40 of 40 sampled values hold email addresses" in (
+        "\n".join(findings)
+    )
+    assert "privacy: marts.export.tel: 40 of 40 sampled values hold phone numbers" in (
+        "\n".join(findings)
+    )
+    # the allow-list and skipped tables are honoured; without the allow-list the hash is named
+    assert privacy_findings(warehouse, ["marts"], {"marts.export"}, allowed) == []
+    assert [
+        line.split(":")[1].strip()
+        for line in privacy_findings(warehouse, ["marts"], {"marts.export"}, {})
+    ] == ["marts.clean.email_sha256"]
+
+
+def test_privacy_allow_list_has_reasons_and_matches_the_name_rule():
+    import re
+
+    from segwarehouse.quality.privacy import ALLOWED_COLUMNS, NAME_PATTERN
+
+    for (relation, column), reason in ALLOWED_COLUMNS.items():
+        assert relation.startswith(("marts.", "audit.")) and len(reason) > 10
+        assert re.search(NAME_PATTERN, column), f"{column} needs no allow-list entry"
