@@ -41,7 +41,9 @@ segment_membership as (
 drift_features as (
 
     select unnest([
-        {%- for feature in features %}{{ sql_string_literal(feature) }}{% if not loop.last %}, {% endif %}{% endfor -%}
+        {%- for feature in features %}
+            {{ sql_string_literal(feature) }}{% if not loop.last %},{% endif %}
+        {%- endfor %}
     ]) as feature
 
 ),
@@ -89,7 +91,9 @@ feature_values as (
         from customer_features
     ) unpivot include nulls (
         feature_value for feature in (
-            {%- for feature in features %}{{ adapter.quote(feature) }}{% if not loop.last %}, {% endif %}{% endfor -%}
+            {%- for feature in features %}
+                {{ adapter.quote(feature) }}{% if not loop.last %},{% endif %}
+            {%- endfor %}
         )
     )
 
@@ -109,7 +113,11 @@ new_quantiles as (
         feature_values.feature,
         quantile_disc(
             feature_values.feature_value,
-            [{% for step in range(1, bin_count) %}{{ step / bin_count }}{% if not loop.last %}, {% endif %}{% endfor %}]
+            [
+                {%- for step in range(1, bin_count) %}
+                    {{ step / bin_count }}{% if not loop.last %},{% endif %}
+                {%- endfor %}
+            ]
         ) as quantiles
     from feature_values
     inner join new_features

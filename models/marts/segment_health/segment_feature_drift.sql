@@ -38,8 +38,8 @@ bin_pairs as (
         current_bins.bin_index,
         current_bins.segment_members as members,
         previous_bins.segment_members as previous_members,
-        greatest(current_bins.member_share, {{ epsilon }}) as share,
-        greatest(previous_bins.member_share, {{ epsilon }}) as previous_share
+        greatest(current_bins.member_share, {{ epsilon }}) as bin_share,
+        greatest(previous_bins.member_share, {{ epsilon }}) as previous_bin_share
     from segment_feature_bins as current_bins
     inner join run_dates
         on current_bins.as_of_date = run_dates.as_of_date
@@ -57,15 +57,15 @@ indices as (
 
     select
         as_of_date,
-        any_value(previous_as_of_date) as previous_as_of_date,
         segment_id,
         feature,
+        any_value(previous_as_of_date) as previous_as_of_date,
         any_value(members) as members,
         max(previous_members) as previous_members,
         count(*) as bins,
         case
-            when count(previous_share) = count(*)
-                then sum((share - previous_share) * ln(share / previous_share))
+            when count(previous_bin_share) = count(*)
+                then sum((bin_share - previous_bin_share) * ln(bin_share / previous_bin_share))
         end as population_stability_index
     from bin_pairs
     group by as_of_date, segment_id, feature

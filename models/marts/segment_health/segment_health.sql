@@ -90,11 +90,19 @@ segment_feature_drift as (
 
 ),
 
+segment_health_runs as (
+
+    select * from {{ ref('segment_health_runs') }}
+    where as_of_date = {{ as_of }}
+
+),
+
+-- The previous run's rows (names and fallback flags of segments that have since emptied).
 previous_health as (
 
     {% if is_incremental() -%}
         select * from {{ this }}
-        where as_of_date = (select max(as_of_date) from {{ this }} where as_of_date < {{ as_of }})
+        where as_of_date = (select segment_health_runs.previous_as_of_date from segment_health_runs)
     {%- else -%}
         select
             cast(null as varchar) as segment_id,
@@ -164,6 +172,7 @@ segments as (
 
     select
         segment_ids.segment_id,
+        segment_definitions.min_size,
         coalesce(
             current_segments.segment_family,
             case when segment_definitions.segment_id is not null then 'rule' end,
@@ -183,8 +192,7 @@ segments as (
             previous_health.segment_name,
             segment_ids.segment_id
         ) as segment_name,
-        coalesce(current_segments.is_fallback, previous_health.is_fallback, false) as is_fallback,
-        segment_definitions.min_size
+        coalesce(current_segments.is_fallback, previous_health.is_fallback, false) as is_fallback
     from segment_ids
     left join current_segments
         on segment_ids.segment_id = current_segments.segment_id
@@ -256,25 +264,28 @@ measured as (
 
     select
         segments.*,
+        closest_overlaps.max_overlap_jaccard,
+        closest_overlaps.max_overlap_segment_id,
+        feature_drifts.max_feature_psi,
+        feature_drifts.max_psi_feature,
+        segment_health_runs.previous_as_of_date,
         coalesce(member_metrics.members, 0) as members,
         coalesce(member_metrics.members, 0) / nullif(population.customers, 0) as member_share,
         case when history_runs.has_previous_run then coalesce(membership_changes.entered, 0) end as entered,
         case when history_runs.has_previous_run then coalesce(membership_changes.exited, 0) end as exited,
         case when history_runs.has_previous_run then coalesce(membership_changes.stayed, 0) end as stayed,
-        coalesce(member_metrics.net_revenue, 0) as net_revenue,
+        cast(coalesce(member_metrics.net_revenue, 0) as decimal(18, 2)) as net_revenue,
         cast(member_metrics.net_revenue as double) / nullif(member_metrics.orders, 0) as avg_order_value,
         member_metrics.converted_members / member_metrics.members as conversion_rate,
         member_metrics.mean_clv,
         member_metrics.mean_churn_probability,
-        closest_overlaps.max_overlap_jaccard,
-        closest_overlaps.max_overlap_segment_id,
         coalesce(closest_overlaps.is_high_overlap, false) as is_high_overlap,
-        feature_drifts.max_feature_psi,
-        feature_drifts.max_psi_feature,
-        coalesce(feature_drifts.is_feature_drift, false) as is_feature_drift
+        coalesce(feature_drifts.is_feature_drift, false) as is_feature_drift,
+        {{ as_of }} as as_of_date
     from segments
     cross join population
     cross join history_runs
+    cross join segment_health_runs
     left join member_metrics
         on segments.segment_id = member_metrics.segment_id
     left join membership_changes
@@ -309,6 +320,30 @@ flagged as (
 
 ),
 
+alerted as (
+
+    select
+        *,
+        cast(
+            cast(is_empty as integer)
+            + cast(is_below_min_size as integer)
+            + cast(is_size_jump as integer)
+            + cast(is_high_overlap as integer)
+            + cast(is_feature_drift as integer)
+            as integer
+        ) as alert_count,
+        nullif(concat_ws(
+            ',',
+            case when is_empty then 'empty_segment' end,
+            case when is_below_min_size then 'below_min_size' end,
+            case when is_size_jump then 'size_jump' end,
+            case when is_high_overlap then 'high_overlap' end,
+            case when is_feature_drift then 'feature_drift' end
+        ), '') as alerts
+    from flagged
+
+),
+
 final as (
 
     select
@@ -325,7 +360,7 @@ final as (
         size_change_share,
         decay_rate,
         jaccard_with_previous,
-        cast(net_revenue as decimal(18, 2)) as net_revenue,
+        net_revenue,
         avg_order_value,
         conversion_rate,
         mean_clv,
@@ -335,30 +370,13 @@ final as (
         max_overlap_segment_id,
         max_feature_psi,
         max_psi_feature,
-        nullif(concat_ws(
-            ',',
-            case when is_empty then 'empty_segment' end,
-            case when is_below_min_size then 'below_min_size' end,
-            case when is_size_jump then 'size_jump' end,
-            case when is_high_overlap then 'high_overlap' end,
-            case when is_feature_drift then 'feature_drift' end
-        ), '') as alerts,
-        cast(
-            cast(is_empty as integer)
-            + cast(is_below_min_size as integer)
-            + cast(is_size_jump as integer)
-            + cast(is_high_overlap as integer)
-            + cast(is_feature_drift as integer)
-            as integer
-        ) as alert_count,
+        alerts,
+        alert_count,
         is_fallback,
         is_below_min_size,
-        {{ as_of }} as as_of_date,
-        previous_health_runs.previous_as_of_date
-    from flagged
-    cross join (
-        select max(as_of_date) as previous_as_of_date from previous_health
-    ) as previous_health_runs
+        as_of_date,
+        previous_as_of_date
+    from alerted
 
 )
 

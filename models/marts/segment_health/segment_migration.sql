@@ -43,14 +43,10 @@ segment_definitions as (
 
 ),
 
-previous_runs as (
+segment_health_runs as (
 
-    {% if is_incremental() -%}
-        select max(as_of_date) as previous_as_of_date from {{ this }}
-        where as_of_date < {{ as_of }}
-    {%- else -%}
-        select cast(null as date) as previous_as_of_date
-    {%- endif %}
+    select * from {{ ref('segment_health_runs') }}
+    where as_of_date = {{ as_of }}
 
 ),
 
@@ -99,9 +95,9 @@ current_primary as (
 transitions as (
 
     select
-        coalesce(previous_primary.exclusivity_group, current_primary.exclusivity_group) as exclusivity_group,
         previous_primary.segment_id as from_segment_id,
         current_primary.segment_id as to_segment_id,
+        coalesce(previous_primary.exclusivity_group, current_primary.exclusivity_group) as exclusivity_group,
         count(*) as customers
     from previous_primary
     full outer join current_primary
@@ -112,28 +108,42 @@ transitions as (
 
 ),
 
-final as (
+classified as (
 
     select
         transitions.exclusivity_group,
         transitions.from_segment_id,
         transitions.to_segment_id,
+        transitions.customers,
+        segment_health_runs.previous_as_of_date,
         case
             when transitions.from_segment_id is null then 'arrived'
             when transitions.to_segment_id is null then 'left'
             when transitions.from_segment_id = transitions.to_segment_id then 'stayed'
             else 'moved'
         end as transition_type,
-        transitions.customers,
         transitions.customers / sum(transitions.customers) over (
             partition by transitions.exclusivity_group, transitions.from_segment_id
-        ) as transition_rate,
-        {{ as_of }} as as_of_date,
-        previous_runs.previous_as_of_date
+        ) as transition_rate
     from transitions
-    cross join previous_runs
+    cross join segment_health_runs
     -- The first run of the history has nothing to compare with.
     where exists (select 1 from previous_memberships)
+
+),
+
+final as (
+
+    select
+        exclusivity_group,
+        from_segment_id,
+        to_segment_id,
+        transition_type,
+        customers,
+        transition_rate,
+        {{ as_of }} as as_of_date,
+        previous_as_of_date
+    from classified
 
 )
 

@@ -8,11 +8,11 @@
 -- Rebuilt each run (the current as_of_date only); the alert's history is in segment_health.
 
 {%- set alert_families -%}
-    {%- for family in var('health__overlap_alert_families') -%}
-        {{ sql_string_literal(family) }}{% if not loop.last %}, {% endif %}
-    {%- else -%}
-        ''
-    {%- endfor -%}
+{%- for family in var('health__overlap_alert_families') -%}
+{{ sql_string_literal(family) }}{% if not loop.last %}, {% endif %}
+{%- else -%}
+''
+{%- endfor -%}
 {%- endset %}
 
 with
