@@ -188,7 +188,8 @@ def test_min_n_for_proportions_is_the_smallest_n_reaching_the_power(
 
 
 def test_min_n_for_proportions_known_value_and_degenerate_inputs() -> None:
-    # 2% -> 3% at alpha 0.05, power 0.8: the usual calculators say 3,826 per arm.
+    # 2% -> 3% at alpha 0.05, power 0.8, by hand: (1.95996 * sqrt(2 * 0.025 * 0.975)
+    # + 0.84162 * sqrt(0.02 * 0.98 + 0.03 * 0.97))^2 / 0.01^2 = 3,825.1 -> 3,826 per arm.
     assert min_n_per_arm_proportions(0.02, 0.01, 0.05, 0.8) == 3826
     assert math.isnan(min_n_per_arm_proportions(NAN_INPUT, 0.01, ALPHA, 0.8))
     assert math.isnan(min_n_per_arm_proportions(0.5, 0.0, ALPHA, 0.8))
