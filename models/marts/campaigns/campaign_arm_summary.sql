@@ -1,0 +1,96 @@
+-- One row per campaign and arm (var segments__campaign_variants: treatment, control), every
+-- arm present even when empty (members = 0, mean and variance null), so campaign_lift sees
+-- both arms of every campaign. Members in both arms are counted per campaign and left out of
+-- the arms. Revenue per member averages over all members of the arm (non-converters count
+-- as 0); its sample variance (ddof 1) feeds Welch's test in campaign_lift.
+
+with
+
+member_outcomes as (
+
+    select * from {{ ref('campaign_member_outcomes') }}
+
+),
+
+campaign_events as (
+
+    select * from {{ ref('int_customer_campaign_events') }}
+
+),
+
+arms as (
+
+    -- Rendered as a list literal: ['treatment', 'control'].
+    select unnest({{ var('segments__campaign_variants') | list }}) as variant
+
+),
+
+campaigns as (
+
+    select
+        member_outcomes.campaign_id,
+        any_value(member_outcomes.conversion_source) as conversion_source,
+        count(*) filter (where member_outcomes.is_in_both_arms) as members_in_both_arms,
+        bool_and(member_outcomes.is_window_complete) as is_window_complete
+    from member_outcomes
+    group by member_outcomes.campaign_id
+
+),
+
+campaign_channels as (
+
+    select
+        campaign_id,
+        string_agg(distinct channel, ',' order by channel) as channel
+    from campaign_events
+    group by campaign_id
+
+),
+
+arm_outcomes as (
+
+    select
+        campaign_id,
+        variant,
+        count(*) as members,
+        count(*) filter (where is_converted) as conversions,
+        sum(revenue) as revenue,
+        avg(cast(revenue as double)) as revenue_per_member,
+        var_samp(cast(revenue as double)) as revenue_variance,
+        min(assigned_at) as first_assigned_at,
+        max(assigned_at) as last_assigned_at
+    from member_outcomes
+    where not is_in_both_arms
+    group by campaign_id, variant
+
+),
+
+final as (
+
+    select
+        campaigns.campaign_id,
+        campaign_channels.channel,
+        arms.variant,
+        campaigns.conversion_source,
+        coalesce(arm_outcomes.members, 0) as members,
+        campaigns.members_in_both_arms,
+        coalesce(arm_outcomes.conversions, 0) as conversions,
+        cast(coalesce(arm_outcomes.revenue, 0) as decimal(18, 2)) as revenue,
+        arm_outcomes.revenue_per_member,
+        arm_outcomes.revenue_variance,
+        campaigns.is_window_complete,
+        arm_outcomes.first_assigned_at,
+        arm_outcomes.last_assigned_at,
+        {{ as_of_date_sql() }} as as_of_date
+    from campaigns
+    cross join arms
+    left join campaign_channels
+        on campaigns.campaign_id = campaign_channels.campaign_id
+    left join arm_outcomes
+        on
+            campaigns.campaign_id = arm_outcomes.campaign_id
+            and arms.variant = arm_outcomes.variant
+
+)
+
+select * from final

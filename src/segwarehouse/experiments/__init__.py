@@ -1,0 +1,1 @@
+"""Experiment statistics (campaign lift) on per-arm aggregates: tests, intervals, sample sizes."""
