@@ -203,6 +203,11 @@ def test_cli_export_writes_to_the_env_folder(
 
     assert main(["export", "--audience", "no_such_audience"]) == 2
     assert "no_such_audience" in capsys.readouterr().err
+    serving_like = tmp_path / "serving.duckdb"
+    with duckdb.connect(str(serving_like)) as con:
+        con.execute("create schema marts; create table marts.audience_summary (x int)")
+    assert main(["export", "--warehouse", str(serving_like)]) == 2
+    assert "activation.audience_candidates" in capsys.readouterr().err
     with pytest.raises(SystemExit) as help_exit:
         main(["export", "--help"])
     assert help_exit.value.code == 0

@@ -1,4 +1,4 @@
-"""Activation: write the consent-gated audience files the warehouse selects (marts.audience_exports)."""
+"""Activation: write the consent-gated audience files that marts.audience_exports selects."""
 
 from segwarehouse.activation.export import (
     EXPORT_DIR_ENV,

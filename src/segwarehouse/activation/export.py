@@ -30,6 +30,11 @@ DEFAULT_EXPORT_DIR = "warehouse/exports"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 FORMATS = ("csv", "parquet")
+REQUIRED_TABLES = (
+    "marts.audience_summary",
+    "marts.audience_exports",
+    "activation.audience_candidates",
+)
 
 # The columns of each destination kind's file, in order.
 FILE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -116,6 +121,7 @@ def export_audiences(
         raise FileNotFoundError(f"no warehouse at {warehouse}: build it first (make run)")
     generated_at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        _require_tables(con, warehouse)
         audiences = _audiences(con, audience_ids)
         as_of_date = _single_as_of_date(audiences)
         folder = out_dir / as_of_date.isoformat()
@@ -145,6 +151,24 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _require_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    # The serving file has no `activation` schema (it holds no raw email): exports are written
+    # from the work warehouse.
+    present = {
+        f"{schema}.{table}"
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = current_database()"
+        ).fetchall()
+    }
+    missing = sorted(set(REQUIRED_TABLES) - present)
+    if missing:
+        raise ValueError(
+            f"{warehouse} has no {', '.join(missing)}: export from the work warehouse "
+            "($SEGMENTS_WAREHOUSE) after a dbt build that includes models/marts/activation"
+        )
 
 
 def _audiences(con: duckdb.DuckDBPyConnection, audience_ids: Sequence[str] | None) -> list[dict]:
@@ -221,7 +245,9 @@ def _write_audience(
 def _rows_in_file(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> int:
     reader = "read_parquet" if fmt == "parquet" else "read_csv"
     options = "" if fmt == "parquet" else ", header = true, all_varchar = true"
-    [(count,)] = con.sql(f"select count(*) from {reader}($1{options})", params=[str(path)]).fetchall()
+    [(count,)] = con.sql(
+        f"select count(*) from {reader}($1{options})", params=[str(path)]
+    ).fetchall()
     return int(count)
 
 
