@@ -1,4 +1,4 @@
-"""Command line: `segwarehouse generate | run | summary | bench | check | refresh`."""
+"""Command line: `segwarehouse generate | run | summary | bench | check | refresh | export`."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_bench(commands)
     _add_check(commands)
     _add_refresh(commands)
+    _add_export(commands)
     return parser
 
 
@@ -303,6 +304,46 @@ def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser(
+        "export",
+        help="write the consent-gated audience files and their manifest",
+        description="Read marts.audience_exports from the warehouse (read-only) and write one "
+        "file per active audience into <out>/<as_of_date>/: ads destinations get only the "
+        "SHA-256 of the normalised email and phone, email platforms customer_key, email and "
+        "segment attributes. Each file is written under a temporary name and renamed; "
+        "manifest.json (audience, segment, version, destination, row count, file, sha256, "
+        "generated_at, as_of_date) is written last. Who is in a file is decided by the dbt "
+        "build: treatment arm, not erased, consent for the channel as of as_of_date.",
+        epilog="Examples:\n  segwarehouse export\n  segwarehouse export --format parquet\n"
+        "  segwarehouse export --audience win_back_email --audience win_back_google_ads\n"
+        "  SEGMENTS_EXPORT_DIR=/srv/exports segwarehouse export --warehouse /tmp/w.duckdb",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument(
+        "--format", choices=("csv", "parquet"), default="csv", help="default %(default)s"
+    )
+    command.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="export folder (default $SEGMENTS_EXPORT_DIR or warehouse/exports)",
+    )
+    command.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help="DuckDB file to read (default $SEGMENTS_WAREHOUSE or warehouse/segments.duckdb)",
+    )
+    command.add_argument(
+        "--audience",
+        action="append",
+        default=None,
+        help="export only this audience_id, repeatable (default: every active audience)",
+    )
+    command.set_defaults(handler=_export)
+
+
 def _generate(args: argparse.Namespace) -> int:
     from segwarehouse.generator import generate
 
@@ -449,6 +490,21 @@ def _refresh(args: argparse.Namespace) -> int:
         return publish.EXIT_ERROR
     print(f"run record: {serving.name}.runs.jsonl (run_id {record.run_id}, {record.status})")
     return code
+
+
+def _export(args: argparse.Namespace) -> int:
+    from segwarehouse.activation import export_audiences, export_dir_from_env
+
+    settings = Settings.from_env()
+    warehouse = _from_root(settings, args.warehouse) if args.warehouse else settings.warehouse
+    out_dir = (
+        _from_root(settings, args.out) if args.out else export_dir_from_env(settings.project_dir)
+    )
+    result = export_audiences(warehouse, out_dir, fmt=args.format, audience_ids=args.audience)
+    for file in result.files:
+        print(f"  {file.file:<56} {file.row_count:>10,} rows")
+    print(f"manifest: {result.manifest} (as_of_date {result.as_of_date})")
+    return 0
 
 
 def _from_root(settings: Settings, path: Path) -> Path:

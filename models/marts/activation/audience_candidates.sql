@@ -1,0 +1,228 @@
+-- One row per active audience (seed audience_definitions) and member of its experiment's
+-- segment (experiment_assignments), with every eligibility check and the first that fails:
+--   control     in the experiment's holdout (never sent, on any destination);
+--   erased      named by an erasure request (int_identity_erased_customer_keys);
+--   no_consent  the destination's consent channel not granted as of as_of_date: the latest
+--               change wins (int_customer_consents), no record = var
+--               segments__consent_default_granted;
+--   no_contact  nothing the destination can use (ads: no email or E.164 phone; email
+--               platform: no email).
+-- Rows without a reason are exported (audience_exports). Holds the raw email of exported
+-- email-platform rows, which that platform needs to send: built into the unpublished
+-- schema `activation` (like intermediate, never copied to the serving file); ads rows carry
+-- only SHA-256 hashes, normalised by the destination's rules (macros/activation).
+
+with
+
+audience_definitions as (
+
+    select * from {{ ref('audience_definitions') }}
+    where is_active
+
+),
+
+audience_destinations as (
+
+    select * from {{ ref('audience_destinations') }}
+
+),
+
+experiment_assignments as (
+
+    select * from {{ ref('experiment_assignments') }}
+
+),
+
+consents as (
+
+    select * from {{ ref('int_customer_consents') }}
+
+),
+
+erased_customer_keys as (
+
+    select * from {{ ref('int_identity_erased_customer_keys') }}
+
+),
+
+golden_records as (
+
+    select * from {{ ref('int_customer_golden_records') }}
+
+),
+
+customer_rfm as (
+
+    select * from {{ ref('customer_rfm') }}
+
+),
+
+customer_clv as (
+
+    select * from {{ ref('customer_clv') }}
+
+),
+
+clv_ranks as (
+
+    select
+        customer_key,
+        percent_rank() over (order by clv) as clv_percent_rank
+    from customer_clv
+    where clv is not null
+
+),
+
+clv_bands as (
+
+    {%- set band_from = var('activation__clv_band_quantiles') %}
+    select
+        customer_key,
+        case
+            when clv_percent_rank >= {{ band_from[1] }} then 'high'
+            when clv_percent_rank >= {{ band_from[0] }} then 'medium'
+            else 'low'
+        end as clv_band
+    from clv_ranks
+
+),
+
+audiences as (
+
+    select
+        audience_definitions.audience_id,
+        audience_definitions.experiment_id,
+        audience_destinations.destination_id,
+        audience_destinations.destination_kind,
+        audience_destinations.consent_channel,
+        audience_destinations.email_normalization,
+        audience_destinations.phone_format
+    from audience_definitions
+    inner join audience_destinations
+        on audience_definitions.destination_id = audience_destinations.destination_id
+
+),
+
+members as (
+
+    select
+        audiences.*,
+        experiment_assignments.customer_key,
+        experiment_assignments.segment_id,
+        experiment_assignments.arm,
+        experiment_assignments.segment_version,
+        experiment_assignments.is_control,
+        experiment_assignments.as_of_date
+    from audiences
+    inner join experiment_assignments
+        on audiences.experiment_id = experiment_assignments.experiment_id
+
+),
+
+checked as (
+
+    select
+        members.*,
+        erased_customer_keys.customer_key is not null as is_erased,
+        coalesce(consents.is_granted, {{ var('segments__consent_default_granted') }})
+            as has_consent,
+        consents.recorded_at as consent_recorded_at,
+        case
+            when erased_customer_keys.customer_key is null then golden_records.email
+        end as email,
+        case
+            when erased_customer_keys.customer_key is null then golden_records.phone
+        end as phone
+    from members
+    left join erased_customer_keys
+        on members.customer_key = erased_customer_keys.customer_key
+    left join consents
+        on
+            members.customer_key = consents.customer_key
+            and members.consent_channel = consents.channel
+    left join golden_records
+        on members.customer_key = golden_records.customer_key
+
+),
+
+identifiers as (
+
+    select
+        checked.*,
+        case
+            when checked.destination_kind = 'ads_customer_match'
+                then sha256({{ ads_email_normalized('checked.email', 'checked.email_normalization') }})
+        end as email_sha256,
+        case
+            when checked.destination_kind = 'ads_customer_match'
+                then sha256({{ ads_phone_normalized('checked.phone', 'checked.phone_format') }})
+        end as phone_sha256
+    from checked
+
+),
+
+reasons as (
+
+    select
+        *,
+        case
+            when is_control then 'control'
+            when is_erased then 'erased'
+            when not has_consent then 'no_consent'
+            when destination_kind = 'ads_customer_match' and email_sha256 is null and phone_sha256 is null
+                then 'no_contact'
+            when destination_kind = 'email_platform' and email is null then 'no_contact'
+        end as exclusion_reason
+    from identifiers
+
+),
+
+masked as (
+
+    select
+        reasons.* exclude (email, email_sha256, phone_sha256),
+        reasons.exclusion_reason is null as is_exported,
+        case
+            when reasons.exclusion_reason is null and reasons.destination_kind = 'email_platform'
+                then reasons.email
+        end as email,
+        case when reasons.exclusion_reason is null then reasons.email_sha256 end as email_sha256,
+        case when reasons.exclusion_reason is null then reasons.phone_sha256 end as phone_sha256
+    from reasons
+
+),
+
+final as (
+
+    select
+        masked.audience_id,
+        masked.customer_key,
+        masked.experiment_id,
+        masked.segment_id,
+        masked.destination_id,
+        masked.destination_kind,
+        masked.consent_channel,
+        masked.arm,
+        masked.exclusion_reason,
+        masked.email,
+        masked.email_sha256,
+        masked.phone_sha256,
+        customer_rfm.rfm_segment,
+        customer_rfm.lifecycle_stage,
+        masked.segment_version,
+        masked.is_control,
+        masked.is_erased,
+        masked.has_consent,
+        masked.is_exported,
+        masked.as_of_date,
+        masked.consent_recorded_at,
+        coalesce(clv_bands.clv_band, 'unscored') as clv_band
+    from masked
+    left join customer_rfm
+        on masked.customer_key = customer_rfm.customer_key
+    left join clv_bands
+        on masked.customer_key = clv_bands.customer_key
+
+)
+
+select * from final
