@@ -91,6 +91,9 @@ class ChurnSettings:
     # hundred thousand rows more data barely moves AUC but multiplies the ~23 fits (scores,
     # outer CV, importance) that a build runs. Scoring always covers every buyer.
     max_training_customers: int = 200_000
+    # Folds of model_metrics' outer cross-validation (each fold fits a 3-fold calibrated
+    # model): 3 instead of cv_folds' 5 cuts the evaluation from 15 boosting fits to 9.
+    outer_cv_folds: int = 3
 
 
 def _as_date(value: date | str) -> date:
@@ -244,7 +247,7 @@ def _trainable(labels: pd.Series, settings: ChurnSettings) -> bool:
     return (
         len(labels) >= settings.min_training_customers
         and len(counts) == 2
-        and counts.min() >= 2 * settings.cv_folds
+        and counts.min() >= 2 * max(settings.cv_folds, settings.outer_cv_folds)
     )
 
 
@@ -352,7 +355,9 @@ def evaluate(
         x = train.features.to_numpy()
         y = train.labels.to_numpy()
         out_of_fold = np.zeros(len(y))
-        outer = StratifiedKFold(settings.cv_folds, shuffle=True, random_state=settings.seed + 1)
+        outer = StratifiedKFold(
+            settings.outer_cv_folds, shuffle=True, random_state=settings.seed + 1
+        )
         with threadpool_limits(SINGLE_THREAD):
             for fit_rows, test_rows in outer.split(x, y):
                 model = _classifier(settings, 3).fit(x[fit_rows], y[fit_rows])
@@ -365,7 +370,7 @@ def evaluate(
             ("decision_threshold", settings.decision_threshold),
             ("brier_score", brier_score_loss(y, out_of_fold)),
             ("expected_calibration_error", expected_calibration_error(y, out_of_fold)),
-            ("cv_folds", float(settings.cv_folds)),
+            ("cv_folds", float(settings.outer_cv_folds)),
         ]
     else:
         logger.warning(
@@ -432,6 +437,7 @@ def settings_from_config(config: Mapping[str, object]) -> ChurnSettings:
         cv_folds=int(config["churn_cv_folds"]),
         seed=int(config["random_seed"]),
         max_training_customers=int(config["churn_max_training_customers"]),
+        outer_cv_folds=int(config["churn_outer_cv_folds"]),
     )
 
 
