@@ -224,3 +224,16 @@ def test_training_set_is_capped(history: tuple[pd.DataFrame, pd.DataFrame]) -> N
     assert len(capped.labels) == pytest.approx(cap, abs=2)
     assert capped.features.index.equals(capped.labels.index)
     assert abs(capped.labels.mean() - full.labels.mean()) < 0.01
+
+
+def test_outer_cross_validation_uses_its_own_fold_count(history) -> None:
+    orders, sessions = history
+    two = ChurnSettings(**{**SETTINGS.__dict__, "outer_cv_folds": 2})
+    metrics = evaluate(orders, sessions, AS_OF, two).set_index("metric")["value"]
+    assert metrics["cv_folds"] == 2
+    assert metrics["roc_auc"] > 0.7
+    # the outer folds change the metrics, not the published scores
+    pd.testing.assert_frame_equal(
+        score_customers(orders, sessions, AS_OF, two),
+        score_customers(orders, sessions, AS_OF, SETTINGS),
+    )

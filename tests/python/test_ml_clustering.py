@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.cluster import KMeans
 
 from segwarehouse.ml.clustering import (
     CLUSTERS_SCHEMA,
@@ -21,6 +22,7 @@ from segwarehouse.ml.clustering import (
     personas,
     prepare_features,
     stability_ari,
+    sweep_rows,
 )
 
 SETTINGS = ClusterSettings(k_min=2, k_max=6, silhouette_sample_size=500, seed=3)
@@ -110,3 +112,29 @@ def test_degenerate_inputs_give_empty_results(
     assert not diagnostics.get("is_chosen", pd.Series(dtype=bool)).any()
     profiles = cluster_profiles(clusters, features, "2026-06-30")
     assert profiles.empty and list(profiles.columns) == list(PROFILES_SCHEMA)
+
+
+def test_the_sweep_runs_on_a_seeded_sample_when_there_are_more_buyers() -> None:
+    features = blobs(300, 3, seed=5)
+    sampled = ClusterSettings(**{**SETTINGS.__dict__, "sweep_sample_size": 400})
+    rows = sweep_rows(len(features), sampled)
+    assert len(rows) == 400 and len(np.unique(rows)) == 400
+    np.testing.assert_array_equal(rows, sweep_rows(len(features), sampled))  # seeded
+    np.testing.assert_array_equal(sweep_rows(300, sampled), np.arange(300))
+    diagnostics = diagnostics_table(features, "2026-06-30", sampled)
+    assert (diagnostics["sweep_sample_size"] == 400).all()
+    assert (diagnostics["n_customers"] == 900).all()
+    assert diagnostics.loc[diagnostics["is_chosen"], "k"].tolist() == [3]
+    # the sample's inertia: K-Means on exactly those standardised rows
+    prepared = prepare_features(features)
+    expected = KMeans(n_clusters=3, n_init=10, random_state=SETTINGS.seed).fit(
+        prepared.matrix[rows]
+    )
+    inertia = diagnostics.set_index("k").loc[3, "inertia"]
+    assert inertia == pytest.approx(expected.inertia_, rel=1e-9)
+    full = diagnostics_table(features, "2026-06-30", SETTINGS)
+    assert (full["sweep_sample_size"] == 900).all()
+    assert full.set_index("k").loc[3, "inertia"] > inertia  # all 900 rows, not 400
+    # the published clusters still cover every buyer
+    clusters = clusters_table(features, diagnostics, None, "2026-06-30", sampled)
+    assert len(clusters) == 900

@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import optimize
 
 from segwarehouse.ml.clv import (
     CLV_SCHEMA,
@@ -15,12 +16,18 @@ from segwarehouse.ml.clv import (
     BgNbdParams,
     ClvSettings,
     GammaGammaParams,
+    _bg_nbd_data,
+    _bg_nbd_total_log_likelihood,
+    _gamma_gamma_data,
+    _gamma_gamma_total_log_likelihood,
     bg_nbd_expected_purchases,
+    bg_nbd_log_likelihood,
     bg_nbd_probability_alive,
     fit_bg_nbd,
     fit_clv_parameters,
     fit_gamma_gamma,
     gamma_gamma_expected_spend,
+    gamma_gamma_log_likelihood,
     predict_clv,
     simulate_bg_nbd,
     simulate_gamma_gamma,
@@ -29,6 +36,7 @@ from segwarehouse.ml.clv import (
 # Published CDNOW estimates (FHL 2005, weeks) with alpha rescaled to days.
 TRUE_BG_NBD = BgNbdParams(r=0.243, alpha=4.414 * 7, a=0.793, b=2.426)
 TRUE_GAMMA_GAMMA = GammaGammaParams(p=6.25, q=3.74, v=15.44)
+BG_NBD_INPUTS = ("frequency", "recency_clv_days", "age_clv_days")
 
 
 def relative_errors(fitted: object, true: object, names: tuple[str, ...]) -> dict[str, float]:
@@ -193,3 +201,96 @@ def test_few_repeat_buyers_fit_bg_nbd_only(caplog: pytest.LogCaptureFixture) -> 
     clv = predict_clv(rfm, params, "2026-06-30")
     assert len(clv) == 300
     assert clv["clv"].isna().all() and clv["probability_alive"].notna().all()
+
+
+# --- the fast likelihoods are the published ones ---------------------------------------------
+
+
+def reference_fit(negative_ll, starts: list[np.ndarray]) -> np.ndarray:
+    """Derivative-free maximum likelihood over log-parameters (the first implementation)."""
+    best = None
+    for start in starts:
+        result = optimize.minimize(
+            negative_ll,
+            start,
+            method="Nelder-Mead",
+            options={"maxiter": 8000, "xatol": 1e-9, "fatol": 1e-13},
+        )
+        result = optimize.minimize(negative_ll, result.x, method="L-BFGS-B")
+        if best is None or result.fun < best.fun:
+            best = result
+    return np.exp(best.x)
+
+
+@pytest.fixture(scope="module")
+def repeated_histories() -> pd.DataFrame:
+    # whole days, as in customer_rfm: many customers share a (x, t_x, T) triple
+    rfm = simulated_rfm(4_000, seed=21)
+    assert len(rfm[["frequency", "recency_clv_days", "age_clv_days"]].drop_duplicates()) < 3_000
+    return rfm
+
+
+def test_compressed_bg_nbd_likelihood_and_gradient_match_the_per_customer_sum(
+    repeated_histories: pd.DataFrame,
+) -> None:
+    x, t_x, t = (repeated_histories[c].to_numpy(float) for c in BG_NBD_INPUTS)
+    data = _bg_nbd_data(x, t_x, t)
+    assert data.weights.sum() == len(x) and len(data.weights) < len(x)
+    for params in (TRUE_BG_NBD, BgNbdParams(1.3, 5.0, 0.2, 7.0)):
+        value, gradient = _bg_nbd_total_log_likelihood(params, data)
+        assert value == pytest.approx(bg_nbd_log_likelihood(params, x, t_x, t).sum(), rel=1e-10)
+        theta = np.array([params.r, params.alpha, params.a, params.b])
+        for i in range(4):
+            step = np.zeros(4)
+            step[i] = 1e-6 * theta[i]
+            up = bg_nbd_log_likelihood(BgNbdParams(*(theta + step)), x, t_x, t).sum()
+            down = bg_nbd_log_likelihood(BgNbdParams(*(theta - step)), x, t_x, t).sum()
+            assert gradient[i] == pytest.approx((up - down) / (2 * step[i]), rel=1e-5, abs=1e-4)
+
+
+def test_bg_nbd_fit_equals_the_per_customer_maximum_likelihood(
+    repeated_histories: pd.DataFrame,
+) -> None:
+    x, t_x, t = (repeated_histories[c].to_numpy(float) for c in BG_NBD_INPUTS)
+
+    def negative_ll(log_params: np.ndarray) -> float:
+        params = BgNbdParams(*np.exp(np.clip(log_params, -20, 20)))
+        value = -float(np.mean(bg_nbd_log_likelihood(params, x, t_x, t)))
+        return value if np.isfinite(value) else 1e10
+
+    scale = float(np.mean(t))
+    expected = reference_fit(
+        negative_ll, [np.log([1.0, scale, 1.0, 1.0]), np.log([0.5, scale / 4, 0.5, 2.0])]
+    )
+    fitted = fit_bg_nbd(x, t_x, t)
+    np.testing.assert_allclose([fitted.r, fitted.alpha, fitted.a, fitted.b], expected, rtol=1e-4)
+
+
+def test_gamma_gamma_statistics_gradient_and_fit_match_the_per_customer_likelihood(
+    repeated_histories: pd.DataFrame,
+) -> None:
+    repeat = repeated_histories.loc[repeated_histories["frequency"] > 0]
+    x = repeat["frequency"].to_numpy(float)
+    m = repeat["monetary_clv"].to_numpy(float)
+    data = _gamma_gamma_data(x, m)
+    params = GammaGammaParams(3.0, 2.5, 40.0)
+    value, gradient = _gamma_gamma_total_log_likelihood(params, data)
+    assert value == pytest.approx(gamma_gamma_log_likelihood(params, x, m).sum(), rel=1e-10)
+    theta = np.array([params.p, params.q, params.v])
+    for i in range(3):
+        step = np.zeros(3)
+        step[i] = 1e-6 * theta[i]
+        up = gamma_gamma_log_likelihood(GammaGammaParams(*(theta + step)), x, m).sum()
+        down = gamma_gamma_log_likelihood(GammaGammaParams(*(theta - step)), x, m).sum()
+        assert gradient[i] == pytest.approx((up - down) / (2 * step[i]), rel=1e-5, abs=1e-4)
+
+    def negative_ll(log_params: np.ndarray) -> float:
+        candidate = GammaGammaParams(*np.exp(np.clip(log_params, -20, 20)))
+        value = -float(np.mean(gamma_gamma_log_likelihood(candidate, x, m)))
+        return value if np.isfinite(value) else 1e10
+
+    expected = reference_fit(
+        negative_ll, [np.log([2.0, 3.0, m.mean()]), np.log([1.0, 2.0, m.mean() / 2])]
+    )
+    fitted = fit_gamma_gamma(x, m)
+    np.testing.assert_allclose([fitted.p, fitted.q, fitted.v], expected, rtol=1e-4)

@@ -26,6 +26,7 @@ def model(dbt: Any, session: Any) -> Any:
         k_min=int(dbt.config.get("k_min")),
         k_max=int(dbt.config.get("k_max")),
         silhouette_sample_size=int(dbt.config.get("silhouette_sample_size")),
+        sweep_sample_size=int(dbt.config.get("sweep_sample_size")),
         seed=int(dbt.config.get("random_seed")),
     )
     features = (features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()).set_index(

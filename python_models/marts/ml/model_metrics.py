@@ -31,6 +31,7 @@ def model(dbt: Any, session: Any) -> Any:
         "churn_decision_threshold": dbt.config.get("churn_decision_threshold"),
         "churn_cv_folds": dbt.config.get("churn_cv_folds"),
         "churn_max_training_customers": dbt.config.get("churn_max_training_customers"),
+        "churn_outer_cv_folds": dbt.config.get("churn_outer_cv_folds"),
         "random_seed": dbt.config.get("random_seed"),
     }
     metrics = evaluate(

@@ -91,6 +91,9 @@ class ChurnSettings:
     # hundred thousand rows more data barely moves AUC but multiplies the ~23 fits (scores,
     # outer CV, importance) that a build runs. Scoring always covers every buyer.
     max_training_customers: int = 200_000
+    # Folds of model_metrics' outer cross-validation (each fold fits a 3-fold calibrated
+    # model): 3 instead of cv_folds' 5 cuts the evaluation from 15 boosting fits to 9.
+    outer_cv_folds: int = 3
 
 
 def _as_date(value: date | str) -> date:
@@ -102,6 +105,17 @@ def training_cutoff(as_of_date: date | str, settings: ChurnSettings) -> date:
     return _as_date(as_of_date) - timedelta(days=settings.horizon_days)
 
 
+def _days_before(moments: pd.Series, reference: pd.Timestamp) -> np.ndarray:
+    """Whole days from each moment to `reference` (floored), as integers."""
+    elapsed = reference.to_datetime64() - pd.to_datetime(moments).to_numpy(dtype="datetime64[us]")
+    return elapsed // np.timedelta64(1, "D")
+
+
+def _count_below(codes: np.ndarray, days: np.ndarray, limit: int, size: int) -> np.ndarray:
+    """Per customer code: how many of its rows are fewer than `limit` days old."""
+    return np.bincount(codes[days < limit], minlength=size).astype(float)
+
+
 def point_in_time_features(
     orders: pd.DataFrame, sessions: pd.DataFrame, cutoff: date | str
 ) -> pd.DataFrame:
@@ -110,74 +124,76 @@ def point_in_time_features(
     orders: customer_key, order_date, status, order_total_reporting (int_customer_orders);
     sessions: customer_key, session_started_at (int_customer_web_sessions). Rows dated after
     the cutoff are dropped first, so nothing later can influence the result.
+
+    Customer keys are turned into integer codes once and every aggregate is a bincount or an
+    integer-keyed group-by: aligning a dozen string-indexed Series took ~20 s at 1M customers.
     """
     cutoff = _as_date(cutoff)
-    cutoff_ts = pd.Timestamp(cutoff) + pd.Timedelta(days=1)
-    orders = orders.assign(order_date=pd.to_datetime(orders["order_date"]))
-    orders = orders.loc[orders["order_date"] < cutoff_ts]
-    completed = orders.loc[orders["status"] == "completed"]
-    if completed.empty:
+    day = pd.Timestamp(cutoff)
+    order_days = _days_before(orders["order_date"], day)
+    visible = orders.loc[(order_days >= 0) & orders["customer_key"].notna().to_numpy()]
+    order_days = order_days[(order_days >= 0) & orders["customer_key"].notna().to_numpy()]
+    codes, keys = pd.factorize(visible["customer_key"])
+    size = len(keys)
+    status = visible["status"].to_numpy()
+    completed = status == "completed"
+    if not completed.any():
         return pd.DataFrame(columns=list(FEATURES), index=pd.Index([], name="customer_key"))
-    days_before = (pd.Timestamp(cutoff) - completed["order_date"]).dt.days
-    completed = completed.assign(days_before=days_before)
-    grouped = completed.groupby("customer_key")
+    c_codes = codes[completed]
+    c_days = order_days[completed]
+    by_customer = pd.DataFrame(
+        {
+            "code": c_codes,
+            "days": c_days,
+            "total": visible["order_total_reporting"].to_numpy(dtype=float)[completed],
+        }
+    ).groupby("code", sort=True)
+    order_count = np.bincount(c_codes, minlength=size).astype(float)
+    buyers = np.flatnonzero(order_count > 0)  # codes with a completed order, ascending
     features = pd.DataFrame(
         {
-            "recency_days": grouped["days_before"].min(),
-            "tenure_days": grouped["days_before"].max(),
-            "purchase_days": grouped["order_date"].nunique(),
-            "order_count": grouped.size(),
-            "net_revenue": grouped["order_total_reporting"].sum(),
+            "recency_days": by_customer["days"].min().to_numpy(dtype=float),
+            "tenure_days": by_customer["days"].max().to_numpy(dtype=float),
+            "purchase_days": by_customer["days"].nunique().to_numpy(dtype=float),
+            "order_count": order_count[buyers],
+            "net_revenue": by_customer["total"].sum().to_numpy(dtype=float),
         }
     )
     for days in (30, 90, 365):
-        window = completed.loc[completed["days_before"] < days].groupby("customer_key")
-        features[f"orders_{days}d"] = window.size()
-        if days == 90:
-            features["revenue_90d"] = window["order_total_reporting"].sum()
-    features = features.fillna(
-        {"orders_30d": 0, "orders_90d": 0, "orders_365d": 0, "revenue_90d": 0.0}
-    )
+        features[f"orders_{days}d"] = _count_below(c_codes, c_days, days, size)[buyers]
+    in_90d = c_days < 90
+    features["revenue_90d"] = np.bincount(
+        c_codes[in_90d],
+        weights=np.nan_to_num(by_customer.obj["total"].to_numpy()[in_90d]),
+        minlength=size,
+    )[buyers]
     features["avg_order_value"] = features["net_revenue"] / features["order_count"]
     span = features["tenure_days"] - features["recency_days"]
     gaps = features["purchase_days"] - 1
     features["mean_gap_days"] = (span / gaps).where(gaps > 0)
     features["recency_over_mean_gap"] = features["recency_days"] / features["mean_gap_days"]
-    # Vectorised flags, not per-group lambdas: a Python call per customer took minutes at 1M.
-    all_orders = (
-        orders.assign(
-            returned=orders["status"].eq("returned"),
-            cancelled=orders["status"].eq("cancelled"),
-        )
-        .groupby("customer_key")
-        .agg(
-            all_orders=("status", "size"),
-            returned=("returned", "sum"),
-            cancelled=("cancelled", "sum"),
-        )
-    )
-    all_orders = all_orders.reindex(features.index)
-    features["return_rate"] = all_orders["returned"] / all_orders["all_orders"]
-    features["cancel_rate"] = all_orders["cancelled"] / all_orders["all_orders"]
+    all_orders = np.bincount(codes, minlength=size)[buyers]
+    for name, flag in (("return_rate", "returned"), ("cancel_rate", "cancelled")):
+        flagged = np.bincount(codes[status == flag], minlength=size)[buyers]
+        features[name] = flagged / all_orders
 
     if sessions is not None and not sessions.empty:
-        started = pd.to_datetime(sessions["session_started_at"])
-        visible = sessions.assign(started=started).loc[started < cutoff_ts]
-        visible = visible.assign(days_before=(cutoff_ts - visible["started"]).dt.days)
-        by_customer = visible.groupby("customer_key")["days_before"]
-        features["sessions_30d"] = (
-            visible.loc[visible["days_before"] < 30].groupby("customer_key").size()
-        )
-        features["sessions_90d"] = (
-            visible.loc[visible["days_before"] < 90].groupby("customer_key").size()
-        )
-        features["days_since_last_visit"] = by_customer.min()
+        session_days = _days_before(sessions["session_started_at"], day + pd.Timedelta(days=1))
+        session_codes = pd.Index(keys).get_indexer(sessions["customer_key"])
+        seen = (session_days >= 0) & (session_codes >= 0)
+        session_codes, session_days = session_codes[seen], session_days[seen]
+        features["sessions_30d"] = _count_below(session_codes, session_days, 30, size)[buyers]
+        features["sessions_90d"] = _count_below(session_codes, session_days, 90, size)[buyers]
+        last_visit = np.full(size, np.inf)
+        np.minimum.at(last_visit, session_codes, session_days)
+        features["days_since_last_visit"] = np.where(np.isfinite(last_visit), last_visit, np.nan)[
+            buyers
+        ]
     else:
-        features["sessions_30d"] = np.nan
-        features["sessions_90d"] = np.nan
+        features["sessions_30d"] = 0.0
+        features["sessions_90d"] = 0.0
         features["days_since_last_visit"] = np.nan
-    features = features.fillna({"sessions_30d": 0, "sessions_90d": 0})
-    features.index.name = "customer_key"
+    features.index = pd.Index(np.asarray(keys, dtype=object)[buyers], name="customer_key")
     return features[list(FEATURES)].astype(float).sort_index()
 
 
@@ -231,7 +247,7 @@ def _trainable(labels: pd.Series, settings: ChurnSettings) -> bool:
     return (
         len(labels) >= settings.min_training_customers
         and len(counts) == 2
-        and counts.min() >= 2 * settings.cv_folds
+        and counts.min() >= 2 * max(settings.cv_folds, settings.outer_cv_folds)
     )
 
 
@@ -339,7 +355,9 @@ def evaluate(
         x = train.features.to_numpy()
         y = train.labels.to_numpy()
         out_of_fold = np.zeros(len(y))
-        outer = StratifiedKFold(settings.cv_folds, shuffle=True, random_state=settings.seed + 1)
+        outer = StratifiedKFold(
+            settings.outer_cv_folds, shuffle=True, random_state=settings.seed + 1
+        )
         with threadpool_limits(SINGLE_THREAD):
             for fit_rows, test_rows in outer.split(x, y):
                 model = _classifier(settings, 3).fit(x[fit_rows], y[fit_rows])
@@ -352,7 +370,7 @@ def evaluate(
             ("decision_threshold", settings.decision_threshold),
             ("brier_score", brier_score_loss(y, out_of_fold)),
             ("expected_calibration_error", expected_calibration_error(y, out_of_fold)),
-            ("cv_folds", float(settings.cv_folds)),
+            ("cv_folds", float(settings.outer_cv_folds)),
         ]
     else:
         logger.warning(
@@ -419,6 +437,7 @@ def settings_from_config(config: Mapping[str, object]) -> ChurnSettings:
         cv_folds=int(config["churn_cv_folds"]),
         seed=int(config["random_seed"]),
         max_training_customers=int(config["churn_max_training_customers"]),
+        outer_cv_folds=int(config["churn_outer_cv_folds"]),
     )
 
 

@@ -49,6 +49,7 @@ DIAGNOSTICS_SCHEMA = {
     "is_chosen": "boolean",
     "n_customers": "integer",
     "silhouette_sample_size": "integer",
+    "sweep_sample_size": "integer",
     "as_of_date": "date",
 }
 
@@ -75,12 +76,24 @@ PROFILES_SCHEMA = {
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """vars ml__cluster_*: k range, silhouette sample size, seed."""
+    """vars ml__cluster_*: k range, sweep and silhouette sample sizes, seed."""
 
     k_min: int = 2
     k_max: int = 8
     silhouette_sample_size: int = 2000
     seed: int = 42
+    # The k sweep (7 K-Means fits with 10 starts each, and Davies-Bouldin) runs on a seeded
+    # sample of at most this many buyers; customer_clusters' final fit uses every buyer.
+    sweep_sample_size: int = 200_000
+
+
+def sweep_rows(n: int, settings: ClusterSettings) -> np.ndarray:
+    """Row numbers the k sweep fits on: all n when n <= sweep_sample_size, else a seeded
+    sample of that many, in ascending order."""
+    if n <= settings.sweep_sample_size:
+        return np.arange(n)
+    rng = np.random.default_rng(settings.seed)
+    return np.sort(rng.choice(n, size=settings.sweep_sample_size, replace=False))
 
 
 @dataclass
@@ -122,27 +135,32 @@ def prepare_features(features: pd.DataFrame) -> PreparedFeatures | None:
 
 
 def sweep_k(prepared: PreparedFeatures, settings: ClusterSettings) -> pd.DataFrame:
-    """Inertia, silhouette (seeded sample) and Davies-Bouldin per k; the chosen k flagged."""
+    """Inertia, silhouette (seeded sample) and Davies-Bouldin per k; the chosen k flagged.
+
+    Computed on `sweep_rows` (every buyer up to ml__cluster_sweep_sample_size): inertia is then
+    the sample's, comparable across k, which is what choosing k needs.
+    """
     n = len(prepared.keys)
-    distinct = len(np.unique(prepared.matrix, axis=0))
+    matrix = prepared.matrix[sweep_rows(n, settings)]
+    distinct = len(np.unique(matrix, axis=0))
     rows = []
-    sample = min(settings.silhouette_sample_size, n)
+    sample = min(settings.silhouette_sample_size, len(matrix))
     with threadpool_limits(1):
         for k in range(settings.k_min, min(settings.k_max, distinct - 1, n - 1) + 1):
-            model = KMeans(n_clusters=k, n_init=10, random_state=settings.seed).fit(prepared.matrix)
+            model = KMeans(n_clusters=k, n_init=10, random_state=settings.seed).fit(matrix)
             rows.append(
                 {
                     "k": k,
                     "inertia": float(model.inertia_),
                     "silhouette": float(
                         silhouette_score(
-                            prepared.matrix,
+                            matrix,
                             model.labels_,
                             sample_size=sample,
                             random_state=settings.seed,
                         )
                     ),
-                    "davies_bouldin": float(davies_bouldin_score(prepared.matrix, model.labels_)),
+                    "davies_bouldin": float(davies_bouldin_score(matrix, model.labels_)),
                 }
             )
     diagnostics = pd.DataFrame(rows, columns=["k", "inertia", "silhouette", "davies_bouldin"])
@@ -153,6 +171,7 @@ def sweep_k(prepared: PreparedFeatures, settings: ClusterSettings) -> pd.DataFra
     diagnostics["is_chosen"] = diagnostics["k"] == best["k"].iloc[0]
     diagnostics["n_customers"] = n
     diagnostics["silhouette_sample_size"] = sample
+    diagnostics["sweep_sample_size"] = len(matrix)
     return diagnostics
 
 

@@ -18,6 +18,7 @@ can be tested by parameter recovery.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,37 +83,144 @@ def bg_nbd_log_likelihood(
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
-def _aggregate(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique rows of the given columns and their counts (the likelihood is per pattern)."""
-    stacked = np.column_stack([np.asarray(column, dtype=float) for column in columns])
-    unique, counts = np.unique(stacked, axis=0, return_counts=True)
-    return unique, counts.astype(float)
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values and, per element, the index of its value among them."""
+    distinct, codes = np.unique(values, return_inverse=True)
+    return distinct, codes.ravel()
+
+
+@dataclass(frozen=True)
+class _BgNbdData:
+    """Customers compressed for the BG/NBD likelihood.
+
+    The inputs are whole days, so many customers share a (x, t_x, T) triple: the likelihood is
+    a sum over customers, so each distinct triple is evaluated once and weighted by its count.
+    Inside a triple, x, t_x and T each take few distinct values (x a few dozen, t_x and T at
+    most a few thousand days), so the special functions run on those and are gathered by index.
+    """
+
+    weights: np.ndarray  # customers per distinct triple
+    x: np.ndarray  # x per distinct triple
+    x_values: np.ndarray  # distinct x ...
+    x_codes: np.ndarray  # ... and each triple's index into them; likewise for t_x and T
+    t_x_values: np.ndarray
+    t_x_codes: np.ndarray
+    t_values: np.ndarray
+    t_codes: np.ndarray
+    repeat: np.ndarray  # x > 0 per distinct triple
+
+
+def _bg_nbd_data(x: np.ndarray, t_x: np.ndarray, t: np.ndarray) -> _BgNbdData:
+    stacked = np.column_stack([np.asarray(c, dtype=float) for c in (x, t_x, t)])
+    triples, counts = np.unique(stacked, axis=0, return_counts=True)
+    px, ptx, pt = triples.T
+    x_values, x_codes = _codes(px)
+    t_x_values, t_x_codes = _codes(ptx)
+    t_values, t_codes = _codes(pt)
+    return _BgNbdData(
+        counts.astype(float),
+        px,
+        x_values,
+        x_codes,
+        t_x_values,
+        t_x_codes,
+        t_values,
+        t_codes,
+        px > 0,
+    )
+
+
+def _bg_nbd_total_log_likelihood(params: BgNbdParams, data: _BgNbdData) -> tuple[float, np.ndarray]:
+    """Sum over customers of `bg_nbd_log_likelihood` (the same terms, on distinct values) and
+    its gradient with respect to (r, alpha, a, b)."""
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    xv = data.x_values
+    xc = data.x_codes
+    a1 = special.gammaln(r + xv) - special.gammaln(r) + r * np.log(alpha)
+    a2 = (
+        special.gammaln(a + b)
+        + special.gammaln(b + xv)
+        - special.gammaln(b)
+        - (special.gammaln(a + b + xv))
+    )
+    b_x = np.maximum(b + xv - 1, 1e-300)
+    r_x = (r + xv)[xc]
+    log_alpha_t = np.log(alpha + data.t_values)[data.t_codes]
+    a3 = -r_x * log_alpha_t
+    a4 = np.full_like(a3, -np.inf)
+    log_alpha_tx = np.zeros_like(a3)
+    repeat = data.repeat
+    log_alpha_tx[repeat] = np.log(alpha + data.t_x_values)[data.t_x_codes[repeat]]
+    a4[repeat] = (np.log(a) - np.log(b_x))[xc[repeat]] - r_x[repeat] * log_alpha_tx[repeat]
+    mixed = np.logaddexp(a3, a4)
+    value = float(np.dot(data.weights, (a1 + a2)[xc] + mixed))
+    # d logaddexp(a3, a4) = w3 d a3 + w4 d a4, with w4 = exp(a4 - logaddexp) (0 without repeats)
+    w4 = data.weights * np.exp(a4 - mixed)
+    w3 = data.weights - w4
+    weight_per_x = np.bincount(xc, weights=data.weights, minlength=len(xv))
+    w4_per_x = np.bincount(xc, weights=w4, minlength=len(xv))
+    psi_ab = special.digamma(a + b)
+    psi_abx = special.digamma(a + b + xv)
+    gradient = np.array(
+        [
+            np.dot(weight_per_x, special.digamma(r + xv) - special.digamma(r) + np.log(alpha))
+            - np.dot(w3, log_alpha_t)
+            - np.dot(w4, log_alpha_tx),
+            r * data.weights.sum() / alpha
+            - np.dot(w3 * r_x, 1.0 / (alpha + data.t_values)[data.t_codes])
+            - np.dot((w4 * r_x)[repeat], 1.0 / (alpha + data.t_x_values)[data.t_x_codes[repeat]]),
+            np.dot(weight_per_x, psi_ab - psi_abx) + w4_per_x.sum() / a,
+            np.dot(
+                weight_per_x,
+                psi_ab + special.digamma(b + xv) - special.digamma(b) - psi_abx,
+            )
+            - np.dot(w4_per_x[xv > 0], 1.0 / b_x[xv > 0]),
+        ]
+    )
+    return value, gradient
+
+
+def _maximise(
+    total_log_likelihood: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    starts: list[np.ndarray],
+    n: float,
+) -> np.ndarray:
+    """Parameters maximising a log-likelihood, searched over their logarithms from each start.
+
+    L-BFGS-B with the analytic gradient (chain rule: d/d log θ = θ d/dθ); the best start wins.
+    Tolerances are tight enough that the optimum agrees with a derivative-free search.
+    """
+
+    def negative_mean(log_params: np.ndarray) -> tuple[float, np.ndarray]:
+        params = np.exp(np.clip(log_params, -20, 20))
+        value, gradient = total_log_likelihood(params)
+        if not (np.isfinite(value) and np.isfinite(gradient).all()):
+            return 1e10, np.zeros_like(log_params)
+        return -value / n, -gradient * params / n
+
+    best = None
+    for start in starts:
+        result = optimize.minimize(
+            negative_mean,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10},
+        )
+        if best is None or result.fun < best.fun:
+            best = result
+    return np.exp(best.x)
 
 
 def fit_bg_nbd(x: np.ndarray, t_x: np.ndarray, t: np.ndarray) -> BgNbdParams:
     """Maximum-likelihood BG/NBD parameters (optimised over their logarithms)."""
-    patterns, weights = _aggregate(x, t_x, t)
-    px, ptx, pt = patterns.T
-    scale = max(float(np.mean(pt)), 1.0)
-
-    def negative_ll(log_params: np.ndarray) -> float:
-        r, alpha, a, b = np.exp(np.clip(log_params, -20, 20))
-        ll = bg_nbd_log_likelihood(BgNbdParams(r, alpha, a, b), px, ptx, pt)
-        value = -float(np.sum(weights * ll)) / weights.sum()
-        return value if np.isfinite(value) else 1e10
-
-    best = None
-    for start in (np.log([1.0, scale, 1.0, 1.0]), np.log([0.5, scale / 4, 0.5, 2.0])):
-        result = optimize.minimize(
-            negative_ll,
-            start,
-            method="Nelder-Mead",
-            options={"maxiter": 8000, "xatol": 1e-7, "fatol": 1e-10},
-        )
-        result = optimize.minimize(negative_ll, result.x, method="L-BFGS-B")
-        if best is None or result.fun < best.fun:
-            best = result
-    r, alpha, a, b = np.exp(best.x)
+    data = _bg_nbd_data(x, t_x, t)
+    scale = max(float(np.mean(data.t_values[data.t_codes])), 1.0)  # mean T over triples
+    r, alpha, a, b = _maximise(
+        lambda params: _bg_nbd_total_log_likelihood(BgNbdParams(*params), data),
+        [np.log([1.0, scale, 1.0, 1.0]), np.log([0.5, scale / 4, 0.5, 2.0])],
+        data.weights.sum(),
+    )
     return BgNbdParams(float(r), float(alpha), float(a), float(b))
 
 
@@ -174,30 +282,90 @@ def gamma_gamma_log_likelihood(
     )
 
 
-def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGammaParams:
-    """Maximum-likelihood Gamma-Gamma parameters (over their logarithms)."""
+@dataclass(frozen=True)
+class _GammaGammaData:
+    """Sufficient statistics of the Gamma-Gamma likelihood.
+
+    Summed over customers, every term but log(x m + v) separates into a parameter times a sum
+    fixed by the data, and the gamma functions depend on x alone (a few dozen values); only
+    log(x m + v) is evaluated per customer.
+    """
+
+    x_values: np.ndarray  # distinct x ...
+    x_counts: np.ndarray  # ... and how many customers have each
+    n: float
+    sum_x_log_m: float  # sum of x log m
+    sum_log_m: float
+    sum_x_log_x: float
+    x: np.ndarray  # per customer
+    spend: np.ndarray  # x m per customer
+
+
+def _gamma_gamma_data(x: np.ndarray, m: np.ndarray) -> _GammaGammaData:
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
-    mean_spend = max(float(np.mean(m)), 1e-6)
+    x_values, x_counts = np.unique(x, return_counts=True)
+    log_m = np.log(m)
+    return _GammaGammaData(
+        x_values,
+        x_counts.astype(float),
+        float(len(x)),
+        float(np.dot(x, log_m)),
+        float(log_m.sum()),
+        float(np.dot(x, np.log(x))),
+        x,
+        x * m,
+    )
 
-    def negative_ll(log_params: np.ndarray) -> float:
-        p, q, v = np.exp(np.clip(log_params, -20, 20))
-        value = -float(np.mean(gamma_gamma_log_likelihood(GammaGammaParams(p, q, v), x, m)))
-        return value if np.isfinite(value) else 1e10
 
-    best = None
+def _gamma_gamma_total_log_likelihood(
+    params: GammaGammaParams, data: _GammaGammaData
+) -> tuple[float, np.ndarray]:
+    """Sum over customers of `gamma_gamma_log_likelihood`, from the sufficient statistics, and
+    its gradient with respect to (p, q, v)."""
+    p, q, v = params.p, params.q, params.v
+    px = p * data.x_values
+    gammas = np.dot(data.x_counts, special.gammaln(px + q) - special.gammaln(px))
+    log_total = np.log(data.spend + v)
+    sum_x_log_total = float(np.dot(data.x, log_total))
+    sum_log_total = float(log_total.sum())
+    value = float(
+        gammas
+        - data.n * special.gammaln(q)
+        + data.n * q * np.log(v)
+        + p * data.sum_x_log_m
+        - data.sum_log_m
+        + p * data.sum_x_log_x
+        - p * sum_x_log_total
+        - q * sum_log_total
+    )
+    psi_pxq = special.digamma(px + q)
+    gradient = np.array(
+        [
+            np.dot(data.x_counts * data.x_values, psi_pxq - special.digamma(px))
+            + data.sum_x_log_m
+            + data.sum_x_log_x
+            - sum_x_log_total,
+            np.dot(data.x_counts, psi_pxq)
+            - data.n * special.digamma(q)
+            + data.n * np.log(v)
+            - sum_log_total,
+            data.n * q / v - float(np.sum((p * data.x + q) / (data.spend + v))),
+        ]
+    )
+    return value, gradient
+
+
+def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> GammaGammaParams:
+    """Maximum-likelihood Gamma-Gamma parameters (over their logarithms)."""
+    data = _gamma_gamma_data(x, m)
+    mean_spend = max(float(np.mean(np.asarray(m, dtype=float))), 1e-6)
     # starts where the population mean spend p v / (q - 1) equals the observed mean
-    for start in (np.log([2.0, 3.0, mean_spend]), np.log([1.0, 2.0, mean_spend / 2])):
-        result = optimize.minimize(
-            negative_ll,
-            start,
-            method="Nelder-Mead",
-            options={"maxiter": 8000, "xatol": 1e-7, "fatol": 1e-10},
-        )
-        result = optimize.minimize(negative_ll, result.x, method="L-BFGS-B")
-        if best is None or result.fun < best.fun:
-            best = result
-    p, q, v = np.exp(best.x)
+    p, q, v = _maximise(
+        lambda params: _gamma_gamma_total_log_likelihood(GammaGammaParams(*params), data),
+        [np.log([2.0, 3.0, mean_spend]), np.log([1.0, 2.0, mean_spend / 2])],
+        data.n,
+    )
     return GammaGammaParams(float(p), float(q), float(v))
 
 
