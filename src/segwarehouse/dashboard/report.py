@@ -131,7 +131,8 @@ def render_panel(panel: Panel) -> str:
 
 
 def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, classes="data", border=0, escape=True, na_rep="")
+    table = frame.to_html(index=False, classes="data", border=0, escape=True, na_rep="")
+    return f'<div class="table-wrap">{table}</div>'
 
 
 _CSS = """
@@ -146,7 +147,8 @@ nav a { color: #1f5fa8; text-decoration: none; }
 nav a.nav-missing, nav a.nav-empty { color: #888; }
 nav a.nav-error { color: #b00020; font-weight: bold; }
 main { display: grid; grid-template-columns: repeat(auto-fit, minmax(620px, 1fr)); gap: 16px;
-       padding: 16px 24px; }
+       padding: 16px 24px; align-items: start; }
+.table-wrap { overflow-x: auto; max-height: 320px; overflow-y: auto; }
 .panel { background: #fff; border: 1px solid #dde; border-radius: 6px; padding: 12px 16px;
          min-width: 0; }
 .panel h2 { margin: 0 0 4px; font-size: 1.1em; }

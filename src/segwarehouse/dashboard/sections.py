@@ -133,6 +133,11 @@ def render_section(item: Section, warehouse: Warehouse, options: Options) -> Pan
     return Panel(item, "ok", result.note, result, time.perf_counter() - started)
 
 
+def _day(value: object) -> str:
+    """A date or timestamp as YYYY-MM-DD."""
+    return str(pd.Timestamp(value).date()) if pd.notna(value) else "?"
+
+
 def _rows(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     if frame.empty:
         raise NoRows(f"{table} has no rows in this warehouse")
@@ -291,7 +296,7 @@ def segment_sizes_now(warehouse: Warehouse, _options: Options) -> Result:
     )
     _layout(figure, 140 + 20 * len(frame), xaxis_title="members")
     figure.update_yaxes(type="category", categoryorder="trace")
-    return Result(figure, frame, note=f"as of {frame['as_of_date'].max()}")
+    return Result(figure, frame, note=f"as of {_day(frame['as_of_date'].max())}")
 
 
 @section(
@@ -363,8 +368,9 @@ def segment_sizes_over_time(warehouse: Warehouse, _options: Options) -> Result:
     )
     _layout(figure, 520, xaxis_title="as_of_date", yaxis_title="members")
     figure.update_layout(legend={"orientation": "v", "y": 1, "x": 1.02})
-    figure.update_xaxes(type="date")
     builds = frame["as_of_date"].nunique()
+    # One build on a date axis gets hour ticks around that day: show it as a category then.
+    figure.update_xaxes(type="date" if builds > 1 else "category", tickformat="%Y-%m-%d")
     return Result(figure, frame, note=f"{builds} build date(s) in the history")
 
 
@@ -418,7 +424,7 @@ def segment_health(warehouse: Warehouse, _options: Options) -> Result:
     figure = _layout(go.Figure(traces), 460, xaxis_title="as_of_date", yaxis_title="members")
     latest = frame[frame["as_of_date"] == frame["as_of_date"].max()]
     table = latest.loc[latest["has_alert"], ["segment_id", "as_of_date", "member_count", "alerts"]]
-    note = f"{len(table)} segment(s) with alerts on {frame['as_of_date'].max()}"
+    note = f"{len(table)} segment(s) with alerts on {_day(frame['as_of_date'].max())}"
     return Result(figure, frame, table if not table.empty else None, note)
 
 
@@ -458,7 +464,7 @@ def segment_migration(warehouse: Warehouse, _options: Options) -> Result:
         )
     )
     _layout(figure, max(420, 18 * len(labels)))
-    return Result(figure, frame, note=f"as of {frame['as_of_date'].max()}")
+    return Result(figure, frame, note=f"as of {_day(frame['as_of_date'].max())}")
 
 
 @section(
@@ -508,7 +514,7 @@ def rfm_grid(warehouse: Warehouse, _options: Options) -> Result:
                 colorscale=colours,
                 texttemplate=f"%{{z:{fmt}}}",
                 hovertemplate=f"%{{y}} %{{x}}: %{{z:{fmt}}} {label}<extra></extra>",
-                colorbar={"x": 0.44 if column == 1 else 1.0, "len": 0.9},
+                showscale=False,  # every cell prints its value
             ),
             row=1,
             col=column,
