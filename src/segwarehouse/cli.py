@@ -521,12 +521,21 @@ def _dashboard_paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def _dashboard_report(args: argparse.Namespace) -> int:
+    import duckdb
+
     from segwarehouse.dashboard import Options, build_report
 
     warehouse, out_dir = _dashboard_paths(args)
-    report = build_report(
-        warehouse, out_dir, Options(scatter_sample=args.scatter_sample), progress=_print_progress
-    )
+    try:
+        report = build_report(
+            warehouse,
+            out_dir,
+            Options(scatter_sample=args.scatter_sample),
+            progress=_print_progress,
+        )
+    except duckdb.Error as error:  # e.g. a dbt build holds the work warehouse's write lock
+        print(f"segwarehouse dashboard: cannot read {warehouse}: {error}", file=sys.stderr)
+        return 2
     for line in report.summary_lines():
         print(line, flush=True)
     return 1 if report.errors else 0
@@ -540,7 +549,8 @@ def _dashboard_serve(args: argparse.Namespace) -> int:
     from segwarehouse.dashboard.server import make_server, stale_rebuilder
 
     warehouse, out_dir = _dashboard_paths(args)
-    _dashboard_report(args)
+    if _dashboard_report(args) == 2:
+        return 2
     refresh = stale_rebuilder(warehouse, out_dir, lambda: _dashboard_report(args))
     server = make_server(out_dir, args.host, args.port, refresh)
     host, port = server.server_address[:2]

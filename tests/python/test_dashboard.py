@@ -9,7 +9,10 @@ and broken marts).
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,6 +28,7 @@ from segwarehouse.dashboard.sections import (
     Panel,
     render_section,
 )
+from segwarehouse.dashboard.server import stale_rebuilder
 from segwarehouse.dashboard.source import Warehouse
 
 # Sections over marts that are not built on this branch yet: absent from the serving file.
@@ -412,3 +416,45 @@ def test_help_has_examples(argv, capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "Examples:" in out and "segwarehouse dashboard" in out
+
+
+def test_server_rebuilds_only_when_the_warehouse_is_newer_than_the_page(tmp_path):
+    warehouse = synthetic_warehouse(tmp_path)
+    out = tmp_path / "site"
+    calls: list[int] = []
+
+    def rebuild() -> None:
+        calls.append(1)
+        build_report(warehouse, out)
+
+    refresh = stale_rebuilder(warehouse, out, rebuild)
+    refresh()  # no page yet
+    refresh()  # page newer than the warehouse
+    assert len(calls) == 1
+    later = (out / "index.html").stat().st_mtime + 10
+    os.utime(warehouse, (later, later))  # a refresh swapped the file in
+    refresh()
+    assert len(calls) == 2
+
+
+_HOLD_WRITE_LOCK = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_locked_warehouse_is_a_clear_error(tmp_path, capsys):
+    path = synthetic_warehouse(tmp_path)
+    writer = subprocess.Popen(  # another process writing the file, as a dbt build does
+        [sys.executable, "-c", _HOLD_WRITE_LOCK, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout.readline().strip() == "locked"
+        code = cli.main(["dashboard", "build", "--warehouse", str(path), "--out", str(tmp_path)])
+    finally:
+        writer.kill()
+        writer.wait()
+    assert code == 2
+    assert f"cannot read {path}" in capsys.readouterr().err

@@ -89,11 +89,11 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_for(url: str, process: subprocess.Popen, timeout: float = 300) -> None:
+def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
+            output = log.read_text()
             raise AssertionError(f"dashboard serve exited {process.returncode}:\n{output}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
@@ -110,6 +110,8 @@ def served(built, tmp_path_factory) -> Iterator[str]:
     serving = published_serving_file(built, tmp_path_factory)
     out = tmp_path_factory.mktemp("dashboard-site")
     port = _free_port()
+    log = out.parent / f"{out.name}-serve.log"
+    handle = log.open("w")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -125,17 +127,17 @@ def served(built, tmp_path_factory) -> Iterator[str]:
             str(port),
         ],
         cwd=PROJECT_DIR,
-        stdout=subprocess.PIPE,
+        stdout=handle,
         stderr=subprocess.STDOUT,
-        text=True,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        _wait_for(url, process)
+        _wait_for(url, process, log)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+        handle.close()
 
 
 def _load(browser: Browser, url: str) -> tuple[Page, list[str]]:
