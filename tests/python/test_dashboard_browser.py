@@ -147,6 +147,14 @@ def _load(browser: Browser, url: str) -> tuple[Page, list[str]]:
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
     page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url}"))
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith((url, "data:"))
+            else problems.append(f"request outside the dashboard: {request.url}")
+        ),
+    )
     page.goto(url, wait_until="load")
     page.wait_for_function(
         "() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
