@@ -1,4 +1,5 @@
-"""Command line: `segwarehouse generate | run | summary | bench | check | refresh | export`."""
+"""Command line: `segwarehouse generate | run | summary | bench | check | refresh | export |
+dashboard`."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="segwarehouse",
         description="Customer-segmentation warehouse (dbt on DuckDB): demo data, build, summary.",
         epilog="Examples:\n  segwarehouse run\n  segwarehouse generate --customers 100000 "
-        "--out data/raw\n  segwarehouse summary",
+        "--out data/raw\n  segwarehouse summary\n  segwarehouse dashboard serve --port 8050",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_check(commands)
     _add_refresh(commands)
     _add_export(commands)
+
+    _add_dashboard(commands)
     return parser
 
 
@@ -264,6 +267,78 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
         help="audit and publish the work warehouse as it is (no dbt build)",
     )
     command.set_defaults(handler=_refresh)
+
+
+def _add_dashboard(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser(
+        "dashboard",
+        help="segment-health dashboard: build the static HTML report, or build and serve it",
+        description="A static HTML report (plotly, works offline) over the published marts: "
+        "segment sizes now and over time, RFM grid, cluster personas, CLV by segment, churn "
+        "risk, data quality of the last run; sections whose mart is not in the warehouse say "
+        "so. The warehouse is opened read-only. See docs/dashboard.md.",
+        epilog="Examples:\n  segwarehouse dashboard build\n"
+        "  segwarehouse dashboard serve --port 8050        # then open http://127.0.0.1:8050/\n"
+        "  segwarehouse dashboard build --warehouse warehouse/segments.duckdb --out /tmp/dash",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = command.add_subparsers(dest="action", required=True)
+    build = actions.add_parser(
+        "build",
+        help="write <out>/index.html (one self-contained file) from the warehouse",
+        description="Render every section from the warehouse into one self-contained HTML file "
+        "(plotly.js inlined; publish it anywhere). Exit codes: 0 written, 1 a section failed "
+        "(the page is still written, with the error in that section), 2 no warehouse.",
+        epilog="Examples:\n  segwarehouse dashboard build\n"
+        "  segwarehouse dashboard build --out /var/www/segments --scatter-sample 2000\n"
+        "  SEGMENTS_SERVING=/srv/segments.duckdb segwarehouse dashboard build",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_dashboard_arguments(build)
+    build.set_defaults(handler=_dashboard_build)
+    serve = actions.add_parser(
+        "serve",
+        help="build the report, then serve it on localhost (rebuilt when the warehouse changes)",
+        description="Build the report and serve its folder with Python's http.server. The page "
+        "is rebuilt on the next request after the warehouse file changes (a refresh swapped "
+        "it); between builds no database connection is held. Ctrl-C stops it.",
+        epilog="Examples:\n  segwarehouse dashboard serve\n"
+        "  segwarehouse dashboard serve --port 9000 --host 0.0.0.0\n"
+        "  segwarehouse dashboard serve --warehouse warehouse/segments.duckdb",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_dashboard_arguments(serve)
+    serve.add_argument(
+        "--port", type=int, default=8050, help="port (default %(default)s; 0 = any free port)"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to listen on (default %(default)s, this machine only)",
+    )
+    serve.set_defaults(handler=_dashboard_serve)
+
+
+def _add_dashboard_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--warehouse",
+        type=Path,
+        default=None,
+        help="DuckDB file to read (default $SEGMENTS_SERVING or warehouse/serving.duckdb, the "
+        "published copy; the work warehouse works too)",
+    )
+    command.add_argument(
+        "--out",
+        type=Path,
+        default=Path("target/dashboard"),
+        help="folder for index.html (default %(default)s)",
+    )
+    command.add_argument(
+        "--scatter-sample",
+        type=_positive_int,
+        default=5000,
+        help="buyers drawn in the cluster scatter, a seeded sample (default %(default)s)",
+    )
 
 
 def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
@@ -504,6 +579,64 @@ def _export(args: argparse.Namespace) -> int:
     for file in result.files:
         print(f"  {file.file:<56} {file.row_count:>10,} rows")
     print(f"manifest: {result.manifest} (as_of_date {result.as_of_date})")
+
+
+def _dashboard_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    from segwarehouse import publish
+
+    settings = Settings.from_env()
+    warehouse = (
+        _from_root(settings, args.warehouse) if args.warehouse else publish.serving_path(settings)
+    )
+    if not warehouse.is_file():
+        raise FileNotFoundError(
+            f"no warehouse at {warehouse}: run `segwarehouse run` (or refresh) first, "
+            "or pass --warehouse"
+        )
+    return warehouse, _from_root(settings, args.out)
+
+
+def _dashboard_report(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from segwarehouse.dashboard import Options, build_report
+
+    warehouse, out_dir = _dashboard_paths(args)
+    try:
+        report = build_report(
+            warehouse,
+            out_dir,
+            Options(scatter_sample=args.scatter_sample),
+            progress=_print_progress,
+        )
+    except duckdb.Error as error:  # e.g. a dbt build holds the work warehouse's write lock
+        print(f"segwarehouse dashboard: cannot read {warehouse}: {error}", file=sys.stderr)
+        return 2
+    for line in report.summary_lines():
+        print(line, flush=True)
+    return 1 if report.errors else 0
+
+
+def _dashboard_build(args: argparse.Namespace) -> int:
+    return _dashboard_report(args)
+
+
+def _dashboard_serve(args: argparse.Namespace) -> int:
+    from segwarehouse.dashboard.server import make_server, stale_rebuilder
+
+    warehouse, out_dir = _dashboard_paths(args)
+    if _dashboard_report(args) == 2:
+        return 2
+    refresh = stale_rebuilder(warehouse, out_dir, lambda: _dashboard_report(args))
+    server = make_server(out_dir, args.host, args.port, refresh)
+    host, port = server.server_address[:2]
+    print(f"serving {out_dir} on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped")
+    finally:
+        server.server_close()
     return 0
 
 
