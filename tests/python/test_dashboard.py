@@ -2,8 +2,8 @@
 
 Two sources: the published serving file of the `built` warehouse (the real marts), and small
 hand-made warehouses for what the generated data cannot show yet (several build dates, the
-segment_health / segment_migration / campaign_lift marts other branches are adding, missing
-and broken marts).
+segment_health / segment_migration / campaign_lift marts over several runs, missing and
+broken marts).
 """
 
 from __future__ import annotations
@@ -32,12 +32,8 @@ from segwarehouse.dashboard.sections import (
 from segwarehouse.dashboard.server import stale_rebuilder
 from segwarehouse.dashboard.source import Warehouse
 
-# Sections over marts that are not built on this branch yet: absent from the serving file.
-FUTURE_MARTS = {
-    "segment_health": "marts.segment_health",
-    "segment_migration": "marts.segment_migration",
-    "campaign_lift": "marts.campaign_lift",
-}
+# Sections that have no rows after a single build: migration needs two runs to compare.
+SINGLE_BUILD_EMPTY = {"segment_migration": "marts.segment_migration"}
 
 
 def published_serving_file(built, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -78,10 +74,10 @@ def _read(path: Path, sql: str) -> pd.DataFrame:
 
 def test_every_section_renders_or_says_its_mart_is_missing(panels):
     statuses = {key: panel.status for key, panel in panels.items()}
-    expected = {item.key: "ok" for item in SECTIONS} | dict.fromkeys(FUTURE_MARTS, "missing")
+    expected = {item.key: "ok" for item in SECTIONS} | dict.fromkeys(SINGLE_BUILD_EMPTY, "empty")
     assert statuses == expected, {k: p.message for k, p in panels.items() if p.status != "ok"}
-    for key, table in FUTURE_MARTS.items():
-        assert panels[key].message == f"not available in this warehouse: {table} missing"
+    for key, table in SINGLE_BUILD_EMPTY.items():
+        assert panels[key].message == f"{table} has no rows in this warehouse"
     for key, panel in panels.items():
         if panel.status == "ok":
             assert len(panel.result.data) > 0, key
@@ -286,7 +282,7 @@ def _future_marts() -> dict[str, pd.DataFrame]:
             {
                 "segment_id": ["seg_a", "seg_a", "seg_b", "seg_b"],
                 "as_of_date": dates * 2,
-                "member_count": [120, 80, 40, 45],
+                "members": [120, 80, 40, 45],
                 "alerts": [None, "size_drop_33pct", None, None],
             }
         ),
@@ -301,17 +297,34 @@ def _future_marts() -> dict[str, pd.DataFrame]:
         ),
         "campaign_lift": pd.DataFrame(
             {
-                "campaign_id": ["cmp_1", "cmp_1", "cmp_2"],
-                "metric": ["conversion_rate", "revenue_per_customer", "conversion_rate"],
-                "treatment_value": [0.06, 12.5, 0.03],
-                "control_value": [0.04, 11.0, 0.031],
-                "absolute_lift": [0.02, 1.5, -0.001],
-                "ci_low": [0.01, -0.5, -0.01],
-                "ci_high": [0.03, 3.5, 0.008],
-                "p_value": [0.001, 0.14, 0.8],
+                "campaign_id": ["cmp_1", "cmp_2"],
+                "conversion_rate_treatment": [0.06, 0.03],
+                "conversion_rate_control": [0.04, 0.031],
+                "conversion_lift_abs": [0.02, -0.001],
+                "conversion_lift_ci_low": [0.01, -0.01],
+                "conversion_lift_ci_high": [0.03, 0.008],
+                "conversion_p_value": [0.001, 0.8],
+                "revenue_per_member_treatment": [12.5, None],
+                "revenue_per_member_control": [11.0, None],
+                "revenue_lift_abs": [1.5, None],
+                "revenue_lift_ci_low": [-0.5, None],
+                "revenue_lift_ci_high": [3.5, None],
+                "revenue_p_value": [0.14, None],
+                "as_of_date": [dates[1]] * 2,
             }
         ),
     }
+
+
+# campaign_lift above as the dashboard shows it: one row per campaign and metric, campaigns
+# without a revenue comparison (cmp_2) showing conversion only.
+LIFT_ROWS = pd.DataFrame(
+    {
+        "absolute_lift": [0.02, 1.5, -0.001],
+        "ci_low": [0.01, -0.5, -0.01],
+        "ci_high": [0.03, 3.5, 0.008],
+    }
+)
 
 
 def make_synthetic_warehouse(path: Path, tables: dict[str, pd.DataFrame]) -> Path:
@@ -373,7 +386,7 @@ def test_future_marts_render_when_they_exist(tmp_path):
     lift = _panel(path, "campaign_lift")
     assert lift.status == "ok", lift.message
     trace = lift.result.figure.data[0]
-    expected = marts["campaign_lift"]
+    expected = LIFT_ROWS
     np.testing.assert_allclose(np.asarray(trace.x), expected["absolute_lift"])
     np.testing.assert_allclose(
         np.asarray(trace.x) + np.asarray(trace.error_x.array), expected["ci_high"]
@@ -417,7 +430,7 @@ def test_cli_build_exit_codes_and_progress(tmp_path, capsys):
     assert "rfm_grid: missing: not available in this warehouse" in captured.out
 
     broken = _future_marts()
-    broken["segment_health"] = broken["segment_health"].drop(columns="member_count")
+    broken["segment_health"] = broken["segment_health"].drop(columns="members")
     bad = make_synthetic_warehouse(tmp_path / "bad.duckdb", broken)
     assert cli.main(["dashboard", "build", "--warehouse", str(bad), "--out", str(out)]) == 1
     assert "segment_health: error" in capsys.readouterr().out

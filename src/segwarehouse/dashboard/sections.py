@@ -388,8 +388,8 @@ def segment_health(warehouse: Warehouse, _options: Options) -> Result:
             select
                 segment_id,
                 as_of_date,
-                member_count,
-                nullif(cast(alerts as varchar), '') as alerts
+                members as member_count,
+                nullif(alerts, '') as alerts
             from marts.segment_health
             order by segment_id, as_of_date
             """
@@ -742,16 +742,35 @@ def campaign_lift(warehouse: Warehouse, _options: Options) -> Result:
     frame = _rows(
         warehouse.frame(
             """
+            -- campaign_lift is one row per campaign (and as_of_date): the latest build's
+            -- conversion and revenue-per-member comparisons, one row per metric here
+            with latest as (
+                select * from marts.campaign_lift
+                where as_of_date = (select max(as_of_date) from marts.campaign_lift)
+            )
             select
                 campaign_id,
-                metric,
-                treatment_value,
-                control_value,
-                absolute_lift,
-                ci_low,
-                ci_high,
-                p_value
-            from marts.campaign_lift
+                'conversion rate' as metric,
+                conversion_rate_treatment as treatment_value,
+                conversion_rate_control as control_value,
+                conversion_lift_abs as absolute_lift,
+                conversion_lift_ci_low as ci_low,
+                conversion_lift_ci_high as ci_high,
+                conversion_p_value as p_value
+            from latest
+            where conversion_lift_abs is not null
+            union all
+            select
+                campaign_id,
+                'revenue per member',
+                revenue_per_member_treatment,
+                revenue_per_member_control,
+                revenue_lift_abs,
+                revenue_lift_ci_low,
+                revenue_lift_ci_high,
+                revenue_p_value
+            from latest
+            where revenue_lift_abs is not null
             order by campaign_id, metric
             """
         ),

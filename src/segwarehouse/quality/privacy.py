@@ -40,6 +40,12 @@ PHONE_VALUE_PATTERN = (
 ALLOWED_COLUMNS: dict[tuple[str, str], str] = {
     ("marts.dim_customers", "email_sha256"): "SHA-256 of the normalised email, not the email",
     ("marts.dim_customers", "phone_sha256"): "SHA-256 of the E.164 phone, not the phone",
+    ("marts.audience_exports", "email_sha256"): (
+        "SHA-256 of the email as the ads platform normalises it: the customer-match upload format"
+    ),
+    ("marts.audience_exports", "phone_sha256"): (
+        "SHA-256 of the phone in the ads platform's format: the customer-match upload format"
+    ),
 }
 TEXT_TYPES = ("VARCHAR", "JSON")
 
