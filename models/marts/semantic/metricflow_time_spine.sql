@@ -8,8 +8,7 @@ with
 
 days as (
 
-    select
-        cast(day_start as date) as date_day
+    select cast(spine.day_start as date) as date_day
     from range(
         cast('{{ var("segments__earliest_plausible_date") }}' as timestamp),
         cast({{ as_of }} + interval 366 day as timestamp),
