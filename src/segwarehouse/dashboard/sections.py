@@ -350,11 +350,15 @@ def segment_sizes_over_time(warehouse: Warehouse, _options: Options) -> Result:
         ),
         "marts.segment_membership_history",
     )
+    builds = frame["as_of_date"].nunique()
+    # One build on a date axis gets hour ticks around that day: plot it as a category then.
+    dates = pd.to_datetime(frame["as_of_date"])
+    x = dates if builds > 1 else dates.dt.strftime("%Y-%m-%d")
     figure = go.Figure(
         [
             go.Scatter(
                 name=segment_id,
-                x=rows["as_of_date"],
+                x=x[rows.index],
                 y=rows["members"],
                 mode="lines+markers",
                 legendgroup=family,
@@ -368,9 +372,7 @@ def segment_sizes_over_time(warehouse: Warehouse, _options: Options) -> Result:
     )
     _layout(figure, 520, xaxis_title="as_of_date", yaxis_title="members")
     figure.update_layout(legend={"orientation": "v", "y": 1, "x": 1.02})
-    builds = frame["as_of_date"].nunique()
-    # One build on a date axis gets hour ticks around that day: show it as a category then.
-    figure.update_xaxes(type="date" if builds > 1 else "category", tickformat="%Y-%m-%d")
+    figure.update_xaxes(type="date" if builds > 1 else "category")
     return Result(figure, frame, note=f"{builds} build date(s) in the history")
 
 
