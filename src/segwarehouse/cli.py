@@ -579,6 +579,7 @@ def _export(args: argparse.Namespace) -> int:
     for file in result.files:
         print(f"  {file.file:<56} {file.row_count:>10,} rows")
     print(f"manifest: {result.manifest} (as_of_date {result.as_of_date})")
+    return 0
 
 
 def _dashboard_paths(args: argparse.Namespace) -> tuple[Path, Path]:

@@ -487,3 +487,37 @@ def test_a_shrunk_segment_raises_size_jump_and_below_min_size(
         )
     }
     assert shrunk == original
+
+
+def test_a_truncated_source_raises_size_jump(
+    health_builds: HealthBuilds, generated: Path, tmp_path: Path
+) -> None:
+    """At the last date the orders file arrives with 90% of its rows missing (a broken export):
+    rebuilt at that date, the value segment collapses and segment_health says so."""
+    raw = tmp_path / "raw"
+    shutil.copytree(generated / "raw", raw)
+    orders = raw / "orders.csv"
+    with duckdb.connect() as con:
+        [(total,)] = con.execute(
+            f"select count(*) from read_csv('{orders}', all_varchar = true)"
+        ).fetchall()
+        con.execute(
+            f"copy (select * from read_csv('{generated / 'raw' / 'orders.csv'}', "
+            f"all_varchar = true) limit {total // 10}) to '{orders}' (header)"
+        )
+    workspace = linked_workspace(tmp_path / "truncated", raw)
+    shutil.copy(health_builds.workspace.warehouse, workspace.warehouse)
+    as_of_date = SUCCESSIVE_DATES[-1]
+    run = workspace.dbt("run", dbt_vars={**BUILD_VARS, "as_of_date": as_of_date})
+    assert run.returncode == 0, run.output
+
+    [(members, previous_members, alerts)] = workspace.query(
+        "select members, previous_members, alerts from marts.segment_health "
+        f"where segment_id = 'high_value_improved' and as_of_date = '{as_of_date}'"
+    )
+    untouched = health_at(health_builds, as_of_date).loc["high_value_improved"]
+    assert previous_members == untouched["previous_members"]  # the same previous run
+    assert members <= 0.5 * previous_members, (members, previous_members)
+    assert "size_jump" in alerts.split(","), alerts
+    before = untouched["alerts"] if isinstance(untouched["alerts"], str) else ""
+    assert "size_jump" not in before.split(",")
