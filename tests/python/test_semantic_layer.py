@@ -64,11 +64,13 @@ def test_revenue_by_rfm_segment_by_month_matches_sql(mf_project: Path, built: Wo
         (str(month)[:10], segment): (float(revenue), int(orders))
         for month, segment, revenue, orders in built.query(
             """
-            select date_trunc('month', o.order_date), r.rfm_segment,
-                   sum(o.order_total), count(*)
+            select
+                date_trunc('month', o.order_date),
+                r.rfm_segment,
+                sum(case when o.is_completed then o.order_total else 0 end),
+                count(*) filter (where o.is_completed)
             from marts.fct_orders as o
             inner join marts.customer_rfm as r using (customer_key)
-            where o.is_completed
             group by all
             """
         )
@@ -78,7 +80,10 @@ def test_revenue_by_rfm_segment_by_month_matches_sql(mf_project: Path, built: Wo
     for key, (revenue, orders) in expected.items():
         assert float(got[key]["revenue"]) == pytest.approx(revenue, rel=1e-9)
         assert int(float(got[key]["orders"])) == orders
-        assert float(got[key]["average_order_value"]) == pytest.approx(revenue / orders, rel=1e-9)
+        if orders:  # a month of only cancelled or returned orders has no AOV
+            assert float(got[key]["average_order_value"]) == pytest.approx(
+                revenue / orders, rel=1e-9
+            )
 
 
 def test_mean_clv_and_churn_by_segment_match_sql(mf_project: Path, built: Workspace) -> None:
@@ -115,7 +120,7 @@ def test_segment_size_matches_membership(mf_project: Path, built: Workspace) -> 
         "--metrics",
         "segment_size",
         "--group-by",
-        "segment_memberships__segment_id",
+        "membership__segment_id",
     )
     expected = dict(
         built.query(
@@ -123,8 +128,33 @@ def test_segment_size_matches_membership(mf_project: Path, built: Workspace) -> 
             "from marts.segment_membership group by 1"
         )
     )
-    got = {row["segment_memberships__segment_id"]: int(float(row["segment_size"])) for row in rows}
+    got = {row["membership__segment_id"]: int(float(row["segment_size"])) for row in rows}
     assert got == expected
+
+
+def test_segment_health_metrics_match_the_mart(mf_project: Path, built: Workspace) -> None:
+    rows = mf_query(
+        mf_project,
+        built,
+        "--metrics",
+        "segment_members,segment_members_revenue,segment_conversion_rate",
+        "--group-by",
+        "segment_run__segment_id",
+    )
+    expected = {
+        segment: (members, float(revenue), rate)
+        for segment, members, revenue, rate in built.query(
+            "select segment_id, members, net_revenue, conversion_rate from marts.segment_health "
+            "where as_of_date = (select max(as_of_date) from marts.segment_health)"
+        )
+    }
+    got = {row["segment_run__segment_id"]: row for row in rows}
+    assert set(got) == set(expected)
+    for segment, (members, revenue, rate) in expected.items():
+        assert int(float(got[segment]["segment_members"])) == members
+        assert float(got[segment]["segment_members_revenue"]) == pytest.approx(revenue, rel=1e-9)
+        if members:
+            assert float(got[segment]["segment_conversion_rate"]) == pytest.approx(rate, rel=1e-9)
 
 
 def test_dbt_docs_generate_documents_every_model(built: Workspace) -> None:
