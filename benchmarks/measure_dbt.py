@@ -54,14 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     log = dirs.root / f"dbt_{args.name}.log"
-    measured = bench.measure(command, env, PROJECT_DIR, log, spill_dirs=(dirs.warehouse_spill,))
-    result = {"command": command, "success": measured.returncode == 0, **measured.to_dict()}
-    run_results = target / "run_results.json"
-    result.update(
-        bench.read_run_results(run_results) if run_results.is_file() else bench.read_log(log)
-    )
-    bench.annotate_nodes(result["nodes"], target / "manifest.json", measured.timeline)
-    result["layers"] = bench.layer_totals(result["nodes"], measured.timeline)
+    result = {
+        "command": command,
+        **bench.measure_dbt(
+            command, env, PROJECT_DIR, log, target, spill_dirs=(dirs.warehouse_spill,)
+        ),
+    }
     args.report.with_suffix(".json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     lines = [
         f"## {args.name}",

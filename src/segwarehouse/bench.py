@@ -417,21 +417,36 @@ def dbt_env(config: BenchConfig, dirs: ScaleDirs) -> dict[str, str]:
     }
 
 
+def measure_dbt(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    log_path: Path,
+    target: Path,
+    spill_dirs: Sequence[Path] = (),
+) -> dict[str, Any]:
+    """Measure one dbt invocation: wall, peak RSS, per-node times (run_results.json, else the
+    log) with each node's layer and peak RSS, and per-layer totals."""
+    measured = measure(command, env, cwd, log_path, spill_dirs=spill_dirs)
+    result: dict[str, Any] = {"success": measured.returncode == 0, **measured.to_dict()}
+    run_results = target / "run_results.json"
+    result.update(read_run_results(run_results) if run_results.is_file() else read_log(log_path))
+    annotate_nodes(result["nodes"], target / "manifest.json", measured.timeline)
+    result["layers"] = layer_totals(result["nodes"], measured.timeline)
+    return result
+
+
 def run_dbt_build(config: BenchConfig, dirs: ScaleDirs) -> dict[str, Any]:
     """Time `dbt build`; per-node times from run_results.json; staged counts."""
     log_path = dirs.root / "dbt_build.log"
-    measured = measure(
+    result = measure_dbt(
         dbt_command(config, dirs),
         dbt_env(config, dirs),
         config.project_dir,
         log_path,
+        dirs.target,
         spill_dirs=(dirs.spill / "dbt", dirs.warehouse_spill),
     )
-    result: dict[str, Any] = {"success": measured.returncode == 0, **measured.to_dict()}
-    run_results = dirs.target / "run_results.json"
-    result.update(read_run_results(run_results) if run_results.is_file() else read_log(log_path))
-    annotate_nodes(result["nodes"], dirs.target / "manifest.json", measured.timeline)
-    result["layers"] = layer_totals(result["nodes"], measured.timeline)
     result["counts"] = reconciliation_counts(dirs.warehouse)
     result["database_bytes"] = _file_size(dirs.warehouse)
     result["log"] = str(log_path)
