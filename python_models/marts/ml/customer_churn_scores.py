@@ -11,10 +11,10 @@ from typing import Any
 
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
-    ORDER_COLUMNS,
     SCORES_SCHEMA,
-    SESSION_COLUMNS,
-    score_customers,
+    SNAPSHOT_COLUMNS,
+    frames_from_snapshots,
+    score_training_set,
     settings_from_config,
 )
 from segwarehouse.ml.frames import typed_relation
@@ -23,8 +23,7 @@ from segwarehouse.ml.frames import typed_relation
 def model(dbt: Any, session: Any) -> Any:
     """One row per customer with a completed order; no rows when no model could be trained."""
     dbt.config(materialized="table")
-    orders_relation = dbt.ref("int_customer_orders")
-    sessions_relation = dbt.ref("int_customer_web_sessions")
+    snapshots_relation = dbt.ref("int_churn_feature_snapshots")
     # dbt passes a model only the config keys its code names literally.
     config = {
         "churn_horizon_days": dbt.config.get("churn_horizon_days"),
@@ -36,10 +35,10 @@ def model(dbt: Any, session: Any) -> Any:
         "churn_outer_cv_folds": dbt.config.get("churn_outer_cv_folds"),
         "random_seed": dbt.config.get("random_seed"),
     }
-    scores = score_customers(
-        orders_relation.project(ORDER_COLUMNS).df(),
-        sessions_relation.project(SESSION_COLUMNS).df(),
-        dbt.config.get("as_of_date"),
-        settings_from_config(config),
+    as_of_date = dbt.config.get("as_of_date")
+    settings = settings_from_config(config)
+    train, current = frames_from_snapshots(
+        snapshots_relation.project(SNAPSHOT_COLUMNS).df(), as_of_date, settings
     )
+    scores = score_training_set(train, current, as_of_date, settings)
     return typed_relation(duckdb_connection(session), scores, SCORES_SCHEMA)

@@ -10,9 +10,9 @@ from typing import Any
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     METRICS_SCHEMA,
-    ORDER_COLUMNS,
-    SESSION_COLUMNS,
-    evaluate,
+    SNAPSHOT_COLUMNS,
+    evaluate_training_set,
+    frames_from_snapshots,
     settings_from_config,
 )
 from segwarehouse.ml.frames import typed_relation
@@ -21,8 +21,7 @@ from segwarehouse.ml.frames import typed_relation
 def model(dbt: Any, session: Any) -> Any:
     """AUC, precision / recall at the threshold, Brier, ECE, training size and positive rate."""
     dbt.config(materialized="table")
-    orders_relation = dbt.ref("int_customer_orders")
-    sessions_relation = dbt.ref("int_customer_web_sessions")
+    snapshots_relation = dbt.ref("int_churn_feature_snapshots")
     # dbt passes a model only the config keys its code names literally.
     config = {
         "churn_horizon_days": dbt.config.get("churn_horizon_days"),
@@ -34,10 +33,11 @@ def model(dbt: Any, session: Any) -> Any:
         "churn_outer_cv_folds": dbt.config.get("churn_outer_cv_folds"),
         "random_seed": dbt.config.get("random_seed"),
     }
-    metrics = evaluate(
-        orders_relation.project(ORDER_COLUMNS).df(),
-        sessions_relation.project(SESSION_COLUMNS).df(),
-        dbt.config.get("as_of_date"),
-        settings_from_config(config),
-    )
+    as_of_date = dbt.config.get("as_of_date")
+    settings = settings_from_config(config)
+    # Only the training snapshot: the scoring rows are customer_churn_scores' business.
+    training = snapshots_relation.filter("snapshot_name = 'training'")
+    training_rows = training.project(SNAPSHOT_COLUMNS)
+    train, _ = frames_from_snapshots(training_rows.df(), as_of_date, settings)
+    metrics = evaluate_training_set(train, as_of_date, settings)
     return typed_relation(duckdb_connection(session), metrics, METRICS_SCHEMA)
