@@ -8,14 +8,14 @@
 -- Inputs, read from a built dbt warehouse attached READ_ONLY as `wh` (the inputs of the dbt
 -- layer, never its outputs):
 --   wh.staging.stg_commerce__orders, stg_commerce__order_items, stg_commerce__products,
---     stg_web__events, stg_marketing__campaign_events, stg_crm__customers (birth date only)
+--     stg_web__events, stg_marketing__campaign_events, stg_crm__customers,
+--     stg_privacy__consents
 --   wh.intermediate.int_identity_record_keys (order and CRM record -> customer_key),
---     int_identity_resolved_nodes (identifier -> customer_key, for web and campaign events)
---   wh.marts.dim_customers (the customer list, gender, consents, first_seen_at)
+--     int_identity_resolved_nodes (identifier -> customer_key; first sighting),
+--     int_identity_erased_customer_keys (customers left out)
 --   wh.reference.source_system_priority, wh.reference.rfm_segment_map (seeds)
--- Not read, because they cannot change the result: int_identity_erased_customer_keys (erased
--- customers are absent from dim_customers, and every aggregate below is kept only for
--- dim_customers' keys) and stg_privacy__consents (dim_customers carries the consent flags).
+-- So the dbt side it is compared with is everything between identity and RFM: the six
+-- int_customer_* models, dim_customers, customer_features and customer_rfm.
 --
 -- Variables, set by the caller before this script runs (the runner reads the defaults from
 -- dbt_project.yml; the column names below assume the default windows, the runner checks):
@@ -26,6 +26,7 @@
 --   features__winsorize_quantiles     [0.01, 0.99]
 --   segments__lifecycle_new_days, segments__lifecycle_active_days,
 --   segments__lifecycle_churn_days    90, 90, 180
+--   segments__consent_default_granted false (consent columns: email, sms, ads, push)
 -- By hand, in the duckdb CLI on a fresh database file:
 --   attach 'warehouse/segments.duckdb' as wh (read_only);
 --   set variable as_of_date = date '2026-06-30';
@@ -36,11 +37,12 @@
 --   set variable segments__lifecycle_new_days = 90;
 --   set variable segments__lifecycle_active_days = 90;
 --   set variable segments__lifecycle_churn_days = 180;
+--   set variable segments__consent_default_granted = false;
 --   .read benchmarks/features_rfm_baseline.sql
 --
 -- Shape: no intermediate tables; every source is aggregated straight to one row per customer
 -- (orders are joined to their customer once, in a CTE the order, channel and category
--- aggregates share), and the per-customer rows meet dim_customers in one join. Web events
+-- aggregates share), and the per-customer rows meet the customer list in one join. Web events
 -- are first grouped per (session, customer_id, email, cookie), so the three identifier
 -- look-ups run once per group instead of once per event, then per (customer, session), then
 -- per customer. Look-ups use per-type slices of the resolved nodes keyed on the bare
@@ -248,42 +250,103 @@ campaign_summary as (
     group by all
 ),
 
--- The golden record's birth date: from the most recently written CRM record that has one;
--- ties go to the more trusted source system, then the smaller customer_id.
-birth_dates as (
+-- The golden record's birth date and gender, each from the most recently written CRM record
+-- that has one; ties go to the more trusted source system, then the smaller customer_id.
+crm_survivors as (
     select
         record_keys.customer_key,
-        arg_min(
-            crm.birth_date,
-            struct_pack(
-                updated := coalesce(-epoch_us(crm.updated_at), 9223372036854775807),
-                priority := coalesce(priority.priority, 999999),
-                customer_id := crm.customer_id
-            )
-        ) as birth_date
+        arg_min(crm.birth_date, struct_pack(
+            updated := coalesce(-epoch_us(crm.updated_at), 9223372036854775807),
+            priority := coalesce(priority.priority, 999999),
+            customer_id := crm.customer_id
+        )) filter (where crm.birth_date is not null) as birth_date,
+        arg_min(crm.gender, struct_pack(
+            updated := coalesce(-epoch_us(crm.updated_at), 9223372036854775807),
+            priority := coalesce(priority.priority, 999999),
+            customer_id := crm.customer_id
+        )) filter (where crm.gender is not null) as gender
     from wh.staging.stg_crm__customers as crm
     inner join wh.intermediate.int_identity_record_keys as record_keys
         on record_keys.record_type = 'crm_customer' and crm.customer_id = record_keys.record_id
     left join wh.reference.source_system_priority as priority
         on crm.source_system = priority.source_system
-    where crm.birth_date is not null and record_keys.customer_key is not null
+    where record_keys.customer_key is not null
     group by record_keys.customer_key
+),
+
+-- The customers: every customer_key with a CRM record or an order (and a resolved node),
+-- erased ones left out; first seen = the earliest sighting of any of their identifiers.
+customer_list as (
+    select
+        customer_key,
+        min(first_seen_at) as first_seen_at
+    from wh.intermediate.int_identity_resolved_nodes
+    where customer_key in (
+        select customer_key
+        from wh.intermediate.int_identity_record_keys
+        where record_type in ('crm_customer', 'order')
+    )
+    and customer_key not in (
+        select customer_key from wh.intermediate.int_identity_erased_customer_keys
+    )
+    group by customer_key
+),
+
+-- Consent per channel: the latest change recorded under any of the customer's customer_ids or
+-- emails (ties: revoked wins); no record = segments__consent_default_granted.
+consent_flags as (
+    select
+        customer_key,
+        arg_min(is_granted, struct_pack(
+            recorded := coalesce(-epoch_us(recorded_at), 9223372036854775807),
+            granted := is_granted
+        )) filter (where channel = 'email') as email_consent,
+        arg_min(is_granted, struct_pack(
+            recorded := coalesce(-epoch_us(recorded_at), 9223372036854775807),
+            granted := is_granted
+        )) filter (where channel = 'sms') as sms_consent,
+        arg_min(is_granted, struct_pack(
+            recorded := coalesce(-epoch_us(recorded_at), 9223372036854775807),
+            granted := is_granted
+        )) filter (where channel = 'ads') as ads_consent,
+        arg_min(is_granted, struct_pack(
+            recorded := coalesce(-epoch_us(recorded_at), 9223372036854775807),
+            granted := is_granted
+        )) filter (where channel = 'push') as push_consent
+    from (
+        select
+            coalesce(by_customer_id.customer_key, by_email.customer_key) as customer_key,
+            consents.channel,
+            consents.is_granted,
+            consents.recorded_at
+        from wh.staging.stg_privacy__consents as consents
+        left join customer_id_nodes as by_customer_id
+            on consents.customer_id = by_customer_id.identifier_value
+        left join email_nodes as by_email
+            on consents.email = by_email.identifier_value
+    )
+    where customer_key is not null
+    group by customer_key
 ),
 
 joined as (
     select
         customers.customer_key,
-        customers.gender as known_gender,
-        customers.has_email_consent,
-        customers.has_sms_consent,
-        customers.has_ads_consent,
-        customers.has_push_consent,
+        crm_survivors.gender as known_gender,
+        coalesce(consent_flags.email_consent, getvariable('segments__consent_default_granted'))
+            as has_email_consent,
+        coalesce(consent_flags.sms_consent, getvariable('segments__consent_default_granted'))
+            as has_sms_consent,
+        coalesce(consent_flags.ads_consent, getvariable('segments__consent_default_granted'))
+            as has_ads_consent,
+        coalesce(consent_flags.push_consent, getvariable('segments__consent_default_granted'))
+            as has_push_consent,
         customers.first_seen_at,
         case
-            when date_sub('year', birth_dates.birth_date, getvariable('as_of_date'))
+            when date_sub('year', crm_survivors.birth_date, getvariable('as_of_date'))
                 between getvariable('features__plausible_age_range')[1]
                 and getvariable('features__plausible_age_range')[2]
-                then cast(date_sub('year', birth_dates.birth_date, getvariable('as_of_date'))
+                then cast(date_sub('year', crm_survivors.birth_date, getvariable('as_of_date'))
                     as integer)
         end as plausible_age,
         coalesce(order_summary.order_count, 0) as order_count,
@@ -317,8 +380,9 @@ joined as (
         coalesce(campaign_summary.emails_opened, 0) as emails_opened,
         coalesce(campaign_summary.emails_clicked, 0) as emails_clicked,
         coalesce(campaign_summary.campaign_conversions, 0) as campaign_conversions
-    from wh.marts.dim_customers as customers
-    left join birth_dates on customers.customer_key = birth_dates.customer_key
+    from customer_list as customers
+    left join crm_survivors on customers.customer_key = crm_survivors.customer_key
+    left join consent_flags on customers.customer_key = consent_flags.customer_key
     left join order_summary on customers.customer_key = order_summary.customer_key
     left join channel_preference on customers.customer_key = channel_preference.customer_key
     left join category_summary on customers.customer_key = category_summary.customer_key

@@ -9,7 +9,9 @@ campaign_events as (
 
 ),
 
-resolved_nodes as (
+-- Referenced more than once: not materialized, so DuckDB reads the table where it is used
+-- (with only the columns each use needs) instead of first copying all of it.
+resolved_nodes as not materialized (
 
     select * from {{ ref('int_identity_resolved_nodes') }}
 
@@ -33,9 +35,13 @@ attributed as (
         coalesce(by_customer_id.customer_key, by_email.customer_key) as customer_key
     from campaign_events
     left join resolved_nodes as by_customer_id
-        on by_customer_id.node_id = 'customer_id:' || campaign_events.customer_id
+        on
+            by_customer_id.identifier_type = 'customer_id'
+            and campaign_events.customer_id = by_customer_id.identifier_value
     left join resolved_nodes as by_email
-        on by_email.node_id = 'email:' || campaign_events.email
+        on
+            by_email.identifier_type = 'email'
+            and campaign_events.email = by_email.identifier_value
 
 ),
 

@@ -13,7 +13,9 @@ crm_customers as (
 
 ),
 
-record_keys as (
+-- Referenced more than once: not materialized, so DuckDB reads the table where it is used
+-- (with only the columns each use needs) instead of first copying all of it.
+record_keys as not materialized (
 
     select * from {{ ref('int_identity_record_keys') }}
 

@@ -11,7 +11,9 @@ events as (
 
 ),
 
-resolved_nodes as (
+-- Referenced more than once: not materialized, so DuckDB reads the table where it is used
+-- (with only the columns each use needs) instead of first copying all of it.
+resolved_nodes as not materialized (
 
     select * from {{ ref('int_identity_resolved_nodes') }}
 
@@ -50,6 +52,8 @@ session_parts as (
 
 ),
 
+-- Look-ups join on (identifier_type, identifier_value), not on node_id = 'type:' || value:
+-- building that string for every row made this model 60% slower at 1M customers.
 attributed_parts as (
 
     select
@@ -59,30 +63,46 @@ attributed_parts as (
         ) as customer_key
     from session_parts
     left join resolved_nodes as by_customer_id
-        on by_customer_id.node_id = 'customer_id:' || session_parts.customer_id
+        on
+            by_customer_id.identifier_type = 'customer_id'
+            and session_parts.customer_id = by_customer_id.identifier_value
     left join resolved_nodes as by_email
-        on by_email.node_id = 'email:' || session_parts.email
+        on
+            by_email.identifier_type = 'email'
+            and session_parts.email = by_email.identifier_value
     left join resolved_nodes as by_cookie
-        on by_cookie.node_id = 'anonymous_id:' || session_parts.anonymous_id
+        on
+            by_cookie.identifier_type = 'anonymous_id'
+            and session_parts.anonymous_id = by_cookie.identifier_value
+
+),
+
+-- Sessions are summed per customer first, then kept for current (non-erased) customers:
+-- the filter then joins ~8M session rows instead of ~15M session parts.
+customer_sessions as (
+
+    select
+        customer_key,
+        session_id,
+        cast(sum(product_views) as bigint) as product_views,
+        cast(sum(add_to_carts) as bigint) as add_to_carts,
+        cast(sum(purchases) as bigint) as purchases,
+        min(device_type) as device_type,
+        min(session_started_at) as session_started_at
+    from attributed_parts
+    where customer_key is not null
+    group by
+        customer_key,
+        session_id
 
 ),
 
 final as (
 
-    select
-        attributed_parts.customer_key,
-        attributed_parts.session_id,
-        cast(sum(attributed_parts.product_views) as bigint) as product_views,
-        cast(sum(attributed_parts.add_to_carts) as bigint) as add_to_carts,
-        cast(sum(attributed_parts.purchases) as bigint) as purchases,
-        min(attributed_parts.device_type) as device_type,
-        min(attributed_parts.session_started_at) as session_started_at
-    from attributed_parts
+    select customer_sessions.*
+    from customer_sessions
     inner join customer_keys
-        on attributed_parts.customer_key = customer_keys.customer_key
-    group by
-        attributed_parts.customer_key,
-        attributed_parts.session_id
+        on customer_sessions.customer_key = customer_keys.customer_key
 
 )
 

@@ -23,15 +23,17 @@ golden_records as (
 
 ),
 
-customer_orders as (
+-- Referenced more than once: not materialized, so DuckDB reads the table where it is used
+-- (with only the columns each use needs) instead of first copying all of it.
+customer_orders as not materialized (
 
     select * from {{ ref('int_customer_orders') }}
 
 ),
 
-order_lines as (
+category_spend as (
 
-    select * from {{ ref('int_customer_order_lines') }}
+    select * from {{ ref('int_customer_category_spend') }}
 
 ),
 
@@ -93,18 +95,11 @@ category_summary as (
 
     select
         customer_key,
-        count(distinct category) as distinct_categories,
+        count(*) as distinct_categories,  -- one category_spend row per category
         -- ties go to the alphabetically first category
-        arg_min(category, struct_pack(revenue := -category_revenue, category := category))
+        arg_min(category, struct_pack(revenue := -revenue, category := category))
             as top_category
-    from (
-        select
-            customer_key,
-            category,
-            sum(line_amount) as category_revenue
-        from order_lines
-        group by customer_key, category
-    ) as per_category
+    from category_spend
     group by customer_key
 
 ),
