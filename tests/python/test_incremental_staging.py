@@ -12,7 +12,6 @@ moving it).
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -91,15 +90,15 @@ def split_deliveries(single: Path, days_dir: Path) -> dict[str, int]:
     con = duckdb.connect()
     for source, (ts_column, _) in LARGE_SOURCES.items():
         con.execute(
-            f"create table {source} as select * from read_csv({_sql_path(single / (source + '.csv'))},"
-            " all_varchar = true, header = true)"
+            f"create table {source} as select * from read_csv("
+            f"{_sql_path(single / (source + '.csv'))}, all_varchar = true, header = true)"
         )
         columns = [row[0] for row in con.execute(f"describe {source}").fetchall()]
         column_list = ", ".join(f'"{column}"' for column in columns)
         con.execute(
             f"create table {source}_days as with numbered as (select *, row_number() over () as rn"
             f" from {source}), copies as (select *, row_number() over (partition by {column_list}"
-            f" order by rn) as copy_number from numbered) select * exclude (copy_number),"
+            f" order by rn) as copy_number from numbered) select *,"
             f" {_delivery_day(ts_column)} as delivery from copies"
         )
     # Re-sends across days: exact copies of day-1 web events and orders on day 2; a web event
@@ -161,12 +160,14 @@ def split_deliveries(single: Path, days_dir: Path) -> dict[str, int]:
         create table order_items_days as
         with numbered as (
             select *, row_number() over () as rn
-            from read_csv({_sql_path(single / "order_items.csv")}, all_varchar = true, header = true)
+            from read_csv(
+                {_sql_path(single / "order_items.csv")}, all_varchar = true, header = true
+            )
         ),
         order_day as (
             select order_id, min(delivery) as delivery from orders_days group by order_id
         )
-        select numbered.*,
+        select numbered.*, 1 as copy_number,
             case
                 when order_day.delivery is null then 1 + hash(numbered.rn) % 3
                 when hash(numbered.rn) % 30 = 0 then least(order_day.delivery + 1, 3)
@@ -182,9 +183,10 @@ def split_deliveries(single: Path, days_dir: Path) -> dict[str, int]:
             folder = days_dir / str(number) / source
             folder.mkdir(parents=True)
             options = "format parquet" if fmt == "parquet" else "format csv, header true"
+            target = _sql_path(folder / f"{day.isoformat()}.{fmt}")
             con.execute(
-                f"copy (select * exclude (rn, delivery) from {source}_days where delivery = {number}"
-                f" order by rn) to {_sql_path(folder / f'{day.isoformat()}.{fmt}')} ({options})"
+                f"copy (select * exclude (rn, copy_number, delivery) from {source}_days"
+                f" where delivery = {number} order by rn) to {target} ({options})"
             )
     counts = {
         "late_web_events": con.execute(
@@ -217,7 +219,8 @@ def comparable_select(con: duckdb.DuckDBPyConnection, catalog: str, table: str) 
     schema, name = table.split(".")
     columns = con.execute(
         "select column_name, data_type from information_schema.columns"
-        " where table_catalog = ? and table_schema = ? and table_name = ? order by ordinal_position",
+        " where table_catalog = ? and table_schema = ? and table_name = ?"
+        " order by ordinal_position",
         [catalog, schema, name],
     ).fetchall()
     assert columns, f"{catalog}.{table} not found"
@@ -333,8 +336,23 @@ def test_daily_run_processes_part_of_the_rows(chain: dict, table: str) -> None:
     assert chain["full"].query(f"select count(distinct {RUN_STAMP}) from {table}") == [(1,)]
 
 
+def required_files(raw_dir: Path) -> None:
+    """The two required landing files, one valid row each."""
+    (raw_dir / "crm_customers.csv").write_text(
+        "customer_id,email,phone,first_name,last_name,birth_date,gender,street_address,city,"
+        "region,postal_code,country,loyalty_id,source_system,created_at,updated_at\n"
+        "C1,a@b.com,555-123-4567,Ann,Lee,1980-01-01,F,1 Main St,Springfield,IL,62701,US,L1,"
+        "webshop,2024-01-01 00:00:00,2024-01-01 00:00:00\n"
+    )
+    (raw_dir / "orders.csv").write_text(
+        "order_id,customer_id,email,loyalty_id,anonymous_id,order_ts,channel,status,currency,"
+        "order_total,discount_amount\nO1,C1,,,,2024-05-01 10:00:00,web,completed,USD,10.00,0\n"
+    )
+
+
 def test_folder_and_file_together_are_refused(tmp_path: Path) -> None:
     workspace = make_workspace(tmp_path / "both")
+    required_files(workspace.raw_dir)
     (workspace.raw_dir / "web_events").mkdir()
     header = "event_id,anonymous_id,event_type,event_ts"
     (workspace.raw_dir / "web_events.csv").write_text(header + "\n")
@@ -347,6 +365,7 @@ def test_folder_and_file_together_are_refused(tmp_path: Path) -> None:
 
 def test_contract_is_checked_per_delivery_file(tmp_path: Path) -> None:
     workspace = make_workspace(tmp_path / "contract")
+    required_files(workspace.raw_dir)
     folder = workspace.raw_dir / "web_events"
     folder.mkdir()
     (folder / "2026-06-29.csv").write_text("event_id,anonymous_id,event_type,event_ts\n")
