@@ -1,8 +1,9 @@
 """Time a full build of the large sources' base models against a one-day incremental run.
 
 Generates a data set, lands each large source (web events, orders, order items, campaign
-events) as a folder of two deliveries: everything dated before the last day (one history
-file) and the last day (one daily file, plus the rows the generator dates later). Then:
+events) as a folder of deliveries: everything dated more than a week before the last day (one
+history file), one file per day for the week before the last day, and the last day (plus the rows
+the generator dates later). Then:
 
   1. history only, as_of_date = the day before: dbt run of the base models (setup);
   2. the daily file lands, as_of_date = the last day: dbt run (incremental), timed;
@@ -52,33 +53,48 @@ def _quote(path: Path) -> str:
 
 
 def land(single: Path, raw: Path, last_day: date) -> dict[str, tuple[int, int]]:
-    """Write raw/<source>/<day>.parquet (history, last day); returns rows per delivery."""
+    """Write raw/<source>/<day>.parquet: one file for everything dated more than a week before
+    the last day, one per day for the week before it, one for the last day (and the rows dated
+    later). Returns (rows before the last day, rows in the last day's file) per source."""
     con = duckdb.connect()
     rows: dict[str, tuple[int, int]] = {}
+    first_daily = last_day - timedelta(days=7)
+    day_of = (
+        "least(greatest(cast(try_cast({ts} as timestamp) as date), date '{first}'), date '{last}')"
+    )
     order_day = (
-        f"select order_id, max(try_cast(order_ts as timestamp) >= date '{last_day}') as is_last"
-        f" from read_csv({_quote(single / 'orders.csv')}, all_varchar = true) group by order_id"
+        "select order_id, max("
+        + day_of.format(ts="order_ts", first=first_daily, last=last_day)
+        + f") as delivery from read_csv({_quote(single / 'orders.csv')}, all_varchar = true)"
+        " group by order_id"
     )
     for source, ts_column in LARGE_SOURCES.items():
         reader = f"read_csv({_quote(single / (source + '.csv'))}, all_varchar = true)"
         if ts_column is None:
-            is_last = "coalesce(order_day.is_last, false)"
+            delivery = f"coalesce(order_day.delivery, date '{first_daily}')"
             relation = f"{reader} as rows_in left join ({order_day}) as order_day using (order_id)"
         else:
-            is_last = f"coalesce(try_cast({ts_column} as timestamp) >= date '{last_day}', false)"
+            day = day_of.format(ts=ts_column, first=first_daily, last=last_day)
+            delivery = f"coalesce({day}, date '{first_daily}')"
             relation = f"{reader} as rows_in"
         (raw / source).mkdir(parents=True)
-        counts = []
-        day_before = (last_day - timedelta(days=1)).isoformat()
-        for name, wanted in ((day_before, "not"), (str(last_day), "")):
-            path = raw / source / f"{name}.parquet"
+        con.execute(
+            f"create or replace table delivered as select rows_in.*, {delivery} as delivery"
+            f" from {relation}"
+        )
+        days = [row[0] for row in con.execute("select distinct delivery from delivered").fetchall()]
+        for day in days:
+            name = (day - timedelta(days=1)) if day == first_daily else day
+            path = raw / source / f"{name.isoformat()}.parquet"
             con.execute(
-                f"copy (select * exclude (is_last) from (select rows_in.*, {is_last} as is_last"
-                f" from {relation}) where {wanted} is_last) to {_quote(path)} (format parquet)"
+                f"copy (select * exclude (delivery) from delivered where delivery = date '{day}')"
+                f" to {_quote(path)} (format parquet)"
             )
-            counted = con.execute(f"select count(*) from read_parquet({_quote(path)})").fetchone()
-            counts.append(counted[0])
-        rows[source] = (counts[0], counts[1])
+        counted = con.execute(
+            f"select count(*) filter (where delivery < date '{last_day}'),"
+            f" count(*) filter (where delivery = date '{last_day}') from delivered"
+        ).fetchone()
+        rows[source] = (counted[0], counted[1])
     con.close()
     return rows
 
