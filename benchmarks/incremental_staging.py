@@ -149,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for source in ("crm_customers", "products", "consents", "erasure_requests"):
         shutil.copy2(work / "single" / f"{source}.csv", work / "raw")
     daily = {source: work / "raw" / source / f"{END_DATE}.parquet" for source in LARGE_SOURCES}
+    daily = {source: path for source, path in daily.items() if path.exists()}
     parked = work / "parked"
     parked.mkdir()
     for source, path in daily.items():
