@@ -18,57 +18,110 @@
 
 
 {% macro register_raw_source(node, raw_dir) %}
+    {#-
+        A source lands either as one file (<raw_dir>/<landing_file>.csv or .parquet) or as a
+        folder of deliveries (<raw_dir>/<landing_file>/*.csv|*.parquet, e.g. one file per day);
+        never both. Every file is checked against the contract on its own (errors name the
+        file) and raw.<source> is the union of the files, each row tagged with its file in
+        `_landing_file`. raw.<source>__landing_files lists the files with their size and
+        modification time (what the incremental base models compare to what they loaded).
+    -#}
     {%- set file_name = node.meta['landing_file'] -%}
-    {%- set path = find_landing_file(raw_dir, file_name) -%}
+    {%- set paths = find_landing_files(raw_dir, file_name) -%}
     {%- set contract_columns = node.columns.values() | map(attribute='name') | list -%}
     {%- set required_columns = [] -%}
     {%- for column in node.columns.values() if column.meta.get('required') -%}
         {%- do required_columns.append(column.name) -%}
     {%- endfor -%}
 
-    {%- if path is none and node.meta.get('required_file') -%}
+    {%- if not paths and node.meta.get('required_file') -%}
         {{ exceptions.raise_compiler_error(
             "Raw-data contract: required file '" ~ file_name ~ "' not found: expected "
-            ~ raw_dir ~ "/" ~ file_name ~ ".csv or .parquet (set SEGMENTS_RAW_DIR to your landing folder)."
+            ~ raw_dir ~ "/" ~ file_name ~ ".csv or .parquet, or a folder " ~ raw_dir ~ "/" ~ file_name
+            ~ "/ of .csv / .parquet deliveries (set SEGMENTS_RAW_DIR to your landing folder)."
         ) }}
     {%- endif -%}
 
-    {%- if path is none -%}
+    {%- if not paths -%}
         {%- set body = empty_contract_select(contract_columns) -%}
+        {%- set files_body = "select cast(null as varchar) as landing_file, cast(null as bigint) as file_size, "
+            ~ "cast(null as timestamp with time zone) as file_modified where false" -%}
     {%- else -%}
-        {%- if path.endswith('.csv') and var('dq__check_csv_encoding', true) -%}
-            {%- do check_landing_file_encoding(path) -%}
-        {%- endif -%}
-        {%- set found_columns = landing_file_columns(path, required_columns) -%}
-        {%- set reader = landing_file_reader(path, found_columns) -%}
-        {%- set body = contract_select(reader, path, contract_columns, required_columns, found_columns) -%}
+        {%- set bodies = [] -%}
+        {%- for path in paths -%}
+            {%- if path.endswith('.csv') and var('dq__check_csv_encoding', true) -%}
+                {%- do check_landing_file_encoding(path) -%}
+            {%- endif -%}
+            {%- set found_columns = landing_file_columns(path, required_columns) -%}
+            {%- set reader = landing_file_reader(path, found_columns) -%}
+            {%- do bodies.append(contract_select(reader, path, contract_columns, required_columns, found_columns)) -%}
+        {%- endfor -%}
+        {%- set body = bodies | join('\nunion all\n') -%}
+        {%- set literals = [] -%}
+        {%- for path in paths -%}
+            {%- do literals.append(sql_string_literal(path)) -%}
+        {%- endfor -%}
+        {%- set files_body = "select filename as landing_file, size as file_size, last_modified as file_modified "
+            ~ "from read_blob([" ~ literals | join(', ') ~ "])" -%}
     {%- endif -%}
 
-    {%- do run_query('create schema if not exists ' ~ adapter.quote(node.database) ~ '.' ~ adapter.quote(node.schema)) -%}
+    {%- set schema_sql = adapter.quote(node.database) ~ '.' ~ adapter.quote(node.schema) -%}
+    {%- do run_query('create schema if not exists ' ~ schema_sql) -%}
     {%- do run_query(
-        'create or replace view ' ~ adapter.quote(node.database) ~ '.' ~ adapter.quote(node.schema)
-        ~ '.' ~ adapter.quote(node.identifier) ~ ' as\n' ~ body
+        'create or replace view ' ~ schema_sql ~ '.' ~ adapter.quote(node.identifier) ~ ' as\n' ~ body
     ) -%}
-    {{ log('raw.' ~ node.identifier ~ ' <- ' ~ (path if path is not none else '(absent: empty)'), info=False) }}
+    {%- do run_query(
+        'create or replace view ' ~ schema_sql ~ '.' ~ adapter.quote(node.identifier ~ '__landing_files')
+        ~ ' as\n' ~ files_body
+    ) -%}
+    {{ log('raw.' ~ node.identifier ~ ' <- ' ~ (paths | join(', ') if paths else '(absent: empty)'), info=False) }}
 {% endmacro %}
 
 
-{% macro find_landing_file(raw_dir, file_name) %}
-    {#- The one landing file for a source, or none. Refuses a folder holding both formats. -#}
-    {%- set candidates = [] -%}
+{% macro find_landing_files(raw_dir, file_name) %}
+    {#-
+        The landing files of a source, in name order: [the one file], the files of its folder,
+        or [] when absent. Refuses a source present both as a file and as a folder, a single
+        file in both formats, and a delivery in a folder in both formats.
+    -#}
+    {%- set singles = [] -%}
     {%- for extension in ['csv', 'parquet'] -%}
         {%- set path = raw_dir ~ '/' ~ file_name ~ '.' ~ extension -%}
         {%- set found = run_query('select count(*) from glob(' ~ sql_string_literal(path) ~ ')') -%}
         {%- if found.rows[0][0] > 0 -%}
-            {%- do candidates.append(path) -%}
+            {%- do singles.append(path) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if candidates | length > 1 -%}
+    {%- if singles | length > 1 -%}
         {{ exceptions.raise_compiler_error(
-            "Raw-data contract: both " ~ candidates | join(' and ') ~ " exist; keep exactly one file per source."
+            "Raw-data contract: both " ~ singles | join(' and ') ~ " exist; keep exactly one file per source."
         ) }}
     {%- endif -%}
-    {{ return(candidates[0] if candidates else none) }}
+    {%- set folder = raw_dir ~ '/' ~ file_name -%}
+    {%- set listed = run_query(
+        'select file from glob(' ~ sql_string_literal(folder ~ '/*.csv') ~ ') union all '
+        ~ 'select file from glob(' ~ sql_string_literal(folder ~ '/*.parquet') ~ ') order by file'
+    ) -%}
+    {%- set in_folder = listed.columns[0].values() | list -%}
+    {%- if singles and in_folder -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw-data contract: source '" ~ file_name ~ "' lands both as the file " ~ singles[0]
+            ~ " and as the folder " ~ folder ~ "/ (" ~ in_folder | length ~ " file(s)); keep one layout: "
+            ~ "move the file into the folder as one more delivery, or remove the folder."
+        ) }}
+    {%- endif -%}
+    {%- set deliveries = {} -%}
+    {%- for path in in_folder -%}
+        {%- set delivery = path.rsplit('.', 1)[0] -%}
+        {%- if delivery in deliveries -%}
+            {{ exceptions.raise_compiler_error(
+                "Raw-data contract: both " ~ deliveries[delivery] ~ " and " ~ path
+                ~ " exist; keep exactly one file per delivery."
+            ) }}
+        {%- endif -%}
+        {%- do deliveries.update({delivery: path}) -%}
+    {%- endfor -%}
+    {{ return(singles if singles else in_folder) }}
 {% endmacro %}
 
 

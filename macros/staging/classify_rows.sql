@@ -1,11 +1,12 @@
-{% macro classify_rows(relation, key_columns=[], version_order=none, key_mode='none', visible_at=none) %}
+{% macro classify_rows(relation, key_columns=[], version_order=none, key_mode='none', visible_at=none, copy_order=none) %}
     {#-
         Decide what happens to every raw row of a source, so that nothing is dropped silently.
         `relation` must have `quarantine_reason` (first failing check, null when the row is
         usable) and `row_fingerprint` (hash of the raw values). Adds `row_status`:
 
           quarantined      quarantine_reason is set (a check failed, or the row lost a key conflict)
-          duplicate        an exact copy of another usable row (the first copy is kept)
+          duplicate        an exact copy of another usable row (the first copy by `copy_order`
+                           is kept; copies differ at most in their landing file)
           not_yet_visible  valid, but `visible_at` is after as_of_date (backfill: not quarantined)
           superseded       key_mode 'history': an older version of the same key (latest visible wins)
           staged           everything else: the rows the stg_ view publishes
@@ -20,6 +21,12 @@
     {%- set keyed = key_mode in ('conflict', 'history') -%}
     {#- The narrow columns the windows need: keys, fingerprint, and the columns version_order sorts on. -#}
     {%- set narrow = ['row_fingerprint'] -%}
+    {%- if copy_order is not none -%}
+        {%- for term in copy_order.split(',') -%}
+            {%- set column = term.strip().split(' ')[0] -%}
+            {%- if column not in narrow %}{% do narrow.append(column) %}{% endif -%}
+        {%- endfor -%}
+    {%- endif -%}
     {%- for column in key_columns -%}
         {%- if column not in narrow %}{% do narrow.append(column) %}{% endif -%}
     {%- endfor -%}
@@ -57,7 +64,7 @@
                 when quarantine_reason is null
                     then row_number() over (
                         partition by quarantine_reason is null, row_fingerprint
-                        order by row_fingerprint
+                        order by {{ copy_order if copy_order is not none else 'row_fingerprint' }}
                     )
             end as copy_number
         from numbered

@@ -1,6 +1,25 @@
--- A table, not a view: it parses every raw row once, and both the staged view and the
--- quarantine read it (a view would re-parse the landing file for each reader).
-{{ config(materialized='table') }}
+-- Incremental (docs/incremental.md): a run reads only new landing files and the files holding
+-- the loaded rows of the groups they touch, re-classifies those groups exactly as a full
+-- build would, and replaces them (delete+insert on the group key `order_id`).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='order_id',
+    on_schema_change='fail',
+    pre_hook="{{ staging_incremental_reset() }}",
+    post_hook="{{ staging_record_landing_files() }}",
+    meta={'staging_incremental': {
+        'source': ['commerce', 'order_items'],
+        'key': 'order_id',
+        'key_expression': clean_text('order_id'),
+        'time_column': 'order_ts',
+        'future_check': false,
+        'parent': 'base_commerce__orders',
+        'parent_key': 'order_id',
+    }},
+) }}
+
+{%- set plan = staging_incremental_plan() %}
 
 -- Every raw order line with its disposition. A line is only as usable as its order: it is an
 -- orphan when no order row has its order_id, quarantined with its order, and not yet visible
@@ -11,6 +30,7 @@ with
 source as (
 
     select * from {{ source('commerce', 'order_items') }}
+    where {{ staging_source_filter(plan) }}
 
 ),
 
@@ -80,9 +100,16 @@ checked as (
 
 ),
 
+batch as (
+
+    select * from checked
+    where {{ staging_batch_filter(plan, 'checked') }}
+
+),
+
 classified as (
 
-    {{ classify_rows('checked', visible_at='order_ts') }}
+    {{ classify_rows('batch', visible_at='order_ts', copy_order='_landing_file') }}
 
 ),
 
@@ -100,7 +127,8 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
+        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record,
+        {{ staging_batch_run_started_at() }} as batch_run_started_at
     from classified
 
 )

@@ -1,6 +1,23 @@
--- A table, not a view: it parses every raw row once, and both the staged view and the
--- quarantine read it (a view would re-parse the landing file for each reader).
-{{ config(materialized='table') }}
+-- Incremental (docs/incremental.md): a run reads only new landing files and the files holding
+-- the loaded rows of the groups they touch, re-classifies those groups exactly as a full
+-- build would, and replaces them (delete+insert on the group key `order_id`).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='order_id',
+    on_schema_change='fail',
+    pre_hook="{{ staging_incremental_reset() }}",
+    post_hook="{{ staging_record_landing_files() }}",
+    meta={'staging_incremental': {
+        'source': ['commerce', 'orders'],
+        'key': 'order_id',
+        'key_expression': clean_text('order_id'),
+        'time_column': 'order_ts',
+        'future_check': true,
+    }},
+) }}
+
+{%- set plan = staging_incremental_plan() %}
 
 -- Every raw order row, typed and normalised, with its disposition (row_status) and, when it
 -- cannot be used, a reason code. stg_commerce__orders publishes the staged rows.
@@ -10,6 +27,7 @@ with
 source as (
 
     select * from {{ source('commerce', 'orders') }}
+    where {{ staging_source_filter(plan) }}
 
 ),
 
@@ -80,14 +98,22 @@ checked as (
 
 ),
 
+batch as (
+
+    select * from checked
+    where {{ staging_batch_filter(plan, 'checked') }}
+
+),
+
 classified as (
 
     {{ classify_rows(
-        'checked',
+        'batch',
         key_columns=['order_id'],
         version_order='order_ts desc, row_fingerprint',
         key_mode='conflict',
         visible_at='order_ts',
+        copy_order='_landing_file',
     ) }}
 
 ),
@@ -115,7 +141,8 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
+        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record,
+        {{ staging_batch_run_started_at() }} as batch_run_started_at
     from classified
 
 )

@@ -1,6 +1,28 @@
--- A table, not a view: it parses every raw row once, and both the staged view and the
--- quarantine read it (a view would re-parse the landing file for each reader).
-{{ config(materialized='table') }}
+-- Incremental (docs/incremental.md): a run reads only new landing files and the files holding
+-- the loaded rows of the groups they touch, re-classifies those groups exactly as a full
+-- build would, and replaces them (delete+insert on the group key). Campaign events have no
+-- id: the group is the row fingerprint (exact copies).
+{%- set fingerprint_columns = ['campaign_id', 'customer_id', 'email', 'channel', 'event_type',
+    'variant', 'event_ts', 'revenue'] %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='row_fingerprint',
+    on_schema_change='fail',
+    pre_hook="{{ staging_incremental_reset() }}",
+    post_hook="{{ staging_record_landing_files() }}",
+    meta={'staging_incremental': {
+        'source': ['marketing', 'campaign_events'],
+        'key': 'row_fingerprint',
+        'key_expression': row_fingerprint(fingerprint_columns),
+        'time_column': 'event_ts',
+        'future_check': true,
+    }},
+) }}
+
+{%- set plan = staging_incremental_plan() %}
+{%- set source_fingerprint_columns = [] %}
+{%- for column in fingerprint_columns %}{% do source_fingerprint_columns.append('source.' ~ column) %}{% endfor %}
 
 -- Every raw campaign event with its disposition. Campaign events have no id of their own:
 -- exact duplicates collapse, distinct events are all kept.
@@ -10,6 +32,7 @@ with
 source as (
 
     select * from {{ source('marketing', 'campaign_events') }}
+    where {{ staging_source_filter(plan) }}
 
 ),
 
@@ -29,9 +52,7 @@ parsed as (
         source._landing_file,
         -- `source` here is the whole raw row (for the quarantine), not a column.
         source as raw_row,  -- noqa: RF02
-        {{ row_fingerprint(['source.campaign_id', 'source.customer_id', 'source.email',
-            'source.channel', 'source.event_type', 'source.variant', 'source.event_ts',
-            'source.revenue']) }} as row_fingerprint
+        {{ row_fingerprint(source_fingerprint_columns) }} as row_fingerprint
     from source
 
 ),
@@ -56,9 +77,16 @@ checked as (
 
 ),
 
+batch as (
+
+    select * from checked
+    where {{ staging_batch_filter(plan, 'checked') }}
+
+),
+
 classified as (
 
-    {{ classify_rows('checked', visible_at='event_ts') }}
+    {{ classify_rows('batch', visible_at='event_ts', copy_order='_landing_file') }}
 
 ),
 
@@ -78,7 +106,8 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
+        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record,
+        {{ staging_batch_run_started_at() }} as batch_run_started_at
     from classified
 
 )

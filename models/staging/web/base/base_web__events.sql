@@ -1,6 +1,23 @@
--- A table, not a view: it parses every raw row once, and both the staged view and the
--- quarantine read it (a view would re-parse the landing file for each reader).
-{{ config(materialized='table') }}
+-- Incremental (docs/incremental.md): a run reads only new landing files and the files holding
+-- the loaded rows of the groups they touch, re-classifies those groups exactly as a full
+-- build would, and replaces them (delete+insert on the group key `event_id`).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+    pre_hook="{{ staging_incremental_reset() }}",
+    post_hook="{{ staging_record_landing_files() }}",
+    meta={'staging_incremental': {
+        'source': ['web', 'web_events'],
+        'key': 'event_id',
+        'key_expression': clean_text('event_id'),
+        'time_column': 'event_ts',
+        'future_check': true,
+    }},
+) }}
+
+{%- set plan = staging_incremental_plan() %}
 
 -- Every raw web event with its disposition. Exact duplicate events (tracker retries) collapse
 -- to one; an event_id reused with other content keeps its latest version.
@@ -10,6 +27,7 @@ with
 source as (
 
     select * from {{ source('web', 'web_events') }}
+    where {{ staging_source_filter(plan) }}
 
 ),
 
@@ -56,14 +74,22 @@ checked as (
 
 ),
 
+batch as (
+
+    select * from checked
+    where {{ staging_batch_filter(plan, 'checked') }}
+
+),
+
 classified as (
 
     {{ classify_rows(
-        'checked',
+        'batch',
         key_columns=['event_id'],
         version_order='event_ts desc, row_fingerprint',
         key_mode='conflict',
         visible_at='event_ts',
+        copy_order='_landing_file',
     ) }}
 
 ),
@@ -87,7 +113,8 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
+        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record,
+        {{ staging_batch_run_started_at() }} as batch_run_started_at
     from classified
 
 )

@@ -1,0 +1,375 @@
+"""Incremental staging (docs/incremental.md): three daily deliveries loaded one run at a time
+give exactly the tables a full rebuild of the same folder gives, and the daily runs really
+process only part of the rows.
+
+The generated single-file data set is cut into three daily deliveries of the large sources
+(web events, orders, order items, campaign events), with rows arriving late (dated days before
+their delivery), early (dated after the run's as_of_date, some beyond that run's
+future-timestamp cutoff), exact copies re-sent on a later day, order lines arriving before or
+after their order, and re-sends of a key with other content (one keeping its timestamp, one
+moving it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import Workspace, make_workspace
+from segwarehouse.generator import generate
+
+SEED = 11
+CUSTOMERS = 400
+DAYS = (date(2026, 6, 28), date(2026, 6, 29), date(2026, 6, 30))
+# Large source -> (timestamp column deciding the delivery day, format of its deliveries).
+LARGE_SOURCES = {
+    "web_events": ("event_ts", "csv"),
+    "orders": ("order_ts", "csv"),
+    "campaign_events": ("event_ts", "parquet"),
+}
+SMALL_SOURCES = ("crm_customers", "products", "consents", "erasure_requests")
+SELECTOR = "+customer_features +customer_rfm +segment_membership +dim_customers"
+BASE_TABLES = (
+    "staging.base_web__events",
+    "staging.base_commerce__orders",
+    "staging.base_commerce__order_items",
+    "staging.base_marketing__campaign_events",
+)
+COMPARED = (
+    *BASE_TABLES,
+    "staging.stg_web__events",
+    "staging.stg_commerce__orders",
+    "staging.stg_commerce__order_items",
+    "staging.stg_marketing__campaign_events",
+    "marts.customer_features",
+    "marts.customer_rfm",
+    "marts.segment_membership",
+    "marts.dim_customers",
+)
+# Bookkeeping column of the incremental base models: when the row was last classified.
+RUN_STAMP = "batch_run_started_at"
+
+
+def day_vars(day: date) -> dict[str, str]:
+    """as_of_date of a daily run and its load time (midnight after the day)."""
+    return {
+        "as_of_date": day.isoformat(),
+        "segments__loaded_at": f"{(day + timedelta(days=1)).isoformat()} 00:00:00",
+    }
+
+
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _delivery_day(ts_column: str) -> str:
+    """Delivery day (1, 2, 3) of a raw row from its timestamp and a hash of its position:
+    mostly the day it is dated (history on day 1), some late by one or two days, some early
+    (dated on day 2 or 3, delivered on day 1), re-sent copies on day 3."""
+    d1, d2, d3 = (f"date '{day.isoformat()}'" for day in DAYS)
+    day_of = f"cast(try_cast({ts_column} as timestamp) as date)"
+    return f"""
+        case
+            when copy_number > 1 then 3
+            when {day_of} is null then 1 + hash(rn) % 3
+            when {day_of} <= {d1} then
+                case when hash(rn) % 40 = 0 then 2 + hash(rn + 1) % 2 else 1 end
+            when {day_of} = {d2} then case when hash(rn) % 10 = 0 then 1 else 2 end
+            when {day_of} = {d3} then case when hash(rn) % 10 = 0 then 1 else 3 end
+            else 1
+        end
+    """
+
+
+def split_deliveries(single: Path, days_dir: Path) -> dict[str, int]:
+    """Write days_dir/<n>/<source>/<day>.<fmt> for the large sources; returns defect counts."""
+    con = duckdb.connect()
+    for source, (ts_column, _) in LARGE_SOURCES.items():
+        con.execute(
+            f"create table {source} as select * from read_csv("
+            f"{_sql_path(single / (source + '.csv'))}, all_varchar = true, header = true)"
+        )
+        columns = [row[0] for row in con.execute(f"describe {source}").fetchall()]
+        column_list = ", ".join(f'"{column}"' for column in columns)
+        con.execute(
+            f"create table {source}_days as with numbered as (select *, row_number() over () as rn"
+            f" from {source}), copies as (select *, row_number() over (partition by {column_list}"
+            f" order by rn) as copy_number from numbered) select *,"
+            f" {_delivery_day(ts_column)} as delivery from copies"
+        )
+    # Re-sends across days: exact copies of day-1 web events and orders on day 2; a web event
+    # re-sent on day 3 with another page (same timestamp: the fingerprint decides); a web
+    # event re-sent on day 2 one hour later (the later version wins); an order re-sent on
+    # day 3 with another total; a campaign event re-sent on day 2.
+    valid_day1 = (
+        "delivery = 1 and try_cast({ts} as timestamp) < date '{d1}' and copy_number = 1"
+        " and {key} is not null"
+    )
+    web_day1 = valid_day1.format(ts="event_ts", d1=DAYS[0], key="event_id")
+    orders_day1 = valid_day1.format(ts="order_ts", d1=DAYS[0], key="order_id")
+    con.execute(
+        f"""
+        insert into web_events_days
+        select * replace (2 as delivery) from (
+            select * from web_events_days where {web_day1} and event_type in ('page_view', 'login')
+            order by rn limit 5
+        )
+        union all
+        select * replace (3 as delivery, page_url || '?resent' as page_url) from (
+            select * from web_events_days where {web_day1} and page_url is not null
+            order by rn limit 1 offset 10
+        )
+        union all
+        select * replace (
+            2 as delivery,
+            cast(try_cast(event_ts as timestamp) + interval 1 hour as varchar) as event_ts
+        ) from (select * from web_events_days where {web_day1} order by rn limit 1 offset 20)
+        """
+    )
+    con.execute(
+        f"""
+        insert into orders_days
+        select * replace (2 as delivery) from (
+            select * from orders_days where {orders_day1} order by rn limit 3
+        )
+        union all
+        select * replace (3 as delivery, '1.23' as order_total) from (
+            select * from orders_days where {orders_day1} and status = 'completed'
+            order by rn limit 1 offset 10
+        )
+        """
+    )
+    con.execute(
+        f"""
+        insert into campaign_events_days
+        select * replace (2 as delivery) from (
+            select * from campaign_events_days
+            where delivery = 1 and try_cast(event_ts as timestamp) < date '{DAYS[0]}'
+            order by rn limit 2
+        )
+        """
+    )
+    # Order lines travel with their order, except some one day later and some one day
+    # earlier (an orphan until its order lands).
+    con.execute(
+        f"""
+        create table order_items_days as
+        with numbered as (
+            select *, row_number() over () as rn
+            from read_csv(
+                {_sql_path(single / "order_items.csv")}, all_varchar = true, header = true
+            )
+        ),
+        order_day as (
+            select order_id, min(delivery) as delivery from orders_days group by order_id
+        )
+        select numbered.*, 1 as copy_number,
+            case
+                when order_day.delivery is null then 1 + hash(numbered.rn) % 3
+                when hash(numbered.rn) % 30 = 0 then least(order_day.delivery + 1, 3)
+                when hash(numbered.rn) % 50 = 1 then greatest(order_day.delivery - 1, 1)
+                else order_day.delivery
+            end as delivery
+        from numbered left join order_day on numbered.order_id = order_day.order_id
+        """
+    )
+    sources = {**LARGE_SOURCES, "order_items": ("", "csv")}
+    for source, (_, fmt) in sources.items():
+        for number, day in enumerate(DAYS, start=1):
+            folder = days_dir / str(number) / source
+            folder.mkdir(parents=True)
+            options = "format parquet" if fmt == "parquet" else "format csv, header true"
+            target = _sql_path(folder / f"{day.isoformat()}.{fmt}")
+            con.execute(
+                f"copy (select * exclude (rn, copy_number, delivery) from {source}_days"
+                f" where delivery = {number} order by rn) to {target} ({options})"
+            )
+    counts = {
+        "late_web_events": con.execute(
+            "select count(*) from web_events_days where delivery > 1"
+            f" and try_cast(event_ts as timestamp) < date '{DAYS[0]}'"
+        ).fetchone()[0],
+        "early_web_events": con.execute(
+            "select count(*) from web_events_days where delivery = 1"
+            f" and try_cast(event_ts as timestamp) >= date '{DAYS[1]}'"
+        ).fetchone()[0],
+        "items_before_order": con.execute(
+            "select count(*) from order_items_days as i join orders_days as o using (order_id)"
+            " where i.delivery < o.delivery"
+        ).fetchone()[0],
+    }
+    con.close()
+    return counts
+
+
+def deliver(days_dir: Path, raw_dir: Path, number: int) -> None:
+    """Land day `number`'s delivery files in raw_dir."""
+    for source in (*LARGE_SOURCES, "order_items"):
+        for path in (days_dir / str(number) / source).iterdir():
+            (raw_dir / source).mkdir(exist_ok=True)
+            shutil.copy2(path, raw_dir / source / path.name)
+
+
+def comparable_select(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> str:
+    """Every column but the run stamp; floating-point columns rounded (aggregation order)."""
+    schema, name = table.split(".")
+    columns = con.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_catalog = ? and table_schema = ? and table_name = ?"
+        " order by ordinal_position",
+        [catalog, schema, name],
+    ).fetchall()
+    assert columns, f"{catalog}.{table} not found"
+    expressions = [
+        f'round("{column}", 9) as "{column}"' if kind in ("DOUBLE", "FLOAT") else f'"{column}"'
+        for column, kind in columns
+        if column != RUN_STAMP
+    ]
+    return f"select {', '.join(expressions)} from {catalog}.{table}"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Day 1 built, days 2 and 3 run incrementally; the same folder rebuilt in full."""
+    root = tmp_path_factory.mktemp("incremental")
+    generate(CUSTOMERS, SEED, root / "single", root / "truth", DAYS[-1])
+    counts = split_deliveries(root / "single", root / "days")
+    incremental = make_workspace(root / "incremental")
+    for source in SMALL_SOURCES:
+        shutil.copy2(root / "single" / f"{source}.csv", incremental.raw_dir)
+    stamps = []
+    for number, day in enumerate(DAYS, start=1):
+        deliver(root / "days", incremental.raw_dir, number)
+        run = incremental.dbt(
+            "build", "--select", SELECTOR, "--indirect-selection", "cautious",
+            dbt_vars=day_vars(day),
+        )  # fmt: skip
+        assert run.returncode == 0, run.output
+        stamps.append(run.output)
+    # The full rebuild reads the very same landing folder (landing_file paths are equal).
+    full = Workspace(
+        raw_dir=incremental.raw_dir,
+        warehouse=root / "full.duckdb",
+        scratch=root / "full",
+    )
+    (root / "full").mkdir()
+    run = full.dbt(
+        "build", "--full-refresh", "--select", SELECTOR, "--indirect-selection", "cautious",
+        dbt_vars=day_vars(DAYS[-1]),
+    )  # fmt: skip
+    assert run.returncode == 0, run.output
+    return {"incremental": incremental, "full": full, "counts": counts, "outputs": stamps}
+
+
+def test_deliveries_exercise_the_cases(chain: dict) -> None:
+    counts = chain["counts"]
+    assert counts["late_web_events"] > 0
+    assert counts["early_web_events"] > 0
+    assert counts["items_before_order"] > 0
+    # Day 2 and day 3 were incremental runs, not silent rebuilds.
+    for output in chain["outputs"][1:]:
+        assert "base_web__events: incremental" in output
+        assert "full rebuild" not in output
+
+
+@pytest.mark.parametrize("table", COMPARED)
+def test_incremental_chain_equals_full_rebuild(chain: dict, table: str) -> None:
+    con = duckdb.connect()
+    con.execute(f"attach {_sql_path(chain['incremental'].warehouse)} as inc (read_only)")
+    con.execute(f"attach {_sql_path(chain['full'].warehouse)} as full_build (read_only)")
+    incremental = comparable_select(con, "inc", table)
+    full = comparable_select(con, "full_build", table)
+    total = con.execute(f"select count(*) from ({full})").fetchone()[0]
+    assert total > 0
+    assert con.execute(f"select count(*) from ({incremental})").fetchone()[0] == total
+    only_incremental = con.execute(f"{incremental} except all {full}").fetchall()
+    only_full = con.execute(f"{full} except all {incremental}").fetchall()
+    assert only_incremental == [] and only_full == [], (only_incremental[:5], only_full[:5])
+
+
+def test_dispositions_cover_the_cases(chain: dict) -> None:
+    """The compared tables hold the interesting statuses (the equality above is not vacuous)."""
+    statuses = dict(
+        chain["full"].query(
+            "select row_status || coalesce(':' || quarantine_reason, ''), count(*)"
+            " from staging.base_web__events group by 1"
+        )
+    )
+    assert statuses.get("duplicate", 0) > 0
+    assert statuses.get("quarantined:conflicting_duplicate_key", 0) >= 2
+    assert statuses.get("quarantined:future_timestamp", 0) > 0
+    orders = dict(
+        chain["full"].query(
+            "select coalesce(quarantine_reason, row_status), count(*)"
+            " from staging.base_commerce__orders group by 1"
+        )
+    )
+    assert orders.get("conflicting_duplicate_key", 0) > 0
+    assert orders.get("duplicate", 0) > 0
+
+
+@pytest.mark.parametrize("table", BASE_TABLES)
+def test_daily_run_processes_part_of_the_rows(chain: dict, table: str) -> None:
+    """The day-3 run re-classified every row of the day-3 files but far from every row."""
+    incremental: Workspace = chain["incremental"]
+    (total, last_run, day3_rows, day3_reclassified) = incremental.query(
+        f"""
+        select
+            count(*),
+            count(*) filter (where {RUN_STAMP} = (select max({RUN_STAMP}) from {table})),
+            count(*) filter (where landing_file like '%{DAYS[-1].isoformat()}%'),
+            count(*) filter (
+                where landing_file like '%{DAYS[-1].isoformat()}%'
+                and {RUN_STAMP} = (select max({RUN_STAMP}) from {table})
+            )
+        from {table}
+        """
+    )[0]
+    assert day3_rows > 0
+    assert day3_reclassified == day3_rows
+    assert day3_rows <= last_run < total / 2
+    # The full build stamped every row with its one run.
+    assert chain["full"].query(f"select count(distinct {RUN_STAMP}) from {table}") == [(1,)]
+
+
+def required_files(raw_dir: Path) -> None:
+    """The two required landing files, one valid row each."""
+    (raw_dir / "crm_customers.csv").write_text(
+        "customer_id,email,phone,first_name,last_name,birth_date,gender,street_address,city,"
+        "region,postal_code,country,loyalty_id,source_system,created_at,updated_at\n"
+        "C1,a@b.com,555-123-4567,Ann,Lee,1980-01-01,F,1 Main St,Springfield,IL,62701,US,L1,"
+        "webshop,2024-01-01 00:00:00,2024-01-01 00:00:00\n"
+    )
+    (raw_dir / "orders.csv").write_text(
+        "order_id,customer_id,email,loyalty_id,anonymous_id,order_ts,channel,status,currency,"
+        "order_total,discount_amount\nO1,C1,,,,2024-05-01 10:00:00,web,completed,USD,10.00,0\n"
+    )
+
+
+def test_folder_and_file_together_are_refused(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path / "both")
+    required_files(workspace.raw_dir)
+    (workspace.raw_dir / "web_events").mkdir()
+    header = "event_id,anonymous_id,event_type,event_ts"
+    (workspace.raw_dir / "web_events.csv").write_text(header + "\n")
+    (workspace.raw_dir / "web_events" / "2026-06-30.csv").write_text(header + "\n")
+    run = workspace.dbt("run", "--select", "stg_web__events", dbt_vars=day_vars(DAYS[-1]))
+    assert run.returncode != 0
+    assert "web_events.csv" in run.output and "web_events/" in run.output
+    assert "keep one layout" in run.output
+
+
+def test_contract_is_checked_per_delivery_file(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path / "contract")
+    required_files(workspace.raw_dir)
+    folder = workspace.raw_dir / "web_events"
+    folder.mkdir()
+    (folder / "2026-06-29.csv").write_text("event_id,anonymous_id,event_type,event_ts\n")
+    (folder / "2026-06-30.csv").write_text("event_id,anonymous_id,event_ts\n")
+    run = workspace.dbt("run", "--select", "stg_web__events", dbt_vars=day_vars(DAYS[-1]))
+    assert run.returncode != 0
+    assert "2026-06-30.csv has no column 'event_type'" in run.output
