@@ -18,6 +18,11 @@
     -#}
     {%- set visible = 'true' if visible_at is none
         else '(' ~ visible_at ~ ' is null or ' ~ visible_at ~ ' < ' ~ visible_before_sql() ~ ')' -%}
+    {%- if copy_order is not none and (',' in copy_order or ' ' in copy_order.strip()) -%}
+        {{ exceptions.raise_compiler_error(
+            "classify_rows: copy_order must be one column, ascending (got '" ~ copy_order ~ "')."
+        ) }}
+    {%- endif -%}
     {%- set keyed = key_mode in ('conflict', 'history') -%}
     {#- The narrow columns the windows need: keys, fingerprint, and the columns version_order sorts on. -#}
     {%- set narrow = ['row_fingerprint'] -%}
@@ -53,21 +58,42 @@
 
     ),
 
+    -- The first copy of each group of exact copies (by copy_order), as an aggregate: a
+    -- row_number() window over millions of two-row partitions took 30 s per 5M web events.
+    first_copies as (
+
+        select
+            row_fingerprint,
+            {% if copy_order is not none -%}
+            arg_min(_classify_row, {{ copy_order }}) as first_copy_row
+            {%- else -%}
+            min(_classify_row) as first_copy_row
+            {%- endif %}
+        from numbered
+        where quarantine_reason is null
+        group by row_fingerprint
+
+    ),
+
     copies as (
 
         select
-            _classify_row,
-            quarantine_reason,
+            numbered._classify_row,
+            numbered.quarantine_reason,
             {{ visible }} as _classify_visible,
-            {{ narrow | join(', ') }},
+            {%- for column in narrow %}
+            numbered.{{ column }},
+            {%- endfor %}
+            -- 1 = the copy kept, 2 = a later copy (a duplicate); null for quarantined rows
             case
-                when quarantine_reason is null
-                    then row_number() over (
-                        partition by quarantine_reason is null, row_fingerprint
-                        order by {{ copy_order if copy_order is not none else 'row_fingerprint' }}
-                    )
+                when numbered._classify_row = first_copies.first_copy_row then 1
+                when numbered.quarantine_reason is null then 2
             end as copy_number
         from numbered
+        left join first_copies
+            on
+                numbered.row_fingerprint = first_copies.row_fingerprint
+                and numbered.quarantine_reason is null
 
     ),
 
