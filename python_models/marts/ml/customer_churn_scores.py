@@ -12,8 +12,7 @@ from typing import Any
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     SCORES_SCHEMA,
-    SNAPSHOT_COLUMNS,
-    frames_from_snapshots,
+    frames_from_relation,
     score_training_set,
     settings_from_config,
 )
@@ -37,8 +36,6 @@ def model(dbt: Any, session: Any) -> Any:
     }
     as_of_date = dbt.config.get("as_of_date")
     settings = settings_from_config(config)
-    train, current = frames_from_snapshots(
-        snapshots_relation.project(SNAPSHOT_COLUMNS).df(), as_of_date, settings
-    )
+    train, current = frames_from_relation(snapshots_relation, as_of_date, settings, scoring=True)
     scores = score_training_set(train, current, as_of_date, settings)
     return typed_relation(duckdb_connection(session), scores, SCORES_SCHEMA)

@@ -10,9 +10,8 @@ from typing import Any
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     METRICS_SCHEMA,
-    SNAPSHOT_COLUMNS,
     evaluate_training_set,
-    frames_from_snapshots,
+    frames_from_relation,
     settings_from_config,
 )
 from segwarehouse.ml.frames import typed_relation
@@ -36,8 +35,6 @@ def model(dbt: Any, session: Any) -> Any:
     as_of_date = dbt.config.get("as_of_date")
     settings = settings_from_config(config)
     # Only the training snapshot: the scoring rows are customer_churn_scores' business.
-    training = snapshots_relation.filter("snapshot_name = 'training'")
-    training_rows = training.project(SNAPSHOT_COLUMNS)
-    train, _ = frames_from_snapshots(training_rows.df(), as_of_date, settings)
+    train, _ = frames_from_relation(snapshots_relation, as_of_date, settings, scoring=False)
     metrics = evaluate_training_set(train, as_of_date, settings)
     return typed_relation(duckdb_connection(session), metrics, METRICS_SCHEMA)

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -300,12 +301,20 @@ def frames_from_snapshots(
     everything fitted on it are the same whichever path computed the features.
     """
     frame = snapshots.set_index("customer_key").sort_index()
-    frame.index.name = "customer_key"
     training = frame.loc[frame["snapshot_name"] == "training"]
     current = frame.loc[frame["snapshot_name"] == "scoring", list(FEATURES)].astype(float)
     labels = training["churned"].astype(int).rename("churned")
     features = training[list(FEATURES)].astype(float)
     return _capped(training_cutoff(as_of_date, settings), features, labels, settings), current
+
+
+def frames_from_relation(
+    snapshots: Any, as_of_date: date | str, settings: ChurnSettings, *, scoring: bool
+) -> tuple[ChurnTrainingSet, pd.DataFrame]:
+    """frames_from_snapshots on a DuckDB relation of int_churn_feature_snapshots; without
+    `scoring` only the training rows are read (the scoring frame is then empty)."""
+    rows = snapshots if scoring else snapshots.filter("snapshot_name = 'training'")
+    return frames_from_snapshots(rows.project(SNAPSHOT_COLUMNS).df(), as_of_date, settings)
 
 
 def stratified_sample(labels: pd.Series, size: int, seed: int) -> pd.Index:
