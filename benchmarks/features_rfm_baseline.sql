@@ -232,13 +232,16 @@ web_summary as (
 
 -- Campaign events attributed through the recipient's customer_id, else email; only the
 -- events the four counts look at (email deliveries, opens, clicks; conversions on any channel).
-campaign_summary as (
+-- Emails count once per campaign; an open or click proves delivery, a click proves an open.
+campaign_touches as (
     select
         coalesce(by_customer_id.customer_key, by_email.customer_key) as customer_key,
-        count(*) filter (where events.event_type = 'delivered') as emails_delivered,
-        count(*) filter (where events.event_type = 'opened') as emails_opened,
-        count(*) filter (where events.event_type = 'clicked') as emails_clicked,
-        count(*) filter (where events.event_type = 'converted') as campaign_conversions
+        events.campaign_id,
+        bool_or(events.channel = 'email' and events.event_type <> 'converted') as is_delivered,
+        bool_or(events.channel = 'email' and events.event_type in ('opened', 'clicked'))
+            as is_opened,
+        bool_or(events.channel = 'email' and events.event_type = 'clicked') as is_clicked,
+        count(*) filter (where events.event_type = 'converted') as conversions
     from wh.staging.stg_marketing__campaign_events as events
     left join customer_id_nodes as by_customer_id
         on events.customer_id = by_customer_id.identifier_value
@@ -248,6 +251,17 @@ campaign_summary as (
         events.event_type = 'converted'
         or (events.channel = 'email' and events.event_type in ('delivered', 'opened', 'clicked'))
     group by all
+),
+
+campaign_summary as (
+    select
+        customer_key,
+        count(*) filter (where is_delivered) as emails_delivered,
+        count(*) filter (where is_opened) as emails_opened,
+        count(*) filter (where is_clicked) as emails_clicked,
+        cast(sum(conversions) as bigint) as campaign_conversions
+    from campaign_touches
+    group by customer_key
 ),
 
 -- The golden record's birth date and gender, each from the most recently written CRM record

@@ -129,16 +129,40 @@ web_summary as (
 
 ),
 
+-- Email engagement counts emails (one per campaign), not events: an email opened twice is one
+-- open, and an open or a click proves delivery even when the delivery receipt is missing (a
+-- quarantined row, a provider that drops receipts), a click proves an open. So open and click
+-- rates stay within [0, 1]. Conversions are events, on any channel.
+campaign_touches as (
+
+    select
+        customer_key,
+        campaign_id,
+        bool_or(
+            channel = 'email' and event_type in ('delivered', 'opened', 'clicked')
+        ) as is_email_delivered,
+        bool_or(channel = 'email' and event_type in ('opened', 'clicked')) as is_email_opened,
+        bool_or(channel = 'email' and event_type = 'clicked') as is_email_clicked,
+        count(*) filter (where event_type = 'converted') as conversions
+    from campaign_events
+    where
+        (channel = 'email' and event_type in ('delivered', 'opened', 'clicked'))
+        or event_type = 'converted'
+    group by
+        customer_key,
+        campaign_id
+
+),
+
 campaign_summary as (
 
     select
         customer_key,
-        count(*) filter (where event_type = 'delivered') as emails_delivered,
-        count(*) filter (where event_type = 'opened') as emails_opened,
-        count(*) filter (where event_type = 'clicked') as emails_clicked,
-        count(*) filter (where event_type = 'converted') as campaign_conversions
-    from campaign_events
-    where channel = 'email' or event_type = 'converted'
+        count(*) filter (where is_email_delivered) as emails_delivered,
+        count(*) filter (where is_email_opened) as emails_opened,
+        count(*) filter (where is_email_clicked) as emails_clicked,
+        sum(conversions) as campaign_conversions
+    from campaign_touches
     group by customer_key
 
 ),
@@ -187,7 +211,7 @@ joined as (
         coalesce(campaign_summary.emails_delivered, 0) as emails_delivered,
         coalesce(campaign_summary.emails_opened, 0) as emails_opened,
         coalesce(campaign_summary.emails_clicked, 0) as emails_clicked,
-        coalesce(campaign_summary.campaign_conversions, 0) as campaign_conversions
+        cast(coalesce(campaign_summary.campaign_conversions, 0) as bigint) as campaign_conversions
     from customers
     inner join golden_records
         on customers.customer_key = golden_records.customer_key
