@@ -40,6 +40,9 @@ import duckdb
 from segwarehouse.settings import OPTIONAL_SOURCES, REQUIRED_SOURCES
 
 DEFAULT_SELECT = "+staging marts.data_quality"
+# `segwarehouse check` exit codes that are a completed validation (see docs/data_quality.md).
+QUALITY_OUTCOMES = {0: "passed", 3: "expectations failed"}
+TEST_NODE_TYPES = ("test", "unit_test")
 DEFAULT_END_DATE = date(2026, 6, 30)
 DEFAULT_SEED = 42
 BASELINE_SQL = "benchmarks/staging_baseline.sql"
@@ -151,6 +154,7 @@ class BenchConfig:
     baseline_sql: Path | None = None
     profiles_dir: Path | None = None
     command_line: str = ""
+    quality_gate: bool = False
 
     @property
     def baseline_script(self) -> Path:
@@ -453,6 +457,64 @@ def run_dbt_build(config: BenchConfig, dirs: ScaleDirs) -> dict[str, Any]:
     if not result["success"]:
         result["error"] = failure_summary(log_path, result["failed_nodes"])
     return result
+
+
+def quality_gate_command(warehouse: Path, docs_dir: Path) -> list[str]:
+    """`segwarehouse check` on a built warehouse, read-only (nothing recorded)."""
+    return [
+        sys.executable,
+        "-m",
+        "segwarehouse.cli",
+        "check",
+        "--warehouse",
+        str(warehouse),
+        "--docs-dir",
+        str(docs_dir),
+        "--no-record",
+    ]
+
+
+def measure_quality_gate(
+    warehouse: Path, env: Mapping[str, str], cwd: Path, log_path: Path
+) -> dict[str, Any]:
+    """Time the Great Expectations gate on a built warehouse. Exit 3 (an expectation failed)
+    is still a measurement: the report says which outcome it timed."""
+    command = quality_gate_command(warehouse, log_path.parent / "data_docs")
+    measured = measure(command, env, cwd, log_path)
+    outcome = QUALITY_OUTCOMES.get(measured.returncode, f"error (exit {measured.returncode})")
+    return {
+        "outcome": outcome,
+        "ran": measured.returncode in QUALITY_OUTCOMES,
+        "seconds": round(measured.seconds, 3),
+        "returncode": measured.returncode,
+        "peak_rss_bytes": measured.peak_rss_bytes,
+        "log": str(log_path),
+        "failures": [line.strip() for line in _clean_lines(log_path) if "FAIL " in line][:10],
+    }
+
+
+def run_quality_gate(config: BenchConfig, dirs: ScaleDirs) -> dict[str, Any]:
+    """The data-quality gate of one scale, after its dbt build."""
+    return measure_quality_gate(
+        dirs.warehouse, dbt_env(config, dirs), config.project_dir, dirs.root / "quality_gate.log"
+    )
+
+
+def quality_share(nodes: Sequence[Mapping[str, Any]], gate: Mapping[str, Any]) -> dict[str, Any]:
+    """How much of the build's work is validation: dbt's data and unit tests (summed node
+    seconds) plus the GX gate's wall seconds, over all node seconds plus the gate. Summed node
+    seconds, not dbt's wall time, so tests running beside a model are not counted as free."""
+    totals = resource_totals(nodes)
+    test_seconds = sum(totals.get(kind, {}).get("seconds", 0.0) for kind in TEST_NODE_TYPES)
+    node_seconds = sum(entry["seconds"] for entry in totals.values())
+    gate_seconds = float(gate["seconds"]) if gate["ran"] else 0.0
+    whole = node_seconds + gate_seconds
+    return {
+        "gate": dict(gate),
+        "dbt_test_seconds": round(test_seconds, 3),
+        "node_seconds": round(node_seconds, 3),
+        "share": round((test_seconds + gate_seconds) / whole, 4) if whole and gate["ran"] else None,
+    }
 
 
 def baseline_command(config: BenchConfig, dirs: ScaleDirs) -> list[str]:
@@ -763,6 +825,11 @@ def bench_scale(config: BenchConfig, customers: int, say: Progress) -> dict[str,
     say(f"[{customers:,}] generated {generator['total_rows']:,} rows in {generator['seconds']}s")
     dbt = run_dbt_build(config, dirs)
     say(f"[{customers:,}] dbt build: {_outcome(dbt)} in {dbt['seconds']}s ({dbt['log']})")
+    quality = None
+    if config.quality_gate and dbt["success"]:
+        gate = run_quality_gate(config, dirs)
+        say(f"[{customers:,}] data-quality gate: {gate['outcome']} in {gate['seconds']}s")
+        quality = quality_share(dbt["nodes"], gate)
     baseline = run_baseline(config, dirs)
     say(f"[{customers:,}] baseline: {_outcome(baseline)} in {baseline['seconds']}s")
     return {
@@ -779,6 +846,7 @@ def bench_scale(config: BenchConfig, customers: int, say: Progress) -> dict[str,
         "baseline": baseline,
         "row_counts": compare_counts(dbt["counts"], baseline.get("counts", {})),
         "ratios": ratios(dbt, baseline, generator["total_rows"]),
+        "quality": quality,
     }
 
 
@@ -819,6 +887,7 @@ def _settings(config: BenchConfig) -> dict[str, Any]:
         "indirect_selection": "cautious",
         "threads": config.threads,
         "memory_limit": config.memory_limit,
+        "quality_gate": config.quality_gate,
         "baseline_sql": _relative(config.baseline_script, config.project_dir),
         "profiles": _relative(config.profiles_dir / "profiles.yml", config.project_dir)
         if config.profiles_dir
@@ -996,6 +1065,7 @@ def _render_scale(scale: Mapping[str, Any]) -> str:
             _render_slowest(scale["dbt"]),
             _render_layers(scale["dbt"]),
             _render_python_models(scale["dbt"]),
+            _render_quality(scale.get("quality")),
             _render_commands(scale),
         ]
     )
@@ -1112,6 +1182,24 @@ def _render_layers(dbt: Mapping[str, Any]) -> str:
         f"{_float(entry['span_seconds'])} | {_gib(entry['peak_rss_bytes'])} |"
         for entry in layers
     ]
+    return "\n".join([*lines, ""])
+
+
+def _render_quality(quality: Mapping[str, Any] | None) -> str:
+    if not quality:
+        return ""
+    gate = quality["gate"]
+    share = quality["share"]
+    lines = [
+        "Data-quality share (dbt data and unit tests, summed node seconds, plus the GX gate",
+        "`segwarehouse check`, wall seconds; over all node seconds plus the gate):",
+        "",
+        "| dbt tests s | GX gate s | GX outcome | all nodes s | validation share |",
+        "|---:|---:|---|---:|---:|",
+        f"| {quality['dbt_test_seconds']:.1f} | {gate['seconds']:.1f} | {gate['outcome']} "
+        f"| {quality['node_seconds']:.1f} | {'n/a' if share is None else f'{share:.1%}'} |",
+    ]
+    lines += ["", *(f"- {line}" for line in gate["failures"])] if gate["failures"] else []
     return "\n".join([*lines, ""])
 
 

@@ -205,6 +205,13 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
         help="dbt profiles folder to use instead of the repository's profiles.yml "
         "(to measure a profile change; recorded in the report)",
     )
+    command.add_argument(
+        "--quality-gate",
+        action="store_true",
+        help="after each build, time `segwarehouse check` on its warehouse and report the "
+        "validation share (dbt tests + GX gate); use with a selection that builds the marts, "
+        "e.g. --select 'fqn:*'",
+    )
     command.set_defaults(handler=_bench)
 
 
@@ -495,6 +502,7 @@ def _bench(args: argparse.Namespace) -> int:
         threads=args.threads,
         memory_limit=args.memory_limit,
         profiles_dir=root / args.profiles_dir if args.profiles_dir else None,
+        quality_gate=args.quality_gate,
         command_line=shlex.join(["segwarehouse", *args.argv]),
     )
     data = bench.run(config, progress=_print_progress)

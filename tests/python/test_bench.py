@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from conftest import PROJECT_DIR, Workspace
 from segwarehouse import bench
 from segwarehouse.cli import main
 
@@ -136,3 +139,41 @@ def test_a_crashed_build_is_read_from_its_log(tmp_path: Path) -> None:
     summary = bench.failure_summary(log, read["failed_nodes"])
     assert summary.startswith("2 x Not implemented Error: Cannot switch temporary directory")
     assert summary.endswith("(first failed node: seed.countries)")
+
+
+def _nodes(**seconds: float) -> list[dict]:
+    return [
+        {"unique_id": f"{kind}.x{i}", "resource_type": kind, "seconds": value}
+        for i, (kind, value) in enumerate(seconds.items())
+    ]
+
+
+def test_quality_share_counts_dbt_tests_and_the_gate() -> None:
+    nodes = _nodes(model=80.0, test=15.0, unit_test=5.0)
+    gate = {"ran": True, "seconds": 20.0, "outcome": "passed", "failures": []}
+    share = bench.quality_share(nodes, gate)
+    assert share["dbt_test_seconds"] == 20.0
+    assert share["node_seconds"] == 100.0
+    assert share["share"] == round(40 / 120, 4)
+    crashed = {**gate, "ran": False, "outcome": "error (exit 1)"}
+    assert bench.quality_share(nodes, crashed)["share"] is None
+
+
+def test_quality_gate_is_timed_and_tells_a_failure(built: Workspace, tmp_path: Path) -> None:
+    """The harness times the real GX gate: it passes on the built warehouse and reports the
+    failing expectation when a mart is broken (an open rate above 1)."""
+    env = {**os.environ, "SEGMENTS_RAW_DIR": str(built.raw_dir)}
+    passed = bench.measure_quality_gate(built.warehouse, env, PROJECT_DIR, tmp_path / "ok.log")
+    assert passed["outcome"] == "passed", (tmp_path / "ok.log").read_text()
+    assert passed["ran"] and passed["seconds"] > 0 and passed["failures"] == []
+
+    broken = tmp_path / "broken.duckdb"
+    shutil.copyfile(built.warehouse, broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute(
+            "update marts.customer_features set email_open_rate = 2.0 where customer_key = "
+            "(select min(customer_key) from marts.customer_features)"
+        )
+    failed = bench.measure_quality_gate(broken, env, PROJECT_DIR, tmp_path / "broken.log")
+    assert failed["outcome"] == "expectations failed"
+    assert failed["ran"] and any("email_open_rate" in line for line in failed["failures"])
