@@ -43,6 +43,13 @@ DEFAULT_SELECT = "+staging marts.data_quality"
 # `segwarehouse check` exit codes that are a completed validation (see docs/data_quality.md).
 QUALITY_OUTCOMES = {0: "passed", 3: "expectations failed"}
 TEST_NODE_TYPES = ("test", "unit_test")
+# The base models a one-day refresh builds incrementally (docs/incremental.md).
+INCREMENTAL_BASE_MODELS = (
+    "base_web__events",
+    "base_commerce__orders",
+    "base_commerce__order_items",
+    "base_marketing__campaign_events",
+)
 DEFAULT_END_DATE = date(2026, 6, 30)
 DEFAULT_SEED = 42
 BASELINE_SQL = "benchmarks/staging_baseline.sql"
@@ -155,6 +162,7 @@ class BenchConfig:
     profiles_dir: Path | None = None
     command_line: str = ""
     quality_gate: bool = False
+    refresh_day: bool = False
 
     @property
     def baseline_script(self) -> Path:
@@ -390,8 +398,8 @@ def build_vars(end_date: date) -> dict[str, str]:
     return {"as_of_date": end_date.isoformat(), "segments__loaded_at": str(loaded_at)}
 
 
-def dbt_command(config: BenchConfig, dirs: ScaleDirs) -> list[str]:
-    """The `dbt build` invocation of one scale."""
+def dbt_command(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None = None) -> list[str]:
+    """The `dbt build` invocation of one scale (as of the generator's last day by default)."""
     return [
         _dbt_executable(),
         "build",
@@ -404,7 +412,7 @@ def dbt_command(config: BenchConfig, dirs: ScaleDirs) -> list[str]:
         "--log-path",
         str(dirs.logs),
         "--vars",
-        json.dumps(build_vars(config.end_date)),
+        json.dumps(build_vars(as_of_date or config.end_date)),
         *(["--profiles-dir", str(config.profiles_dir)] if config.profiles_dir else []),
     ]
 
@@ -456,6 +464,77 @@ def run_dbt_build(config: BenchConfig, dirs: ScaleDirs) -> dict[str, Any]:
     result["log"] = str(log_path)
     if not result["success"]:
         result["error"] = failure_summary(log_path, result["failed_nodes"])
+    return result
+
+
+def run_refresh_day(
+    config: BenchConfig, dirs: ScaleDirs, full: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The daily job: the same files landed as daily deliveries (segwarehouse.landing), an
+    untimed build on all but the last day, then the last day lands and the same `dbt build` is
+    timed. Only the large sources' base models are incremental; everything downstream is
+    rebuilt. Its staged rows must equal the full build's."""
+    from segwarehouse.landing import land_daily
+
+    daily = ScaleDirs(dirs.root / "refresh")
+    daily.reset()
+    landed = land_daily(dirs.raw, daily.raw, config.end_date)
+    parked = daily.root / "parked"
+    parked.mkdir(exist_ok=True)
+    for source, path in landed.last_day_files.items():
+        shutil.move(path, parked / f"{source}.parquet")
+    env = dbt_env(config, daily)
+    setup = measure(
+        dbt_command(config, daily, config.end_date - timedelta(days=1)),
+        env,
+        config.project_dir,
+        daily.root / "dbt_setup.log",
+    )
+    result: dict[str, Any] = {
+        "setup_seconds": round(setup.seconds, 3),
+        "history_rows": landed.history_rows,
+        "delivery_rows": landed.last_day_rows,
+    }
+    if setup.returncode != 0:
+        log = daily.root / "dbt_setup.log"
+        return {
+            **result,
+            "success": False,
+            "returncode": setup.returncode,
+            "seconds": 0.0,
+            "error": f"setup build failed: {_tail(log, 20)}",
+        }
+    for source, path in landed.last_day_files.items():
+        shutil.move(parked / f"{source}.parquet", path)
+    log_path = daily.root / "dbt_refresh.log"
+    refresh = measure_dbt(
+        dbt_command(config, daily), env, config.project_dir, log_path, daily.target
+    )
+    counts = reconciliation_counts(daily.warehouse)
+    staged = {source: entry.get("staged") for source, entry in counts.items()}
+    full_staged = {source: entry.get("staged") for source, entry in full["counts"].items()}
+    result.update(
+        {
+            "success": refresh["success"],
+            "returncode": refresh["returncode"],
+            "seconds": refresh["seconds"],
+            "execution_seconds": refresh.get("execution_seconds"),
+            "peak_rss_bytes": refresh["peak_rss_bytes"],
+            "load_average_before": refresh["load_average_before"],
+            "slowest_nodes": refresh["nodes"][:SLOWEST_MODELS],
+            "incremental_models": {
+                node["name"]: node["seconds"]
+                for node in refresh["nodes"]
+                if node["name"] in INCREMENTAL_BASE_MODELS
+            },
+            "ratio_to_full_build": _ratio(refresh["seconds"], full["seconds"]),
+            "staged_rows": staged,
+            "staged_rows_equal_full_build": staged == full_staged,
+            "log": str(log_path),
+        }
+    )
+    if not refresh["success"]:
+        result["error"] = failure_summary(log_path, refresh["failed_nodes"])
     return result
 
 
@@ -832,6 +911,10 @@ def bench_scale(config: BenchConfig, customers: int, say: Progress) -> dict[str,
         quality = quality_share(dbt["nodes"], gate)
     baseline = run_baseline(config, dirs)
     say(f"[{customers:,}] baseline: {_outcome(baseline)} in {baseline['seconds']}s")
+    refresh = None
+    if config.refresh_day and dbt["success"]:
+        refresh = run_refresh_day(config, dirs, dbt)
+        say(f"[{customers:,}] one-day refresh: {_outcome(refresh)} in {refresh['seconds']}s")
     return {
         "customers": customers,
         "work_dir": str(dirs.root),
@@ -847,6 +930,7 @@ def bench_scale(config: BenchConfig, customers: int, say: Progress) -> dict[str,
         "row_counts": compare_counts(dbt["counts"], baseline.get("counts", {})),
         "ratios": ratios(dbt, baseline, generator["total_rows"]),
         "quality": quality,
+        "refresh": refresh,
     }
 
 
@@ -888,6 +972,7 @@ def _settings(config: BenchConfig) -> dict[str, Any]:
         "threads": config.threads,
         "memory_limit": config.memory_limit,
         "quality_gate": config.quality_gate,
+        "refresh_day": config.refresh_day,
         "baseline_sql": _relative(config.baseline_script, config.project_dir),
         "profiles": _relative(config.profiles_dir / "profiles.yml", config.project_dir)
         if config.profiles_dir
@@ -1066,6 +1151,7 @@ def _render_scale(scale: Mapping[str, Any]) -> str:
             _render_layers(scale["dbt"]),
             _render_python_models(scale["dbt"]),
             _render_quality(scale.get("quality")),
+            _render_refresh(scale.get("refresh"), scale["dbt"]),
             _render_commands(scale),
         ]
     )
@@ -1181,6 +1267,37 @@ def _render_layers(dbt: Mapping[str, Any]) -> str:
         f"| {entry['layer']} | {entry['models']} | {entry['model_seconds']:.1f} | "
         f"{_float(entry['span_seconds'])} | {_gib(entry['peak_rss_bytes'])} |"
         for entry in layers
+    ]
+    return "\n".join([*lines, ""])
+
+
+def _render_refresh(refresh: Mapping[str, Any] | None, full: Mapping[str, Any]) -> str:
+    if not refresh:
+        return ""
+    if not refresh["success"]:
+        return f"One-day refresh: {_outcome(refresh)}: {refresh.get('error', '')}\n"
+    delivered = ", ".join(
+        f"{source} {rows:,}" for source, rows in sorted(refresh["delivery_rows"].items())
+    )
+    incremental = ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in refresh["incremental_models"].items()
+    )
+    slowest = ", ".join(
+        f"{node['name']} {node['seconds']:.1f} s" for node in refresh["slowest_nodes"]
+    )
+    equal = "yes" if refresh["staged_rows_equal_full_build"] else "**NO**"
+    lines = [
+        "One-day refresh (the same files landed as daily deliveries; after an untimed build on",
+        "all but the last day, the last day lands and the same `dbt build` runs; only the large",
+        "sources' base models are incremental, everything downstream is rebuilt):",
+        "",
+        "| | one-day refresh | full build | refresh / full |",
+        "|---|---:|---:|---:|",
+        f"| wall seconds | {refresh['seconds']:.1f} | {full['seconds']:.1f} "
+        f"| {_times(refresh['ratio_to_full_build'])} |",
+        "",
+        f"Rows in the day's delivery: {delivered}. Incremental base models: {incremental}.",
+        f"Slowest nodes of the refresh: {slowest}. Staged rows equal to the full build's: {equal}.",
     ]
     return "\n".join([*lines, ""])
 

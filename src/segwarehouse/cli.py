@@ -212,6 +212,12 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
         "validation share (dbt tests + GX gate); use with a selection that builds the marts, "
         "e.g. --select 'fqn:*'",
     )
+    command.add_argument(
+        "--refresh-day",
+        action="store_true",
+        help="after each build, time a one-day refresh: the same files landed as daily "
+        "deliveries, an untimed build on all but the last day, then the last day's build",
+    )
     command.set_defaults(handler=_bench)
 
 
@@ -503,6 +509,7 @@ def _bench(args: argparse.Namespace) -> int:
         memory_limit=args.memory_limit,
         profiles_dir=root / args.profiles_dir if args.profiles_dir else None,
         quality_gate=args.quality_gate,
+        refresh_day=args.refresh_day,
         command_line=shlex.join(["segwarehouse", *args.argv]),
     )
     data = bench.run(config, progress=_print_progress)

@@ -35,6 +35,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(root / "benchmarks.json"),
             "--memory-limit",
             "2GB",
+            "--refresh-day",
         ]
     )
     assert exit_code == 0, (root / "work" / f"c{CUSTOMERS}" / "dbt_build.log").read_text()
@@ -66,6 +67,22 @@ def test_dbt_reports_per_model_times(bench_run: Path) -> None:
     models = {node["name"] for node in scale["dbt"]["nodes"] if node["resource_type"] == "model"}
     assert {"base_commerce__orders", "base_web__events", "quarantined_rows"} <= models
     assert not scale["dbt"]["failed_nodes"]
+
+
+def test_one_day_refresh_is_timed_and_equals_the_full_build(bench_run: Path) -> None:
+    """The daily job: the last day's delivery lands in folders, the incremental base models
+    take only it, and the staged rows equal those of the full build on single files."""
+    [scale] = json.loads((bench_run / "benchmarks.json").read_text())["scales"]
+    refresh = scale["refresh"]
+    assert refresh["success"], refresh.get("error")
+    assert refresh["seconds"] > 0 and refresh["setup_seconds"] > 0
+    assert refresh["delivery_rows"]["web_events"] > 0
+    assert refresh["delivery_rows"]["orders"] > 0
+    assert refresh["history_rows"]["web_events"] > 10 * refresh["delivery_rows"]["web_events"]
+    assert set(refresh["incremental_models"]) == set(bench.INCREMENTAL_BASE_MODELS)
+    assert refresh["staged_rows_equal_full_build"], (refresh["staged_rows"], scale["dbt"]["counts"])
+    assert refresh["ratio_to_full_build"] > 0
+    assert "One-day refresh" in (bench_run / "benchmarks.md").read_text()
 
 
 def test_baseline_stages_the_same_rows(bench_run: Path) -> None:
