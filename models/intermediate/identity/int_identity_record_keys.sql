@@ -68,16 +68,28 @@ record_candidates as (
 
 ),
 
+record_preferences as (
+
+    select
+        record_type,
+        record_id,
+        struct_extract(preferred, 'customer_key') as customer_key,
+        struct_extract(preferred, 'match_method') as match_method,
+        struct_extract(preferred, 'match_probability') as match_probability
+    from record_candidates
+
+),
+
 final as (
 
     select
         record_type,
         record_id,
-        preferred.customer_key,
-        preferred.match_method,
-        preferred.match_probability,
-        case when preferred.customer_key is null then 'unresolved' else 'resolved' end as resolution_status
-    from record_candidates
+        customer_key,
+        match_method,
+        match_probability,
+        case when customer_key is null then 'unresolved' else 'resolved' end as resolution_status
+    from record_preferences
 
 )
 
