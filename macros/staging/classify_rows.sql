@@ -1,4 +1,4 @@
-{% macro classify_rows(relation, key_columns=[], version_order=none, key_mode='none', visible_at=none, copy_order=none) %}
+{% macro classify_rows(relation, key_columns=[], version_order=none, key_mode='none', visible_at=none, copy_order=none, shared_flag=none) %}
     {#-
         Decide what happens to every raw row of a source, so that nothing is dropped silently.
         `relation` must have `quarantine_reason` (first failing check, null when the row is
@@ -15,6 +15,13 @@
         first by `version_order`; the others are quarantined as `conflicting_duplicate_key`.
         key_mode 'history': versions of a key are history; the first by `version_order` among
         the visible versions is current. key_mode 'none': no key, exact duplicates only.
+
+        shared_flag (optional): a boolean column of `relation` (see classify_shared_flag) that is
+        false only for rows alone in their group (no other row of `relation` shares their key,
+        hence their fingerprint). Such a row's status follows from the row itself (quarantined,
+        not_yet_visible or staged: it is its own first copy and its key's only version), so it
+        skips the numbering, the joins and the window; only the flagged rows, complete groups,
+        take the general path below. The column is not in the output.
     -#}
     {%- set visible = 'true' if visible_at is none
         else '(' ~ visible_at ~ ' is null or ' ~ visible_at ~ ' < ' ~ visible_before_sql() ~ ')' -%}
@@ -47,14 +54,29 @@
         result, visibility, fingerprint, key and ordering columns) and the statuses are joined
         back by row number. A window over the whole wide row sorts and spills every column.
     -#}
+    {%- set shared_rows = relation if shared_flag is none else '_classify_shared_rows' %}
     with
+    {% if shared_flag is not none %}
+    -- Inlined twice (once per path): the filters on the flag reach the scan below the parsing.
+    _classify_input as not materialized (
 
+        select * from {{ relation }}
+
+    ),
+
+    _classify_shared_rows as not materialized (
+
+        select * exclude ({{ shared_flag }}) from _classify_input
+        where {{ shared_flag }}
+
+    ),
+    {% endif %}
     numbered as materialized (
 
         select
             row_number() over () as _classify_row,
             rows_in.*
-        from {{ relation }} as rows_in
+        from {{ shared_rows }} as rows_in
 
     ),
 
@@ -157,4 +179,42 @@
     from numbered
     inner join statuses
         on numbered._classify_row = statuses._classify_row
+    {%- if shared_flag is not none %}
+
+    union all by name
+
+    -- Rows alone in their group: the general path's statuses, row by row.
+    select
+        _classify_input.* exclude ({{ shared_flag }}),
+        case
+            when quarantine_reason is not null then 'quarantined'
+            when not {{ visible }} then 'not_yet_visible'
+            else 'staged'
+        end as row_status
+    from _classify_input
+    where not {{ shared_flag }}
+    {%- endif %}
+{% endmacro %}
+
+
+{% macro classify_shared_groups(relation, group_expression) %}
+    {#-
+        The groups of `relation` (a raw relation, before any parsing) that hold two rows or
+        more, as `_classify_group_hash` = hash(group_expression), where group_expression is the
+        key classify_rows groups on, computed from the raw columns exactly as the parsed key is.
+        A row whose hash is not listed is alone in its group: classify_rows(shared_flag=...)
+        lets it skip the general path.
+
+        Counted per hash, a bigint, instead of per key (cheaper to group at tens of millions
+        of rows): equal keys have equal hashes, so every row of a group of two or more is
+        listed. A hash collision only lists two lone rows, which the general path then
+        classifies exactly as before: a collision cannot change a status. Null keys share one
+        hash and are listed together when there are several. Counting over the rows read (a
+        superset of the batch an incremental run classifies) is safe the same way: a row alone
+        among them is alone in the batch.
+    -#}
+    select hash({{ group_expression }}) as _classify_group_hash
+    from {{ relation }}
+    group by 1
+    having count(*) > 1
 {% endmacro %}

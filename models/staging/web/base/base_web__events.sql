@@ -24,14 +24,23 @@
 
 with
 
-source as (
+source as not materialized (
 
     select * from {{ source('web', 'web_events') }}
     where {{ staging_source_filter(plan) }}
 
 ),
 
-parsed as (
+-- The event_ids read more than once (hashed). The events alone under their event_id (almost
+-- all) skip the general classification (classify_rows), which then numbers, joins and ranks
+-- only the few thousand others; every row is parsed once and nothing wide is materialized.
+shared_groups as (
+
+    {{ classify_shared_groups('source', clean_text('event_id')) }}
+
+),
+
+parsed as not materialized (
 
     select
         {{ clean_text('source.event_id') }} as event_id,
@@ -47,6 +56,7 @@ parsed as (
         {{ clean_text('source.event_ts') }} as event_ts_text,
         {{ parse_timestamp_utc('source.event_ts') }} as event_ts,
         source._landing_file,
+        shared_groups._classify_group_hash is not null as _classify_shared,
         -- `source` here is the whole raw row (for the quarantine), not a column.
         source as raw_row,  -- noqa: RF02
         {{ row_fingerprint(['source.event_id', 'source.anonymous_id', 'source.customer_id',
@@ -54,10 +64,12 @@ parsed as (
             'source.page_url', 'source.product_id', 'source.device_type',
             'source.traffic_source']) }} as row_fingerprint
     from source
+    left join shared_groups
+        on hash({{ clean_text('source.event_id') }}) = shared_groups._classify_group_hash
 
 ),
 
-checked as (
+checked as not materialized (
 
     select
         *,
@@ -74,7 +86,7 @@ checked as (
 
 ),
 
-batch as (
+batch as not materialized (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}
@@ -90,6 +102,7 @@ classified as (
         key_mode='conflict',
         visible_at='event_ts',
         copy_order='_landing_file',
+        shared_flag='_classify_shared',
     ) }}
 
 ),
