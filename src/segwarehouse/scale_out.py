@@ -62,20 +62,25 @@ def export_warehouse(
     out_dir: Path,
     schemas: Sequence[str] = DEFAULT_SCHEMAS,
     raw_dir: Path | None = None,
+    names: Iterable[str] | None = None,
 ) -> list[InputTable]:
     """Write every table and view of `schemas` to `<out_dir>/<schema>/<name>.parquet`.
 
     The `raw` views read the landing folder by its path at build time: pass `raw_dir` (the
     build's SEGMENTS_RAW_DIR) when it is not where the views expect it, or leave `raw` out.
     Timestamps with a time zone are written as UTC instants; Spark reads them back as
-    TIMESTAMP in its (UTC) session zone.
+    TIMESTAMP in its (UTC) session zone. `names` limits the export to those relations (each
+    registration is a Spark job reading the file's footer: register what a selection reads).
     """
+    wanted = set(names) if names is not None else None
     tables: list[InputTable] = []
     with duckdb.connect(str(warehouse), read_only=True) as con:
         con.execute("set TimeZone = 'UTC'")
         if raw_dir is not None:
             con.execute("set file_search_path = ?", [str(raw_dir)])
         for schema, name in duckdb_relations(con, schemas):
+            if wanted is not None and name not in wanted:
+                continue
             target = out_dir / schema / f"{name}.parquet"
             target.parent.mkdir(parents=True, exist_ok=True)
             con.execute(
@@ -146,6 +151,40 @@ def node_statuses(result: Any) -> dict[str, tuple[str, str]]:
     return statuses
 
 
+def audit_models(
+    selector: Sequence[str], dbt_options: Sequence[str], dbt_vars: dict[str, Any] | None
+) -> dict[str, tuple[str, str]]:
+    """Run each selected model on its own (`dbt run --select <model>`), so that a failure is
+    reported per model instead of skipping its children: every model reads its parents as
+    registered from the DuckDB build."""
+    from dbt.cli.main import dbtRunner
+
+    listed = dbtRunner().invoke(
+        [
+            "ls",
+            "--resource-type",
+            "model",
+            "--output",
+            "name",
+            "--select",
+            *selector,
+            "--project-dir",
+            str(PROJECT_DIR),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+            "--target",
+            "spark",
+            *dbt_options,
+        ]
+    )
+    statuses: dict[str, tuple[str, str]] = {}
+    for name in listed.result or []:
+        _, result = run_dbt(["run", "--select", name, *dbt_options], dbt_vars)
+        statuses[name] = node_statuses(result).get(name, ("not run", str(result)[:200]))
+        print(f"AUDIT\t{name}\t{statuses[name][0]}\t{statuses[name][1]}", flush=True)
+    return statuses
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Export a DuckDB warehouse, register it in local Spark, run a dbt selection there."""
     parser = argparse.ArgumentParser(prog="python -m segwarehouse.scale_out", description=__doc__)
@@ -154,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--raw-dir", type=Path, help="landing folder of the DuckDB build")
     parser.add_argument("--reuse-inputs", action="store_true", help="skip the export if done")
     parser.add_argument("--vars", default=None, help="dbt vars as JSON (e.g. as_of_date)")
-    parser.add_argument("dbt_args", nargs="+", help="dbt command, e.g. run --select customer_rfm")
+    parser.add_argument("--inputs", help="comma-separated relation names to register (all)")
+    parser.add_argument("--audit", help="a model selector: run each of its models on its own")
+    parser.add_argument("dbt_args", nargs="*", help="dbt command, e.g. run --select customer_rfm")
     args, dbt_options = parser.parse_known_args(argv)
     args.dbt_args += dbt_options
     import json
@@ -165,16 +206,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     shutil.rmtree(spark_warehouse, ignore_errors=True)
     inputs = args.work_dir / "inputs"
     started = time.perf_counter()
+    names = args.inputs.split(",") if args.inputs else None
     if args.reuse_inputs and inputs.exists():
-        tables = exported_tables(inputs)
+        tables = [t for t in exported_tables(inputs) if names is None or t.name in names]
     else:
-        tables = export_warehouse(args.warehouse, inputs, raw_dir=args.raw_dir)
+        tables = export_warehouse(args.warehouse, inputs, raw_dir=args.raw_dir, names=names)
     print(f"{len(tables)} inputs exported in {time.perf_counter() - started:.1f} s")
     spark = local_spark_session(spark_warehouse)
     register_inputs(spark, tables)
     print(f"spark session and inputs ready in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    success, result = run_dbt(args.dbt_args, json.loads(args.vars) if args.vars else None)
+    dbt_vars = json.loads(args.vars) if args.vars else None
+    if args.audit:  # one `dbt run` per model of the selector, each on its registered parents
+        statuses = audit_models(args.audit.split(), args.dbt_args, dbt_vars)
+        failed = sum(status != "success" for status, _ in statuses.values())
+        print(f"audit: {len(statuses) - failed} of {len(statuses)} models ran on spark")
+        return 0
+    success, result = run_dbt(args.dbt_args, dbt_vars)
     print(f"dbt on spark: success={success} in {time.perf_counter() - started:.1f} s")
     for name, (status, message) in node_statuses(result).items():
         print(f"{name}\t{status}\t{message}")
