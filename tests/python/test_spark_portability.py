@@ -31,6 +31,10 @@ KEYS = {
     "customer_rfm": ["customer_key"],
     "segment_membership": ["customer_key", "segment_id"],
 }
+# Known difference (docs/scale_out.md): DuckDB's quantile_cont of a DECIMAL is a DECIMAL of the
+# input's scale (the interpolated winsorising bound loses its sub-cent digits), Spark's
+# percentile a DOUBLE; the winsorised revenue may differ by less than a cent.
+CENT_TOLERANCE = {("customer_features", "net_revenue_winsorized")}
 INPUT_SCHEMAS = ("intermediate", "marts", "reference")
 # What the slice reads (its parents in the DuckDB build); registering all 70 relations would
 # cost a Spark job each.
@@ -120,7 +124,10 @@ def test_spark_equals_duckdb(spark_slice: dict, built: Workspace, name: str) -> 
     assert not on_spark.duplicated(keys).any()
     for column in on_duckdb.columns:
         left, right = on_duckdb[column], on_spark[column]
-        if pd.api.types.is_float_dtype(left) or pd.api.types.is_float_dtype(right):
+        if (name, column) in CENT_TOLERANCE:
+            gap = (right.astype("float64") - left.astype("float64")).abs()
+            assert (gap < 0.01).all(), f"{name}.{column}: off by up to {gap.max()}"
+        elif pd.api.types.is_float_dtype(left) or pd.api.types.is_float_dtype(right):
             np.testing.assert_allclose(
                 right.astype("float64"),
                 left.astype("float64"),

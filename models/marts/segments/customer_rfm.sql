@@ -71,7 +71,7 @@ purchase_summary as (
         customer_key,
         count(*) - 1 as frequency,
         coalesce(
-            avg(purchase_value) filter (where purchase_number > 1), 0
+            {{ avg_as_double('purchase_value', 'purchase_number > 1') }}, 0
         ) as monetary_clv,
         min(purchase_date) as first_purchase_date,
         max(purchase_date) as last_purchase_date,
