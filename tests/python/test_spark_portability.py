@@ -106,9 +106,9 @@ def normalised(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def test_the_slice_runs_on_spark(spark_slice: dict) -> None:
     statuses = spark_slice["statuses"]
     assert spark_slice["success"], statuses
-    assert {name: status for name, (status, _) in statuses.items()} == dict.fromkeys(
-        SLICE, "success"
-    )
+    # statuses also hold the on-run-start hook; the models are the slice, all successful
+    models = {name: status for name, (status, _) in statuses.items() if "on-run-start" not in name}
+    assert models == dict.fromkeys(SLICE, "success")
     # the timing figure quoted in docs/scale_out.md (2-core machine, 3,000 people)
     print(f"dbt run on local Spark, {len(SLICE)} models: {spark_slice['seconds']:.1f} s")
 
