@@ -41,7 +41,7 @@
         {%- set probe -%}
             select
             {%- for rule in rules %}
-                count(*) filter (where try(coalesce(({{ rule.rule }}), false)) is null) as failing_{{ loop.index }}
+                count(*) filter (where {{ try_expression('coalesce((' ~ rule.rule ~ '), false)') }} is null) as failing_{{ loop.index }}
                 {%- if not loop.last %},{% endif %}
             {%- endfor %}
             from {{ features }}

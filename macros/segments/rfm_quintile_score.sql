@@ -11,5 +11,5 @@
         {{ exceptions.raise_compiler_error("rfm_quintile_score: best must be 'highest' or 'lowest', got '" ~ best ~ "'.") }}
     {%- endif -%}
     {%- set worst_first = 'asc' if best == 'highest' else 'desc' -%}
-    cast(1 + (5 * (rank() over (order by {{ value_column }} {{ worst_first }}) - 1)) // count(*) over () as integer)
+    cast(1 + {{ integer_divide('5 * (rank() over (order by ' ~ value_column ~ ' ' ~ worst_first ~ ') - 1)', 'count(*) over ()') }} as integer)
 {%- endmacro %}

@@ -6,8 +6,8 @@
     -#}
     {%- if rules | length == 0 %}
     select
-        cast(null as varchar) as customer_key,
-        cast(null as varchar) as segment_id
+        cast(null as {{ dbt.type_string() }}) as customer_key,
+        cast(null as {{ dbt.type_string() }}) as segment_id
     where false
     {%- endif %}
     {%- for rule in rules %}

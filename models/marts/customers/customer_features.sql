@@ -25,7 +25,7 @@ golden_records as (
 
 -- Referenced more than once: not materialized, so DuckDB reads the table where it is used
 -- (with only the columns each use needs) instead of first copying all of it.
-customer_orders as not materialized (
+customer_orders as {{ not_materialized() }} (
 
     select * from {{ ref('int_customer_orders') }}
 
@@ -80,14 +80,19 @@ channel_preference as (
 
     select
         customer_key,
-        channel as preferred_channel,
-        row_number() over (
-            partition by customer_key order by count(*) desc, channel
-        ) as preference
-    from customer_orders
-    where is_completed and channel is not null
-    group by customer_key, channel
-    qualify preference = 1
+        preferred_channel
+    from (
+        select
+            customer_key,
+            channel as preferred_channel,
+            row_number() over (
+                partition by customer_key order by count(*) desc, channel
+            ) as preference
+        from customer_orders
+        where is_completed and channel is not null
+        group by customer_key, channel
+    ) as ranked_channels
+    where preference = 1
 
 ),
 
@@ -97,7 +102,7 @@ category_summary as (
         customer_key,
         count(*) as distinct_categories,  -- one category_spend row per category
         -- ties go to the alphabetically first category
-        arg_min(category, struct_pack(revenue := -revenue, category := category))
+        {{ arg_min_by('category', [('revenue', '-revenue'), ('category', 'category')]) }}
             as top_category
     from category_spend
     group by customer_key
@@ -122,7 +127,7 @@ web_summary as (
         count(*) filter (where add_to_carts > 0) as cart_sessions,
         count(*) filter (where add_to_carts > 0 and purchases = 0) as abandoned_cart_sessions,
         max(session_started_at) as last_visit_at,
-        avg(case when device_type in ('mobile', 'tablet') then 1.0 else 0.0 end)
+        avg(cast(case when device_type in ('mobile', 'tablet') then 1 else 0 end as double))
             as mobile_session_share
     from web_sessions
     group by customer_key
@@ -232,19 +237,19 @@ joined as (
 population as (
 
     select
-        median(plausible_age) as median_age,
+        {{ quantile_cont('plausible_age', 0.5) }} as median_age,
         -- most common known gender; ties go to the alphabetically first
-        arg_min(known_gender, struct_pack(n := -gender_count, gender := known_gender))
+        {{ arg_min_by('known_gender', [('n', '-gender_count'), ('gender', 'known_gender')]) }}
         filter (where known_gender is not null) as mode_gender,
-        quantile_cont(net_revenue, 0.25) filter (where order_count > 0) as revenue_q1,
-        quantile_cont(net_revenue, 0.75) filter (where order_count > 0) as revenue_q3,
-        quantile_cont(net_revenue, 0.75) filter (where order_count > 0)
-        - quantile_cont(net_revenue, 0.25) filter (where order_count > 0) as revenue_iqr,
+        {{ quantile_cont('net_revenue', 0.25) }} filter (where order_count > 0) as revenue_q1,
+        {{ quantile_cont('net_revenue', 0.75) }} filter (where order_count > 0) as revenue_q3,
+        {{ quantile_cont('net_revenue', 0.75) }} filter (where order_count > 0)
+        - {{ quantile_cont('net_revenue', 0.25) }} filter (where order_count > 0) as revenue_iqr,
         avg(net_revenue) filter (where order_count > 0) as revenue_mean,
         stddev_pop(net_revenue) filter (where order_count > 0) as revenue_stddev,
-        quantile_cont(net_revenue, {{ var('features__winsorize_quantiles')[0] }})
+        {{ quantile_cont('net_revenue', var('features__winsorize_quantiles')[0]) }}
         filter (where order_count > 0) as revenue_floor,
-        quantile_cont(net_revenue, {{ var('features__winsorize_quantiles')[1] }})
+        {{ quantile_cont('net_revenue', var('features__winsorize_quantiles')[1]) }}
         filter (where order_count > 0) as revenue_ceiling
     from (
         select

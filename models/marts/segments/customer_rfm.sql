@@ -57,9 +57,10 @@ purchase_sequence as (
         row_number() over (
             partition by customer_key order by purchase_date
         ) as purchase_number,
-        purchase_date - lag(purchase_date) over (
-            partition by customer_key order by purchase_date
-        ) as days_since_previous_purchase
+        {{ date_diff_days(
+            'lag(purchase_date) over (partition by customer_key order by purchase_date)',
+            'purchase_date'
+        ) }} as days_since_previous_purchase
     from purchase_days
 
 ),
@@ -70,7 +71,7 @@ purchase_summary as (
         customer_key,
         count(*) - 1 as frequency,
         coalesce(
-            avg(purchase_value) filter (where purchase_number > 1), 0
+            {{ avg_as_double('purchase_value', 'purchase_number > 1') }}, 0
         ) as monetary_clv,
         min(purchase_date) as first_purchase_date,
         max(purchase_date) as last_purchase_date,
@@ -99,9 +100,9 @@ final as (
 
     select
         customer_features.customer_key,
-        cast(scores.r_score as varchar)
-        || cast(scores.f_score as varchar)
-        || cast(scores.m_score as varchar) as rfm_cell,
+        cast(scores.r_score as {{ dbt.type_string() }})
+        || cast(scores.f_score as {{ dbt.type_string() }})
+        || cast(scores.m_score as {{ dbt.type_string() }}) as rfm_cell,
         case
             when customer_features.is_prospect then 'Prospect'
             else rfm_segment_map.rfm_segment
@@ -125,9 +126,9 @@ final as (
         customer_features.purchase_days,
         customer_features.net_revenue,
         cast(purchase_summary.frequency as integer) as frequency,
-        cast(
-            purchase_summary.last_purchase_date - purchase_summary.first_purchase_date as integer
-        ) as recency_clv_days,
+        {{ date_diff_days(
+            'purchase_summary.first_purchase_date', 'purchase_summary.last_purchase_date'
+        ) }} as recency_clv_days,
         {{ days_before_as_of('purchase_summary.first_purchase_date') }} as age_clv_days,
         cast(purchase_summary.monetary_clv as double) as monetary_clv,
         purchase_summary.first_purchase_date,

@@ -1,0 +1,19 @@
+{% macro not_materialized() %}
+    {#- The CTE modifier after `<name> as`: keeps a CTE referenced twice inlined where the engine can be told so. -#}
+    {{ return(adapter.dispatch('not_materialized')()) }}
+{% endmacro %}
+
+{% macro default__not_materialized() %}
+    {#- Standard SQL has no such hint: the planner decides. -#}
+    {{ return('') }}
+{% endmacro %}
+
+{% macro duckdb__not_materialized() %}
+    {#- DuckDB otherwise copies a CTE referenced more than once before the query runs. -#}
+    {{ return('not materialized') }}
+{% endmacro %}
+
+{% macro spark__not_materialized() %}
+    {#- Spark inlines CTEs (no materialisation hint in its grammar). -#}
+    {{ return('') }}
+{% endmacro %}
