@@ -8,7 +8,7 @@ BENCH_CUSTOMERS ?= 10000 1000000
 BENCH_FORMAT ?= parquet
 BENCH := $(BIN)/segwarehouse bench --format $(BENCH_FORMAT) --work-dir data/bench --refresh-day
 
-.PHONY: help install run test lint format docs clean bench bench-smoke check refresh
+.PHONY: help install run test test-spark lint format docs clean bench bench-smoke check refresh
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,17 @@ run: $(STAMP)  ## generate demo data if data/raw is empty, dbt build, print wher
 
 test: $(STAMP) lint  ## the whole suite: lint, dbt build + tests on generated data, pytest
 	$(BIN)/pytest
+
+# The scale-out check (docs/scale_out.md) in its own venv: pyspark is a 456 MB download that
+# `make test` does not need. Needs Java 17. The test skips, saying why, without them.
+SPARK_VENV := .venv-spark
+$(SPARK_VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,spark]"
+	touch $@
+
+test-spark: $(SPARK_VENV)/.installed  ## features -> RFM -> membership on local Spark vs DuckDB
+	$(SPARK_VENV)/bin/pytest tests/python/test_spark_portability.py
 
 lint: $(STAMP)  ## ruff (Python) and sqlfluff (SQL, dbt templater)
 	$(BIN)/ruff check src tests/python python_models benchmarks
