@@ -23,60 +23,23 @@ nodes as (
 
 ),
 
--- What each node offers a record: its key (if it resolved) and its rank as a key source. Joined
--- once here, on the 1.5M nodes, so the 21M occurrences meet a single hash table.
-node_offers as (
-
-    select
-        nodes.node_id,
-        resolved_nodes.customer_key,
-        resolved_nodes.match_method,
-        resolved_nodes.match_probability,
-        nodes.key_priority
-    from nodes
-    left join resolved_nodes
-        on nodes.node_id = resolved_nodes.node_id
-
-),
-
--- The preferred node of each record by one aggregate (arg_min over a struct ordered as the rule
--- reads: resolved first, then key_priority with nulls last, then node_id), not a row_number()
--- window: a window sorts 21M rows into 11M partitions of one or two rows, which cost most of
--- this model's time. Struct comparison puts a null key_priority after any value, as the
--- window's ORDER BY did, and node_id makes the order total.
 record_candidates as (
 
     select
         occurrences.record_type,
         occurrences.record_id,
-        arg_min(
-            {
-                'customer_key': node_offers.customer_key,
-                'match_method': node_offers.match_method,
-                'match_probability': node_offers.match_probability
-            },
-            {
-                'is_unresolved': node_offers.customer_key is null,
-                'key_priority': node_offers.key_priority,
-                'node_id': occurrences.node_id
-            }
-        ) as preferred
+        resolved_nodes.customer_key,
+        resolved_nodes.match_method,
+        resolved_nodes.match_probability,
+        row_number() over (
+            partition by occurrences.record_type, occurrences.record_id
+            order by resolved_nodes.customer_key is null, nodes.key_priority, occurrences.node_id
+        ) as preference
     from occurrences
-    inner join node_offers
-        on occurrences.node_id = node_offers.node_id
-    group by occurrences.record_type, occurrences.record_id
-
-),
-
-record_preferences as (
-
-    select
-        record_type,
-        record_id,
-        struct_extract(preferred, 'customer_key') as customer_key,
-        struct_extract(preferred, 'match_method') as match_method,
-        struct_extract(preferred, 'match_probability') as match_probability
-    from record_candidates
+    inner join nodes
+        on occurrences.node_id = nodes.node_id
+    left join resolved_nodes
+        on occurrences.node_id = resolved_nodes.node_id
 
 ),
 
@@ -89,7 +52,8 @@ final as (
         match_method,
         match_probability,
         case when customer_key is null then 'unresolved' else 'resolved' end as resolution_status
-    from record_preferences
+    from record_candidates
+    where preference = 1
 
 )
 
