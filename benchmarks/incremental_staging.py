@@ -34,18 +34,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from segwarehouse.generator import generate
+from segwarehouse.landing import INCREMENTAL_BASE_MODELS as MODELS
 from segwarehouse.landing import land_daily
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 END_DATE = date(2026, 6, 30)
 # How many of the slowest nodes each timed run lists.
 SLOWEST = 8
-MODELS = (
-    "base_web__events",
-    "base_commerce__orders",
-    "base_commerce__order_items",
-    "base_marketing__campaign_events",
-)
 
 
 def dbt(work: Path, name: str, as_of: date, *args: str) -> tuple[float, dict[str, float]]:

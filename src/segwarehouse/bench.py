@@ -37,19 +37,13 @@ from typing import Any, cast
 
 import duckdb
 
+from segwarehouse.landing import INCREMENTAL_BASE_MODELS, land_daily
 from segwarehouse.settings import OPTIONAL_SOURCES, REQUIRED_SOURCES
 
 DEFAULT_SELECT = "+staging marts.data_quality"
 # `segwarehouse check` exit codes that are a completed validation (see docs/data_quality.md).
 QUALITY_OUTCOMES = {0: "passed", 3: "expectations failed"}
 TEST_NODE_TYPES = ("test", "unit_test")
-# The base models a one-day refresh builds incrementally (docs/incremental.md).
-INCREMENTAL_BASE_MODELS = (
-    "base_web__events",
-    "base_commerce__orders",
-    "base_commerce__order_items",
-    "base_marketing__campaign_events",
-)
 DEFAULT_END_DATE = date(2026, 6, 30)
 DEFAULT_SEED = 42
 BASELINE_SQL = "benchmarks/staging_baseline.sql"
@@ -474,8 +468,6 @@ def run_refresh_day(
     untimed build on all but the last day, then the last day lands and the same `dbt build` is
     timed. Only the large sources' base models are incremental; everything downstream is
     rebuilt. Its staged rows must equal the full build's."""
-    from segwarehouse.landing import land_daily
-
     daily = ScaleDirs(dirs.root / "refresh")
     daily.reset()
     landed = land_daily(dirs.raw, daily.raw, config.end_date)

@@ -27,6 +27,14 @@ LARGE_SOURCES: dict[str, str | None] = {
     "campaign_events": "event_ts",
 }
 DAILY_FILES = 7
+# The base models of the large sources: incremental (docs/incremental.md), so a one-day
+# refresh builds them from the day's delivery only.
+INCREMENTAL_BASE_MODELS = (
+    "base_web__events",
+    "base_commerce__orders",
+    "base_commerce__order_items",
+    "base_marketing__campaign_events",
+)
 SOURCES = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 
 
