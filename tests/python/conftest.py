@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from segwarehouse.generator import generate
@@ -89,6 +90,12 @@ def linked_workspace(root: Path, raw_dir: Path) -> Workspace:
     workspace.raw_dir.rmdir()
     workspace.raw_dir.symlink_to(raw_dir)
     return workspace
+
+
+def customer_keys(customer_sks: pd.Series) -> pd.Series:
+    """The customer_key of each customer_sk, computed in Python: 'cus_' + the 64 bits as 16
+    lower-case hex digits (the inverse of macro customer_sk_from_key, checked independently)."""
+    return customer_sks.map(lambda sk: f"cus_{int(sk):016x}")
 
 
 @pytest.fixture(scope="session")

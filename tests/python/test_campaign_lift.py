@@ -14,7 +14,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, make_workspace
+from conftest import BUILD_VARS, PROJECT_DIR, Workspace, customer_keys, make_workspace
 from segwarehouse.experiments.lift import LIFT_SCHEMA, LiftSettings, campaign_lift_frame
 from segwarehouse.generator.marketing import BASELINE_CONVERSION, treatment_conversion_rate
 
@@ -172,10 +172,11 @@ def test_conversion_from_orders(built: Workspace, tmp_path: Path) -> None:
     events = resolved_campaign_events(workspace.warehouse)
     orders = frame(
         workspace.warehouse,
-        "select customer_key, order_ts as converted_at, "
+        "select customer_sk, order_ts as converted_at, "
         "cast(order_total_reporting as double) as amount "
         "from intermediate.int_customer_orders where is_completed",
     )
+    orders["customer_key"] = customer_keys(orders.pop("customer_sk"))
     members = expected_members(events, orders)
     lift = frame(workspace.warehouse, "select * from marts.campaign_lift")
     assert (lift["conversion_source"] == "order").all()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import END_DATE, Workspace
+from conftest import END_DATE, Workspace, customer_keys
 from segwarehouse.ml.churn import (
     FEATURES,
     ORDER_COLUMNS,
@@ -35,8 +35,13 @@ def frame(workspace: Workspace, sql: str) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def inputs(built: Workspace) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    orders = frame(built, f"select {ORDER_COLUMNS} from intermediate.int_customer_orders")
-    sessions = frame(built, f"select {SESSION_COLUMNS} from intermediate.int_customer_web_sessions")
+    # the intermediates carry customer_sk; the reference reads customer_key
+    orders = frame(built, "select * from intermediate.int_customer_orders")
+    orders = orders.assign(customer_key=customer_keys(orders["customer_sk"]))
+    sessions = frame(built, "select * from intermediate.int_customer_web_sessions")
+    sessions = sessions.assign(customer_key=customer_keys(sessions["customer_sk"]))
+    orders = orders[ORDER_COLUMNS.split(", ")]
+    sessions = sessions[SESSION_COLUMNS.split(", ")]
     snapshots = frame(built, "select * from intermediate.int_churn_feature_snapshots")
     return orders, sessions, snapshots
 

@@ -44,7 +44,7 @@ def test_clv_is_fitted_and_sane(built: Workspace) -> None:
     assert clv[["expected_purchases_90d", "expected_purchases_365d", "clv"]].ge(0).all().all()
     # Predicted purchase days next year are of the order of last year's (same population).
     [(last_year,)] = built.query(
-        "select count(distinct (customer_key, order_date)) from intermediate.int_customer_orders "
+        "select count(distinct (customer_sk, order_date)) from intermediate.int_customer_orders "
         "where is_completed and order_date > date '2026-06-30' - 365"
     )
     assert 0.5 < clv["expected_purchases_365d"].sum() / last_year < 1.5

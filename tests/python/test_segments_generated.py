@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, linked_workspace
+from conftest import BUILD_VARS, PROJECT_DIR, Workspace, customer_keys, linked_workspace
 
 SUCCESSIVE_DATES = ("2026-04-30", "2026-05-31", "2026-06-30")
 MEMBERSHIP_COLUMNS = (
@@ -95,9 +95,10 @@ def test_rfm_scores_match_an_independent_pandas_computation(built: Workspace) ->
 def test_clv_inputs_match_an_independent_pandas_computation(built: Workspace) -> None:
     orders = frame(
         built,
-        "select customer_key, order_date, cast(order_total_reporting as double) as total "
+        "select customer_sk, order_date, cast(order_total_reporting as double) as total "
         "from intermediate.int_customer_orders where is_completed",
     )
+    orders["customer_key"] = customer_keys(orders.pop("customer_sk"))
     days = orders.groupby(["customer_key", "order_date"], as_index=False)["total"].sum()
     days = days.sort_values(["customer_key", "order_date"])
     days["day_number"] = days.groupby("customer_key").cumcount()

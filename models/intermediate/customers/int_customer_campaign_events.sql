@@ -32,7 +32,7 @@ attributed as (
         campaign_events.variant,
         campaign_events.revenue,
         campaign_events.event_ts,
-        coalesce(by_customer_id.customer_key, by_email.customer_key) as customer_key
+        coalesce(by_customer_id.customer_sk, by_email.customer_sk) as customer_sk
     from campaign_events
     left join resolved_nodes as by_customer_id
         on
@@ -48,7 +48,7 @@ attributed as (
 final as (
 
     select
-        customer_key,
+        customer_sk,
         campaign_id,
         channel,
         event_type,
@@ -57,9 +57,9 @@ final as (
         event_ts
     from attributed
     where
-        customer_key is not null
-        and customer_key not in (
-            select erased_customer_keys.customer_key from erased_customer_keys
+        customer_sk is not null
+        and customer_sk not in (
+            select erased_customer_keys.customer_sk from erased_customer_keys
         )
 
 )

@@ -27,7 +27,7 @@ products as (
 completed_lines as (
 
     select
-        customer_orders.customer_key,
+        customer_orders.customer_sk,
         order_items.quantity,
         order_items.line_amount,
         coalesce(products.category, 'unknown') as category
@@ -43,13 +43,13 @@ completed_lines as (
 final as (
 
     select
-        customer_key,
+        customer_sk,
         category,
         count(*) as line_count,
         sum(quantity) as quantity,
         sum(line_amount) as revenue
     from completed_lines
-    group by customer_key, category
+    group by customer_sk, category
 
 )
 

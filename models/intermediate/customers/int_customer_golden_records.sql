@@ -81,7 +81,9 @@ survivors as (
 
 customer_keys as (
 
-    select distinct customer_key
+    select distinct
+        customer_key,
+        customer_sk
     from record_keys
     where
         record_type in ('crm_customer', 'order')
@@ -108,6 +110,7 @@ final as (
 
     select
         customer_keys.customer_key,
+        customer_keys.customer_sk,
         survivors.first_name,
         survivors.last_name,
         survivors.phone,

@@ -25,7 +25,7 @@ erased_customer_keys as (
 final as (
 
     select
-        record_keys.customer_key,
+        record_keys.customer_sk,
         orders.order_id,
         orders.channel,
         orders.status,
@@ -40,9 +40,9 @@ final as (
             record_keys.record_type = 'order'
             and orders.order_id = record_keys.record_id
     where
-        record_keys.customer_key is not null
-        and record_keys.customer_key not in (
-            select erased_customer_keys.customer_key from erased_customer_keys
+        record_keys.customer_sk is not null
+        and record_keys.customer_sk not in (
+            select erased_customer_keys.customer_sk from erased_customer_keys
         )
 
 )

@@ -21,9 +21,9 @@ resolved_nodes as not materialized (
 
 customer_keys as (
 
-    select customer_key from {{ ref('int_customer_golden_records') }}
-    where customer_key not in (
-        select erased.customer_key from {{ ref('int_identity_erased_customer_keys') }} as erased
+    select customer_sk from {{ ref('int_customer_golden_records') }}
+    where customer_sk not in (
+        select erased.customer_sk from {{ ref('int_identity_erased_customer_keys') }} as erased
     )
 
 ),
@@ -59,8 +59,8 @@ attributed_parts as (
     select
         session_parts.*,
         coalesce(
-            by_customer_id.customer_key, by_email.customer_key, by_cookie.customer_key
-        ) as customer_key
+            by_customer_id.customer_sk, by_email.customer_sk, by_cookie.customer_sk
+        ) as customer_sk
     from session_parts
     left join resolved_nodes as by_customer_id
         on
@@ -82,7 +82,7 @@ attributed_parts as (
 customer_sessions as (
 
     select
-        customer_key,
+        customer_sk,
         session_id,
         cast(sum(product_views) as bigint) as product_views,
         cast(sum(add_to_carts) as bigint) as add_to_carts,
@@ -90,9 +90,9 @@ customer_sessions as (
         min(device_type) as device_type,
         min(session_started_at) as session_started_at
     from attributed_parts
-    where customer_key is not null
+    where customer_sk is not null
     group by
-        customer_key,
+        customer_sk,
         session_id
 
 ),
@@ -102,7 +102,7 @@ final as (
     select customer_sessions.*
     from customer_sessions
     inner join customer_keys
-        on customer_sessions.customer_key = customer_keys.customer_key
+        on customer_sessions.customer_sk = customer_keys.customer_sk
 
 )
 

@@ -64,6 +64,7 @@ erased_records as (
 
     select
         record_keys.customer_key,
+        record_keys.customer_sk,
         followed_nodes.requested_at
     from followed_nodes
     inner join occurrences
@@ -80,9 +81,10 @@ final as (
 
     select
         customer_key,
+        customer_sk,
         min(requested_at) as first_requested_at
     from erased_records
-    group by customer_key
+    group by customer_key, customer_sk
 
 )
 

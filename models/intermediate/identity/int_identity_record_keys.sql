@@ -29,6 +29,7 @@ record_candidates as (
         occurrences.record_type,
         occurrences.record_id,
         resolved_nodes.customer_key,
+        resolved_nodes.customer_sk,
         resolved_nodes.match_method,
         resolved_nodes.match_probability,
         row_number() over (
@@ -49,6 +50,7 @@ final as (
         record_type,
         record_id,
         customer_key,
+        customer_sk,
         match_method,
         match_probability,
         case when customer_key is null then 'unresolved' else 'resolved' end as resolution_status

@@ -52,7 +52,8 @@ key_nodes as (
         component_id,
         deterministic_component_id as key_deterministic_component_id,
         node_id as key_node_id,
-        'cus_' || left(md5(node_id), 16) as customer_key
+        'cus_' || left(md5(node_id), 16) as customer_key,
+        {{ customer_sk_from_key("'cus_' || left(md5(node_id), 16)") }} as customer_sk
     from component_nodes
     where seniority = 1
 
@@ -94,6 +95,7 @@ final as (
         component_nodes.identifier_type,
         component_nodes.identifier_value,
         key_nodes.customer_key,
+        key_nodes.customer_sk,
         key_nodes.key_node_id,
         component_nodes.component_size,
         component_nodes.uncapped_component_size,

@@ -43,7 +43,7 @@ visible_orders as (
 
     select
         snapshots.snapshot_name,
-        customer_orders.customer_key,
+        customer_orders.customer_sk,
         customer_orders.status,
         customer_orders.order_date,
         cast(customer_orders.order_total_reporting as double) as order_total,
@@ -51,7 +51,7 @@ visible_orders as (
     from customer_orders
     cross join snapshots
     where
-        customer_orders.customer_key is not null
+        customer_orders.customer_sk is not null
         and customer_orders.order_date <= snapshots.snapshot_date
 
 ),
@@ -60,7 +60,7 @@ order_summary as (
 
     select
         snapshot_name,
-        customer_key,
+        customer_sk,
         min(days_before) filter (where status = 'completed') as recency_days,
         max(days_before) filter (where status = 'completed') as tenure_days,
         count(distinct order_date) filter (where status = 'completed') as purchase_days,
@@ -82,7 +82,7 @@ order_summary as (
         ) / nullif(count(distinct order_date) filter (where status = 'completed') - 1, 0)
             as mean_gap_days
     from visible_orders
-    group by snapshot_name, customer_key
+    group by snapshot_name, customer_sk
     having count(*) filter (where status = 'completed') > 0
 
 ),
@@ -92,14 +92,14 @@ visible_sessions as (
 
     select
         snapshots.snapshot_name,
-        web_sessions.customer_key,
+        web_sessions.customer_sk,
         floor(
             (epoch(snapshots.visible_before) - epoch(web_sessions.session_started_at)) / 86400
         ) as days_before
     from web_sessions
     cross join snapshots
     where
-        web_sessions.customer_key is not null
+        web_sessions.customer_sk is not null
         and web_sessions.session_started_at < snapshots.visible_before
 
 ),
@@ -108,19 +108,19 @@ session_summary as (
 
     select
         snapshot_name,
-        customer_key,
+        customer_sk,
         count(*) filter (where days_before < 30) as sessions_30d,
         count(*) filter (where days_before < 90) as sessions_90d,
         min(days_before) as days_since_last_visit
     from visible_sessions
-    group by snapshot_name, customer_key
+    group by snapshot_name, customer_sk
 
 ),
 
 -- 1 = no completed order in the horizon after the training cutoff (all on or before as_of_date).
 returning_customers as (
 
-    select distinct customer_key
+    select distinct customer_sk
     from customer_orders
     where
         status = 'completed'
@@ -134,7 +134,7 @@ final as (
     select
         order_summary.snapshot_name,
         snapshots.snapshot_date,
-        order_summary.customer_key,
+        {{ customer_key_from_sk('order_summary.customer_sk') }} as customer_key,
         order_summary.net_revenue,
         order_summary.revenue_90d,
         cast(order_summary.recency_days as double) as recency_days,
@@ -154,7 +154,7 @@ final as (
         cast(order_summary.cancelled_orders as double) / order_summary.all_orders as cancel_rate,
         case
             when order_summary.snapshot_name = 'training'
-                then cast(returning_customers.customer_key is null as integer)
+                then cast(returning_customers.customer_sk is null as integer)
         end as churned
     from order_summary
     inner join snapshots
@@ -162,9 +162,9 @@ final as (
     left join session_summary
         on
             order_summary.snapshot_name = session_summary.snapshot_name
-            and order_summary.customer_key = session_summary.customer_key
+            and order_summary.customer_sk = session_summary.customer_sk
     left join returning_customers
-        on order_summary.customer_key = returning_customers.customer_key
+        on order_summary.customer_sk = returning_customers.customer_sk
 
 )
 

@@ -38,13 +38,13 @@ members as (
 
     select
         campaign_id,
-        customer_key,
+        customer_sk,
         count(distinct variant) > 1 as is_in_both_arms,
         min(variant) as only_variant,
         min(event_ts) as assigned_at,
         min(event_ts) + to_days({{ window_days }}) as attribution_ends_at
     from campaign_events
-    group by campaign_id, customer_key
+    group by campaign_id, customer_sk
 
 ),
 
@@ -54,19 +54,19 @@ event_conversions as (
 
     select
         members.campaign_id,
-        members.customer_key,
+        members.customer_sk,
         count(*) as conversion_count,
         sum(coalesce(campaign_events.revenue, 0)) as revenue
     from members
     inner join campaign_events
         on
             members.campaign_id = campaign_events.campaign_id
-            and members.customer_key = campaign_events.customer_key
+            and members.customer_sk = campaign_events.customer_sk
             and campaign_events.event_type = 'converted'
             and members.assigned_at <= campaign_events.event_ts
             and members.attribution_ends_at > campaign_events.event_ts
     where '{{ conversion_source }}' = 'campaign_event'
-    group by members.campaign_id, members.customer_key
+    group by members.campaign_id, members.customer_sk
 
 ),
 
@@ -74,18 +74,18 @@ order_conversions as (
 
     select
         members.campaign_id,
-        members.customer_key,
+        members.customer_sk,
         count(*) as conversion_count,
         sum(customer_orders.order_total_reporting) as revenue
     from members
     inner join customer_orders
         on
-            members.customer_key = customer_orders.customer_key
+            members.customer_sk = customer_orders.customer_sk
             and customer_orders.is_completed
             and members.assigned_at <= customer_orders.order_ts
             and members.attribution_ends_at > customer_orders.order_ts
     where '{{ conversion_source }}' = 'order'
-    group by members.campaign_id, members.customer_key
+    group by members.campaign_id, members.customer_sk
 
 ),
 
@@ -101,13 +101,13 @@ final as (
 
     select
         members.campaign_id,
-        members.customer_key,
+        {{ customer_key_from_sk('members.customer_sk') }} as customer_key,
         case when not members.is_in_both_arms then members.only_variant end as variant,
         '{{ conversion_source }}' as conversion_source,
         cast(coalesce(conversions.conversion_count, 0) as integer) as conversion_count,
         cast(coalesce(conversions.revenue, 0) as decimal(18, 2)) as revenue,
         members.is_in_both_arms,
-        conversions.customer_key is not null as is_converted,
+        conversions.customer_sk is not null as is_converted,
         members.attribution_ends_at <= {{ visible_before_sql() }} as is_window_complete,
         members.assigned_at,
         members.attribution_ends_at,
@@ -116,7 +116,7 @@ final as (
     left join conversions
         on
             members.campaign_id = conversions.campaign_id
-            and members.customer_key = conversions.customer_key
+            and members.customer_sk = conversions.customer_sk
 
 )
 

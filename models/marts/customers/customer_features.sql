@@ -52,7 +52,7 @@ campaign_events as (
 order_summary as (
 
     select
-        customer_key,
+        customer_sk,
         count(*) filter (where is_completed) as order_count,
         count(distinct order_date) filter (where is_completed) as purchase_days,
         coalesce(sum(order_total_reporting) filter (where is_completed), 0) as net_revenue,
@@ -71,7 +71,7 @@ order_summary as (
         count(*) filter (where status = 'returned') as returned_orders,
         count(*) filter (where status = 'cancelled') as cancelled_orders
     from customer_orders
-    group by customer_key
+    group by customer_sk
 
 ),
 
@@ -79,18 +79,18 @@ order_summary as (
 channel_preference as (
 
     select
-        customer_key,
+        customer_sk,
         preferred_channel
     from (
         select
-            customer_key,
+            customer_sk,
             channel as preferred_channel,
             row_number() over (
-                partition by customer_key order by count(*) desc, channel
+                partition by customer_sk order by count(*) desc, channel
             ) as preference
         from customer_orders
         where is_completed and channel is not null
-        group by customer_key, channel
+        group by customer_sk, channel
     ) as ranked_channels
     where preference = 1
 
@@ -99,20 +99,20 @@ channel_preference as (
 category_summary as (
 
     select
-        customer_key,
+        customer_sk,
         count(*) as distinct_categories,  -- one category_spend row per category
         -- ties go to the alphabetically first category
         {{ arg_min_by('category', [('revenue', '-revenue'), ('category', 'category')]) }}
             as top_category
     from category_spend
-    group by customer_key
+    group by customer_sk
 
 ),
 
 web_summary as (
 
     select
-        customer_key,
+        customer_sk,
         {%- for days in web_windows %}
             count(*) filter (
                 where cast(session_started_at as date) > {{ as_of }} - {{ days }}
@@ -130,7 +130,7 @@ web_summary as (
         avg(cast(case when device_type in ('mobile', 'tablet') then 1 else 0 end as double))
             as mobile_session_share
     from web_sessions
-    group by customer_key
+    group by customer_sk
 
 ),
 
@@ -141,7 +141,7 @@ web_summary as (
 campaign_touches as (
 
     select
-        customer_key,
+        customer_sk,
         campaign_id,
         bool_or(
             channel = 'email' and event_type in ('delivered', 'opened', 'clicked')
@@ -154,7 +154,7 @@ campaign_touches as (
         (channel = 'email' and event_type in ('delivered', 'opened', 'clicked'))
         or event_type = 'converted'
     group by
-        customer_key,
+        customer_sk,
         campaign_id
 
 ),
@@ -162,13 +162,13 @@ campaign_touches as (
 campaign_summary as (
 
     select
-        customer_key,
+        customer_sk,
         count(*) filter (where is_email_delivered) as emails_delivered,
         count(*) filter (where is_email_opened) as emails_opened,
         count(*) filter (where is_email_clicked) as emails_clicked,
         sum(conversions) as campaign_conversions
     from campaign_touches
-    group by customer_key
+    group by customer_sk
 
 ),
 
@@ -221,15 +221,15 @@ joined as (
     inner join golden_records
         on customers.customer_key = golden_records.customer_key
     left join order_summary
-        on customers.customer_key = order_summary.customer_key
+        on golden_records.customer_sk = order_summary.customer_sk
     left join channel_preference
-        on customers.customer_key = channel_preference.customer_key
+        on golden_records.customer_sk = channel_preference.customer_sk
     left join category_summary
-        on customers.customer_key = category_summary.customer_key
+        on golden_records.customer_sk = category_summary.customer_sk
     left join web_summary
-        on customers.customer_key = web_summary.customer_key
+        on golden_records.customer_sk = web_summary.customer_sk
     left join campaign_summary
-        on customers.customer_key = campaign_summary.customer_key
+        on golden_records.customer_sk = campaign_summary.customer_sk
 
 ),
 

@@ -14,7 +14,7 @@ final as (
 
     select
         order_id,
-        customer_key,
+        {{ customer_key_from_sk('customer_sk') }} as customer_key,
         order_date,
         order_ts as ordered_at,
         status,

@@ -39,26 +39,26 @@ rfm_segment_map as (
 purchase_days as (
 
     select
-        customer_key,
+        customer_sk,
         order_date as purchase_date,
         sum(order_total_reporting) as purchase_value
     from customer_orders
     where is_completed
-    group by customer_key, order_date
+    group by customer_sk, order_date
 
 ),
 
 purchase_sequence as (
 
     select
-        customer_key,
+        customer_sk,
         purchase_date,
         purchase_value,
         row_number() over (
-            partition by customer_key order by purchase_date
+            partition by customer_sk order by purchase_date
         ) as purchase_number,
         {{ date_diff_days(
-            'lag(purchase_date) over (partition by customer_key order by purchase_date)',
+            'lag(purchase_date) over (partition by customer_sk order by purchase_date)',
             'purchase_date'
         ) }} as days_since_previous_purchase
     from purchase_days
@@ -68,7 +68,7 @@ purchase_sequence as (
 purchase_summary as (
 
     select
-        customer_key,
+        {{ customer_key_from_sk('customer_sk') }} as customer_key,
         count(*) - 1 as frequency,
         coalesce(
             {{ avg_as_double('purchase_value', 'purchase_number > 1') }}, 0
@@ -80,7 +80,7 @@ purchase_summary as (
             where days_since_previous_purchase > {{ churn_days }}
         ) as reactivated_on
     from purchase_sequence
-    group by customer_key
+    group by customer_sk
 
 ),
 

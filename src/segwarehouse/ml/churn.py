@@ -126,7 +126,8 @@ def point_in_time_features(
 ) -> pd.DataFrame:
     """Features as of the end of `cutoff`, one row per customer with a completed order by then.
 
-    orders: customer_key, order_date, status, order_total_reporting (int_customer_orders);
+    orders: customer_key, order_date, status, order_total_reporting (int_customer_orders,
+    whose customer_sk turns back into customer_key with macro customer_key_from_sk);
     sessions: customer_key, session_started_at (int_customer_web_sessions). Rows dated after
     the cutoff are dropped first, so nothing later can influence the result.
 
