@@ -20,6 +20,8 @@
 ) }}
 
 {%- set plan = staging_incremental_plan() %}
+{%- set fingerprint_columns = ['source.order_id', 'source.line_number', 'source.product_id',
+    'source.quantity', 'source.unit_price'] %}
 
 -- Every raw order line with its disposition. A line is only as usable as its order: it is an
 -- orphan when no order row has its order_id, quarantined with its order, and not yet visible
@@ -27,10 +29,19 @@
 
 with
 
-source as (
+source as not materialized (
 
     select * from {{ source('commerce', 'order_items') }}
     where {{ staging_source_filter(plan) }}
+
+),
+
+-- The fingerprints read more than once (hashed, from the text the fingerprint hashes). The
+-- lines alone under their fingerprint (almost all: exact copies are rare) skip the general
+-- classification (classify_rows), which then numbers, joins and ranks only the others.
+shared_groups as (
+
+    {{ classify_shared_groups('source', row_fingerprint_text(fingerprint_columns)) }}
 
 ),
 
@@ -53,7 +64,7 @@ order_dispositions as (
 
 ),
 
-parsed as (
+parsed as not materialized (
 
     select
         {{ clean_text('source.order_id') }} as order_id,
@@ -66,15 +77,19 @@ parsed as (
         {{ clean_text('source.line_number') }} is not null
         and {{ parse_integer('source.line_number') }} is null as has_unparseable_line_number,
         source._landing_file,
+        shared_groups._classify_group_hash is not null as _classify_shared,
         -- `source` here is the whole raw row (for the quarantine), not a column.
         source as raw_row,  -- noqa: RF02
-        {{ row_fingerprint(['source.order_id', 'source.line_number', 'source.product_id',
-            'source.quantity', 'source.unit_price']) }} as row_fingerprint
+        {{ row_fingerprint(fingerprint_columns) }} as row_fingerprint
     from source
+    left join shared_groups
+        on
+            hash({{ row_fingerprint_text(fingerprint_columns) }})
+            = shared_groups._classify_group_hash
 
 ),
 
-checked as (
+checked as not materialized (
 
     select
         parsed.*,
@@ -100,7 +115,7 @@ checked as (
 
 ),
 
-batch as (
+batch as not materialized (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}
@@ -109,7 +124,12 @@ batch as (
 
 classified as (
 
-    {{ classify_rows('batch', visible_at='order_ts', copy_order='_landing_file') }}
+    {{ classify_rows(
+        'batch',
+        visible_at='order_ts',
+        copy_order='_landing_file',
+        shared_flag='_classify_shared',
+    ) }}
 
 ),
 

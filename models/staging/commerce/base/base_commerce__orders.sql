@@ -24,10 +24,19 @@
 
 with
 
-source as (
+source as not materialized (
 
     select * from {{ source('commerce', 'orders') }}
     where {{ staging_source_filter(plan) }}
+
+),
+
+-- The order_ids read more than once (hashed). The orders alone under their order_id (almost
+-- all) skip the general classification (classify_rows), which then numbers, joins and ranks
+-- only the others.
+shared_groups as (
+
+    {{ classify_shared_groups('source', clean_text('order_id')) }}
 
 ),
 
@@ -37,7 +46,7 @@ currency_rates as (
 
 ),
 
-parsed as (
+parsed as not materialized (
 
     select
         {{ clean_text('source.order_id') }} as order_id,
@@ -59,6 +68,7 @@ parsed as (
         {{ clean_text('source.order_ts') }} as order_ts_text,
         {{ parse_timestamp_utc('source.order_ts') }} as order_ts,
         source._landing_file,
+        shared_groups._classify_group_hash is not null as _classify_shared,
         -- `source` here is the whole raw row (for the quarantine), not a column.
         source as raw_row,  -- noqa: RF02
         {{ row_fingerprint(['source.order_id', 'source.customer_id', 'source.email',
@@ -66,6 +76,8 @@ parsed as (
             'source.status', 'source.currency', 'source.order_total',
             'source.discount_amount']) }} as row_fingerprint
     from source
+    left join shared_groups
+        on hash({{ clean_text('source.order_id') }}) = shared_groups._classify_group_hash
     left join currency_rates
         on coalesce(
             upper({{ clean_text('source.currency') }}),
@@ -74,7 +86,7 @@ parsed as (
 
 ),
 
-checked as (
+checked as not materialized (
 
     select
         *,
@@ -98,7 +110,7 @@ checked as (
 
 ),
 
-batch as (
+batch as not materialized (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}
@@ -114,6 +126,7 @@ classified as (
         key_mode='conflict',
         visible_at='order_ts',
         copy_order='_landing_file',
+        shared_flag='_classify_shared',
     ) }}
 
 ),

@@ -29,14 +29,23 @@
 
 with
 
-source as (
+source as not materialized (
 
     select * from {{ source('marketing', 'campaign_events') }}
     where {{ staging_source_filter(plan) }}
 
 ),
 
-parsed as (
+-- The fingerprints read more than once (hashed, from the text the fingerprint hashes). The
+-- events alone under their fingerprint (almost all: exact copies are rare) skip the general
+-- classification (classify_rows), which then numbers, joins and ranks only the others.
+shared_groups as (
+
+    {{ classify_shared_groups('source', row_fingerprint_text(source_fingerprint_columns)) }}
+
+),
+
+parsed as not materialized (
 
     select
         {{ clean_text('source.campaign_id') }} as campaign_id,
@@ -50,14 +59,19 @@ parsed as (
         {{ clean_text('source.event_ts') }} as event_ts_text,
         {{ parse_timestamp_utc('source.event_ts') }} as event_ts,
         source._landing_file,
+        shared_groups._classify_group_hash is not null as _classify_shared,
         -- `source` here is the whole raw row (for the quarantine), not a column.
         source as raw_row,  -- noqa: RF02
         {{ row_fingerprint(source_fingerprint_columns) }} as row_fingerprint
     from source
+    left join shared_groups
+        on
+            hash({{ row_fingerprint_text(source_fingerprint_columns) }})
+            = shared_groups._classify_group_hash
 
 ),
 
-checked as (
+checked as not materialized (
 
     select
         *,
@@ -77,7 +91,7 @@ checked as (
 
 ),
 
-batch as (
+batch as not materialized (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}
@@ -86,7 +100,12 @@ batch as (
 
 classified as (
 
-    {{ classify_rows('batch', visible_at='event_ts', copy_order='_landing_file') }}
+    {{ classify_rows(
+        'batch',
+        visible_at='event_ts',
+        copy_order='_landing_file',
+        shared_flag='_classify_shared',
+    ) }}
 
 ),
 
