@@ -16,7 +16,7 @@
         key_mode 'history': versions of a key are history; the first by `version_order` among
         the visible versions is current. key_mode 'none': no key, exact duplicates only.
 
-        shared_flag (optional): a boolean column of `relation` (see classify_shared_flag) that is
+        shared_flag (optional): a boolean column of `relation` (see classify_shared_groups) that is
         false only for rows alone in their group (no other row of `relation` shares their key,
         hence their fingerprint). Such a row's status follows from the row itself (quarantined,
         not_yet_visible or staged: it is its own first copy and its key's only version), so it
@@ -203,7 +203,8 @@
         more, as `_classify_group_hash` = hash(group_expression), where group_expression is the
         key classify_rows groups on, computed from the raw columns exactly as the parsed key is.
         A row whose hash is not listed is alone in its group: classify_rows(shared_flag=...)
-        lets it skip the general path.
+        lets it skip the general path. The model computes the flag by joining its raw rows on
+        classify_group_hash(the same group_expression) = _classify_group_hash.
 
         Counted per hash, a bigint, instead of per key (cheaper to group at tens of millions
         of rows): equal keys have equal hashes, so every row of a group of two or more is
@@ -213,8 +214,15 @@
         superset of the batch an incremental run classifies) is safe the same way: a row alone
         among them is alone in the batch.
     -#}
-    select hash({{ group_expression }}) as _classify_group_hash
+    select {{ classify_group_hash(group_expression) }} as _classify_group_hash
     from {{ relation }}
     group by 1
     having count(*) > 1
 {% endmacro %}
+
+
+{% macro classify_group_hash(group_expression) %}
+    {#- The hash classify_shared_groups lists groups by: one definition for the list and for
+        the join that flags each raw row, so the two cannot drift apart. -#}
+    hash({{ group_expression }})
+{%- endmacro %}

@@ -2,6 +2,7 @@
 -- earliest-seen identifier (then the lowest key_priority in seed identifier_rules, then the
 -- node id): stable across reruns and as later data arrives, because later data cannot be
 -- seen earlier. When two customers merge, the merged customer keeps the older key.
+{%- set customer_key_sql = "'cus_' || left(md5(node_id), 16)" %}
 
 with
 
@@ -52,8 +53,8 @@ key_nodes as (
         component_id,
         deterministic_component_id as key_deterministic_component_id,
         node_id as key_node_id,
-        'cus_' || left(md5(node_id), 16) as customer_key,
-        {{ customer_sk_from_key("'cus_' || left(md5(node_id), 16)") }} as customer_sk
+        {{ customer_key_sql }} as customer_key,
+        {{ customer_sk_from_key(customer_key_sql) }} as customer_sk
     from component_nodes
     where seniority = 1
 

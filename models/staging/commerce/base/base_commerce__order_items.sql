@@ -22,6 +22,7 @@
 {%- set plan = staging_incremental_plan() %}
 {%- set fingerprint_columns = ['source.order_id', 'source.line_number', 'source.product_id',
     'source.quantity', 'source.unit_price'] %}
+{%- set group_key = row_fingerprint_text(fingerprint_columns) %}
 
 -- Every raw order line with its disposition. A line is only as usable as its order: it is an
 -- orphan when no order row has its order_id, quarantined with its order, and not yet visible
@@ -41,7 +42,7 @@ source as not materialized (
 -- classification (classify_rows), which then numbers, joins and ranks only the others.
 shared_groups as (
 
-    {{ classify_shared_groups('source', row_fingerprint_text(fingerprint_columns)) }}
+    {{ classify_shared_groups('source', group_key) }}
 
 ),
 
@@ -83,9 +84,7 @@ parsed as not materialized (
         {{ row_fingerprint(fingerprint_columns) }} as row_fingerprint
     from source
     left join shared_groups
-        on
-            hash({{ row_fingerprint_text(fingerprint_columns) }})
-            = shared_groups._classify_group_hash
+        on {{ classify_group_hash(group_key) }} = shared_groups._classify_group_hash
 
 ),
 

@@ -18,6 +18,7 @@
 ) }}
 
 {%- set plan = staging_incremental_plan() %}
+{%- set group_key = clean_text('source.order_id') %}
 
 -- Every raw order row, typed and normalised, with its disposition (row_status) and, when it
 -- cannot be used, a reason code. stg_commerce__orders publishes the staged rows.
@@ -36,7 +37,7 @@ source as not materialized (
 -- only the others.
 shared_groups as (
 
-    {{ classify_shared_groups('source', clean_text('order_id')) }}
+    {{ classify_shared_groups('source', group_key) }}
 
 ),
 
@@ -77,7 +78,7 @@ parsed as not materialized (
             'source.discount_amount']) }} as row_fingerprint
     from source
     left join shared_groups
-        on hash({{ clean_text('source.order_id') }}) = shared_groups._classify_group_hash
+        on {{ classify_group_hash(group_key) }} = shared_groups._classify_group_hash
     left join currency_rates
         on coalesce(
             upper({{ clean_text('source.currency') }}),

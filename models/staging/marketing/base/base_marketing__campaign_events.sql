@@ -23,6 +23,7 @@
 {%- set plan = staging_incremental_plan() %}
 {%- set source_fingerprint_columns = [] %}
 {%- for column in fingerprint_columns %}{% do source_fingerprint_columns.append('source.' ~ column) %}{% endfor %}
+{%- set group_key = row_fingerprint_text(source_fingerprint_columns) %}
 
 -- Every raw campaign event with its disposition. Campaign events have no id of their own:
 -- exact duplicates collapse, distinct events are all kept.
@@ -41,7 +42,7 @@ source as not materialized (
 -- classification (classify_rows), which then numbers, joins and ranks only the others.
 shared_groups as (
 
-    {{ classify_shared_groups('source', row_fingerprint_text(source_fingerprint_columns)) }}
+    {{ classify_shared_groups('source', group_key) }}
 
 ),
 
@@ -65,9 +66,7 @@ parsed as not materialized (
         {{ row_fingerprint(source_fingerprint_columns) }} as row_fingerprint
     from source
     left join shared_groups
-        on
-            hash({{ row_fingerprint_text(source_fingerprint_columns) }})
-            = shared_groups._classify_group_hash
+        on {{ classify_group_hash(group_key) }} = shared_groups._classify_group_hash
 
 ),
 

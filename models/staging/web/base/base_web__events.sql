@@ -18,6 +18,7 @@
 ) }}
 
 {%- set plan = staging_incremental_plan() %}
+{%- set group_key = clean_text('source.event_id') %}
 
 -- Every raw web event with its disposition. Exact duplicate events (tracker retries) collapse
 -- to one; an event_id reused with other content keeps its latest version.
@@ -36,7 +37,7 @@ source as not materialized (
 -- only the few thousand others; every row is parsed once and nothing wide is materialized.
 shared_groups as (
 
-    {{ classify_shared_groups('source', clean_text('event_id')) }}
+    {{ classify_shared_groups('source', group_key) }}
 
 ),
 
@@ -65,7 +66,7 @@ parsed as not materialized (
             'source.traffic_source']) }} as row_fingerprint
     from source
     left join shared_groups
-        on hash({{ clean_text('source.event_id') }}) = shared_groups._classify_group_hash
+        on {{ classify_group_hash(group_key) }} = shared_groups._classify_group_hash
 
 ),
 
