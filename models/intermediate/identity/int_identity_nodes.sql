@@ -54,7 +54,7 @@ nodes as (
         identifier_type,
         identifier_value,
         min(seen_at) as first_seen_at,
-        max(seen_at) as last_seen_at,
+        max(last_seen_at) as last_seen_at,
         count(*) as occurrence_count
     from occurrences
     group by node_id, identifier_type, identifier_value
@@ -104,17 +104,21 @@ exact_junk as (
 
 ),
 
+{%- if not regex_literals %}
+
 -- One alternation per type: each node is tested once against its type's patterns.
-regex_junk as (
+    regex_junk as (
 
-    select
-        identifier_type,
-        string_agg('(' || pattern || ')', '|' order by pattern) as combined_pattern
-    from junk_identifiers
-    where match_type = 'regex'
-    group by identifier_type
+        select
+            identifier_type,
+            string_agg('(' || pattern || ')', '|' order by pattern) as combined_pattern
+        from junk_identifiers
+        where match_type = 'regex'
+        group by identifier_type
 
-),
+    ),
+
+{%- endif %}
 
 regex_junk_reasons as (
 
@@ -163,8 +167,10 @@ guarded as (
         on
             nodes.identifier_type = exact_junk.identifier_type
             and nodes.identifier_value = exact_junk.identifier_value
-    left join regex_junk
-        on nodes.identifier_type = regex_junk.identifier_type
+    {%- if not regex_literals %}
+        left join regex_junk
+            on nodes.identifier_type = regex_junk.identifier_type
+    {%- endif %}
 
 ),
 
