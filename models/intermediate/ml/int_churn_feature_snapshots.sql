@@ -46,7 +46,10 @@ visible_orders as (
         customer_orders.customer_sk,
         customer_orders.status,
         customer_orders.order_date,
-        cast(customer_orders.order_total_reporting as double) as order_total,
+        -- Kept decimal and summed exactly: double sums depend on the order the two threads
+        -- add in (1e-12 apart run to run), and the boosted trees turned that into churn
+        -- probabilities 0.05 apart between two builds of the same data.
+        customer_orders.order_total_reporting as order_total,
         date_diff('day', customer_orders.order_date, snapshots.snapshot_date) as days_before
     from customer_orders
     cross join snapshots
@@ -135,8 +138,8 @@ final as (
         order_summary.snapshot_name,
         snapshots.snapshot_date,
         {{ customer_key_from_sk('order_summary.customer_sk') }} as customer_key,
-        order_summary.net_revenue,
-        order_summary.revenue_90d,
+        cast(order_summary.net_revenue as double) as net_revenue,
+        cast(order_summary.revenue_90d as double) as revenue_90d,
         cast(order_summary.recency_days as double) as recency_days,
         cast(order_summary.tenure_days as double) as tenure_days,
         cast(order_summary.purchase_days as double) as purchase_days,
@@ -148,7 +151,7 @@ final as (
         cast(coalesce(session_summary.sessions_30d, 0) as double) as sessions_30d,
         cast(coalesce(session_summary.sessions_90d, 0) as double) as sessions_90d,
         cast(session_summary.days_since_last_visit as double) as days_since_last_visit,
-        order_summary.net_revenue / order_summary.order_count as avg_order_value,
+        cast(order_summary.net_revenue as double) / order_summary.order_count as avg_order_value,
         order_summary.recency_days / order_summary.mean_gap_days as recency_over_mean_gap,
         cast(order_summary.returned_orders as double) / order_summary.all_orders as return_rate,
         cast(order_summary.cancelled_orders as double) / order_summary.all_orders as cancel_rate,

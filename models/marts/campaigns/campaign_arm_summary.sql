@@ -55,7 +55,9 @@ arm_outcomes as (
         count(*) as members,
         count(*) filter (where is_converted) as conversions,
         sum(revenue) as revenue,
-        avg(cast(revenue as double)) as revenue_per_member,
+        -- the exact decimal sum over the count: the same figure in every build (a double avg
+        -- depends on the order two threads add in)
+        cast(sum(revenue) as double) / count(revenue) as revenue_per_member,
         var_samp(cast(revenue as double)) as revenue_variance,
         min(assigned_at) as first_assigned_at,
         max(assigned_at) as last_assigned_at
