@@ -17,9 +17,9 @@ resolved_nodes as (
 
 ),
 
-nodes as (
+identifier_rules as (
 
-    select * from {{ ref('int_identity_nodes') }}
+    select * from {{ ref('identifier_rules') }}
 
 ),
 
@@ -34,11 +34,13 @@ record_candidates as (
         resolved_nodes.match_probability,
         row_number() over (
             partition by occurrences.record_type, occurrences.record_id
-            order by resolved_nodes.customer_key is null, nodes.key_priority, occurrences.node_id
+            order by resolved_nodes.customer_key is null, identifier_rules.key_priority, occurrences.node_id
         ) as preference
     from occurrences
-    inner join nodes
-        on occurrences.node_id = nodes.node_id
+    -- key_priority is a property of the identifier type: taken from the seed (five rows), not
+    -- by joining the 18M occurrences to the 5M nodes on their text id
+    left join identifier_rules
+        on occurrences.identifier_type = identifier_rules.identifier_type
     left join resolved_nodes
         on occurrences.node_id = resolved_nodes.node_id
 
