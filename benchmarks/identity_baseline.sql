@@ -88,54 +88,71 @@ subjects as (
     group by customer_id, email
 ),
 
+-- One branch per (record type, identifier), nulls skipped (as dbt's identifier_occurrences).
 unpivoted as (
-    select 'crm_customer' as record_type, customer_id as record_id, t.identifier_type,
-        t.identifier_value, seen_at, seen_at as last_seen_at
-    from crm,
-        unnest([
-            {'identifier_type': 'customer_id', 'identifier_value': customer_id},
-            {'identifier_type': 'email', 'identifier_value': email},
-            {'identifier_type': 'phone', 'identifier_value': phone},
-            {'identifier_type': 'loyalty_id', 'identifier_value': loyalty_id}
-        ]) as u(t)
+    select 'crm_customer' as record_type, customer_id as record_id, 'customer_id' as identifier_type,
+        customer_id as identifier_value, seen_at as seen_at, seen_at as last_seen_at
+    from crm where customer_id is not null
     union all
-    select 'order', order_id, t.identifier_type, t.identifier_value, order_ts, order_ts
-    from orders,
-        unnest([
-            {'identifier_type': 'customer_id', 'identifier_value': customer_id},
-            {'identifier_type': 'email', 'identifier_value': email},
-            {'identifier_type': 'loyalty_id', 'identifier_value': loyalty_id},
-            {'identifier_type': 'anonymous_id', 'identifier_value': anonymous_id}
-        ]) as u(t)
+    select 'crm_customer' as record_type, customer_id as record_id, 'email' as identifier_type,
+        email as identifier_value, seen_at as seen_at, seen_at as last_seen_at
+    from crm where email is not null
     union all
-    select 'web_link',
-        anonymous_id || '|' || coalesce(customer_id, '') || '|' || coalesce(email, ''),
-        t.identifier_type, t.identifier_value, first_seen_at, last_seen_at
-    from web_links,
-        unnest([
-            {'identifier_type': 'anonymous_id', 'identifier_value': anonymous_id},
-            {'identifier_type': 'customer_id', 'identifier_value': customer_id},
-            {'identifier_type': 'email', 'identifier_value': email}
-        ]) as u(t)
+    select 'crm_customer' as record_type, customer_id as record_id, 'phone' as identifier_type,
+        phone as identifier_value, seen_at as seen_at, seen_at as last_seen_at
+    from crm where phone is not null
     union all
-    select 'web_cookie', anonymous_id, 'anonymous_id', anonymous_id, first_seen_at, first_seen_at
-    from cookies
+    select 'crm_customer' as record_type, customer_id as record_id, 'loyalty_id' as identifier_type,
+        loyalty_id as identifier_value, seen_at as seen_at, seen_at as last_seen_at
+    from crm where loyalty_id is not null
     union all
-    select 'campaign_recipient', customer_id || '|' || email, t.identifier_type,
-        t.identifier_value, first_seen_at, first_seen_at
-    from recipients,
-        unnest([
-            {'identifier_type': 'customer_id', 'identifier_value': customer_id},
-            {'identifier_type': 'email', 'identifier_value': email}
-        ]) as u(t)
+    select 'order' as record_type, order_id as record_id, 'customer_id' as identifier_type,
+        customer_id as identifier_value, order_ts as seen_at, order_ts as last_seen_at
+    from orders where customer_id is not null
     union all
-    select 'consent_subject', customer_id || '|' || email, t.identifier_type,
-        t.identifier_value, first_seen_at, first_seen_at
-    from subjects,
-        unnest([
-            {'identifier_type': 'customer_id', 'identifier_value': customer_id},
-            {'identifier_type': 'email', 'identifier_value': email}
-        ]) as u(t)
+    select 'order' as record_type, order_id as record_id, 'email' as identifier_type,
+        email as identifier_value, order_ts as seen_at, order_ts as last_seen_at
+    from orders where email is not null
+    union all
+    select 'order' as record_type, order_id as record_id, 'loyalty_id' as identifier_type,
+        loyalty_id as identifier_value, order_ts as seen_at, order_ts as last_seen_at
+    from orders where loyalty_id is not null
+    union all
+    select 'order' as record_type, order_id as record_id, 'anonymous_id' as identifier_type,
+        anonymous_id as identifier_value, order_ts as seen_at, order_ts as last_seen_at
+    from orders where anonymous_id is not null
+    union all
+    select 'web_link' as record_type, anonymous_id || '|' || coalesce(customer_id, '') || '|' || coalesce(email, '') as record_id, 'anonymous_id' as identifier_type,
+        anonymous_id as identifier_value, first_seen_at as seen_at, last_seen_at as last_seen_at
+    from web_links where anonymous_id is not null
+    union all
+    select 'web_link' as record_type, anonymous_id || '|' || coalesce(customer_id, '') || '|' || coalesce(email, '') as record_id, 'customer_id' as identifier_type,
+        customer_id as identifier_value, first_seen_at as seen_at, last_seen_at as last_seen_at
+    from web_links where customer_id is not null
+    union all
+    select 'web_link' as record_type, anonymous_id || '|' || coalesce(customer_id, '') || '|' || coalesce(email, '') as record_id, 'email' as identifier_type,
+        email as identifier_value, first_seen_at as seen_at, last_seen_at as last_seen_at
+    from web_links where email is not null
+    union all
+    select 'web_cookie' as record_type, anonymous_id as record_id, 'anonymous_id' as identifier_type,
+        anonymous_id as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
+    from cookies where anonymous_id is not null
+    union all
+    select 'campaign_recipient' as record_type, customer_id || '|' || email as record_id, 'customer_id' as identifier_type,
+        customer_id as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
+    from recipients where customer_id is not null
+    union all
+    select 'campaign_recipient' as record_type, customer_id || '|' || email as record_id, 'email' as identifier_type,
+        email as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
+    from recipients where email is not null
+    union all
+    select 'consent_subject' as record_type, customer_id || '|' || email as record_id, 'customer_id' as identifier_type,
+        customer_id as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
+    from subjects where customer_id is not null
+    union all
+    select 'consent_subject' as record_type, customer_id || '|' || email as record_id, 'email' as identifier_type,
+        email as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
+    from subjects where email is not null
 )
 
 select
@@ -146,16 +163,21 @@ select
     seen_at,
     last_seen_at,
     identifier_type || ':' || identifier_value as node_id
-from unpivoted
-where identifier_value is not null;
+from unpivoted;
 
 -- Nodes with the guards: type rules, junk list (exact, then patterns), fan-out.
 create or replace temp table nodes as
 with
+anchors as (
+    select record_type, record_id, identifier_type, identifier_value
+    from occurrences
+    where identifier_type in ('customer_id', 'email')
+),
+
 fan_out as (
     select o.node_id, count(distinct a.identifier_value) as linked_customer_ids
     from occurrences as o
-    inner join occurrences as a
+    inner join anchors as a
         on o.record_type = a.record_type
         and o.record_id = a.record_id
         and a.identifier_type
