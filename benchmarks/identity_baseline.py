@@ -29,6 +29,10 @@ from typing import Any
 import duckdb
 import yaml
 
+# The fresh-database opener of the features floor, so both floors run with the same settings
+# (this folder is on sys.path when a runner is run as a script).
+from features_rfm_baseline import connect
+
 from segwarehouse.identity.components import resolve_components_in_duckdb
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -48,20 +52,6 @@ def default_max_component_size(project_dir: Path = PROJECT_DIR) -> int:
     """var identity__max_component_size from dbt_project.yml."""
     defaults = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
     return int(defaults["vars"]["identity__max_component_size"])
-
-
-def connect(database: Path, threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
-    """A fresh database file (deleted first, with its WAL) with the given settings."""
-    for path in (database, database.with_name(database.name + ".wal")):
-        path.unlink(missing_ok=True)
-    config = {
-        "threads": threads,
-        "memory_limit": memory_limit,
-        "preserve_insertion_order": False,
-    }
-    con = duckdb.connect(str(database), config=config)
-    con.execute("set enable_progress_bar = false")
-    return con
 
 
 def sql_literal(value: str) -> str:

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -90,6 +91,43 @@ def linked_workspace(root: Path, raw_dir: Path) -> Workspace:
     workspace.raw_dir.rmdir()
     workspace.raw_dir.symlink_to(raw_dir)
     return workspace
+
+
+@dataclass
+class BaselineRun:
+    """Exit code, parsed JSON result and output of one floor-runner subprocess."""
+
+    returncode: int
+    result: dict[str, Any]
+    output: str
+
+
+def run_floor(runner: Path, built: Workspace, tmp_path: Path, *extra: str) -> BaselineRun:
+    """A benchmarks/*_baseline.py runner in a child process against the built warehouse
+    (attached read-only); its JSON result, which it also prints."""
+    json_path = tmp_path / "result.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(runner),
+            "--warehouse",
+            str(built.warehouse),
+            "--database",
+            str(tmp_path / "baseline.duckdb"),
+            "--json",
+            str(json_path),
+            *extra,
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    assert json_path.is_file(), output
+    result = json.loads(json_path.read_text(encoding="utf-8"))
+    assert json.loads(completed.stdout) == result
+    return BaselineRun(completed.returncode, result, output)
 
 
 def customer_keys(customer_sks: pd.Series) -> pd.Series:

@@ -4,54 +4,18 @@ result differs (a smaller component cap; the guards dropped)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from conftest import PROJECT_DIR, Workspace
+from conftest import PROJECT_DIR, BaselineRun, Workspace, run_floor
 
 RUNNER = PROJECT_DIR / "benchmarks" / "identity_baseline.py"
 SCRIPT = PROJECT_DIR / "benchmarks" / "identity_baseline.sql"
 TABLES = ("int_identity_resolved_nodes", "int_identity_record_keys")
 
 
-@dataclass
-class BaselineRun:
-    """Exit code, parsed JSON result and output of one runner subprocess."""
-
-    returncode: int
-    result: dict[str, Any]
-    output: str
-
-
 def run_baseline(built: Workspace, tmp_path: Path, *extra: str) -> BaselineRun:
-    """The runner in a child process against the built warehouse (attached read-only)."""
-    json_path = tmp_path / "result.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(RUNNER),
-            "--warehouse",
-            str(built.warehouse),
-            "--database",
-            str(tmp_path / "baseline.duckdb"),
-            "--json",
-            str(json_path),
-            *extra,
-        ],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    output = completed.stdout + completed.stderr
-    assert json_path.is_file(), output
-    result = json.loads(json_path.read_text(encoding="utf-8"))
-    assert json.loads(completed.stdout) == result
-    return BaselineRun(completed.returncode, result, output)
+    """This floor's runner in a child process against the built warehouse."""
+    return run_floor(RUNNER, built, tmp_path, *extra)
 
 
 def test_baseline_equals_the_dbt_identity_tables(built: Workspace, tmp_path: Path) -> None:
