@@ -58,7 +58,15 @@ arm_outcomes as (
         -- the exact decimal sum over the count: the same figure in every build (a double avg
         -- depends on the order two threads add in)
         cast(sum(revenue) as double) / count(revenue) as revenue_per_member,
-        var_samp(cast(revenue as double)) as revenue_variance,
+        -- the sample variance from exact decimal sums, (n * sum(x^2) - sum(x)^2) / (n * (n - 1)),
+        -- rounded to double once: var_samp over doubles also varied in its last digits
+        case
+            when count(revenue) > 1
+                then cast(
+                    count(revenue) * sum(revenue * revenue) - sum(revenue) * sum(revenue)
+                    as double
+                ) / (count(revenue) * (count(revenue) - 1))
+        end as revenue_variance,
         min(assigned_at) as first_assigned_at,
         max(assigned_at) as last_assigned_at
     from member_outcomes
