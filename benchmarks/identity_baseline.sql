@@ -20,6 +20,9 @@
 -- comment in `guarded` with one CASE over the identifier types of seed junk_identifiers, each
 -- with its alternation as a literal (a regex taken from a column is compiled on every row).
 
+-- A part of a composite record id (macro composite_record_id): '\' and '|' escaped, null empty.
+create or replace temp macro id_part(part) as coalesce(replace(replace(part, '\', '\\'), '|', '\|'), '');
+
 -- Occurrences: one row per (record, identifier). Web events are reduced to distinct
 -- (cookie, customer_id, valid email) links, campaign and consent rows to distinct
 -- (customer_id, email) pairs; every cookie is a record of its own.
@@ -122,15 +125,15 @@ unpivoted as (
         anonymous_id as identifier_value, order_ts as seen_at, order_ts as last_seen_at
     from orders where anonymous_id is not null
     union all
-    select 'web_link' as record_type, anonymous_id || '|' || coalesce(customer_id, '') || '|' || coalesce(email, '') as record_id, 'anonymous_id' as identifier_type,
+    select 'web_link' as record_type, id_part(anonymous_id) || '|' || id_part(customer_id) || '|' || id_part(email) as record_id, 'anonymous_id' as identifier_type,
         anonymous_id as identifier_value, first_seen_at as seen_at, last_seen_at as last_seen_at
     from web_links where anonymous_id is not null
     union all
-    select 'web_link' as record_type, anonymous_id || '|' || coalesce(customer_id, '') || '|' || coalesce(email, '') as record_id, 'customer_id' as identifier_type,
+    select 'web_link' as record_type, id_part(anonymous_id) || '|' || id_part(customer_id) || '|' || id_part(email) as record_id, 'customer_id' as identifier_type,
         customer_id as identifier_value, first_seen_at as seen_at, last_seen_at as last_seen_at
     from web_links where customer_id is not null
     union all
-    select 'web_link' as record_type, anonymous_id || '|' || coalesce(customer_id, '') || '|' || coalesce(email, '') as record_id, 'email' as identifier_type,
+    select 'web_link' as record_type, id_part(anonymous_id) || '|' || id_part(customer_id) || '|' || id_part(email) as record_id, 'email' as identifier_type,
         email as identifier_value, first_seen_at as seen_at, last_seen_at as last_seen_at
     from web_links where email is not null
     union all
@@ -138,19 +141,19 @@ unpivoted as (
         anonymous_id as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from cookies where anonymous_id is not null
     union all
-    select 'campaign_recipient' as record_type, customer_id || '|' || email as record_id, 'customer_id' as identifier_type,
+    select 'campaign_recipient' as record_type, id_part(customer_id) || '|' || id_part(email) as record_id, 'customer_id' as identifier_type,
         customer_id as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from recipients where customer_id is not null
     union all
-    select 'campaign_recipient' as record_type, customer_id || '|' || email as record_id, 'email' as identifier_type,
+    select 'campaign_recipient' as record_type, id_part(customer_id) || '|' || id_part(email) as record_id, 'email' as identifier_type,
         email as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from recipients where email is not null
     union all
-    select 'consent_subject' as record_type, customer_id || '|' || email as record_id, 'customer_id' as identifier_type,
+    select 'consent_subject' as record_type, id_part(customer_id) || '|' || id_part(email) as record_id, 'customer_id' as identifier_type,
         customer_id as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from subjects where customer_id is not null
     union all
-    select 'consent_subject' as record_type, customer_id || '|' || email as record_id, 'email' as identifier_type,
+    select 'consent_subject' as record_type, id_part(customer_id) || '|' || id_part(email) as record_id, 'email' as identifier_type,
         email as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from subjects where email is not null
 )

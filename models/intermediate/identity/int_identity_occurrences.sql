@@ -123,7 +123,7 @@ unioned as (
     union all
 
     {{ identifier_occurrences('web_links', 'web_link',
-        "anonymous_id || '|' || coalesce(customer_id, '') || '|' || coalesce(email, '')",
+        composite_record_id(['anonymous_id', 'customer_id', 'email']),
         'first_seen_at', [
             ['anonymous_id', 'anonymous_id'],
             ['customer_id', 'customer_id'],
@@ -139,7 +139,7 @@ unioned as (
     union all
 
     {{ identifier_occurrences('campaign_recipients', 'campaign_recipient',
-        "customer_id || '|' || email", 'first_seen_at', [
+        composite_record_id(['customer_id', 'email']), 'first_seen_at', [
             ['customer_id', 'customer_id'],
             ['email', 'email'],
         ]) }}
@@ -147,7 +147,7 @@ unioned as (
     union all
 
     {{ identifier_occurrences('consent_subjects', 'consent_subject',
-        "customer_id || '|' || email", 'first_seen_at', [
+        composite_record_id(['customer_id', 'email']), 'first_seen_at', [
             ['customer_id', 'customer_id'],
             ['email', 'email'],
         ]) }}
