@@ -71,6 +71,13 @@ class Workspace:
             return con.execute(sql).fetchall()
 
 
+def frame(source: Workspace | Path, sql: str) -> pd.DataFrame:
+    """A query's result as a DataFrame (read-only): a workspace's warehouse or a database file."""
+    warehouse = source.warehouse if isinstance(source, Workspace) else source
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).df()
+
+
 def make_workspace(root: Path) -> Workspace:
     """A fresh workspace under root."""
     raw_dir = root / "raw"

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, linked_workspace, make_workspace
+from conftest import BUILD_VARS, PROJECT_DIR, Workspace, frame, linked_workspace, make_workspace
 from segwarehouse.activation import export as export_module
 from segwarehouse.activation import export_audiences
 from segwarehouse.cli import main
@@ -26,11 +26,6 @@ GENERATED_AT = datetime(2026, 7, 1, 6, 0, tzinfo=UTC)
 ADS_AUDIENCE = "win_back_google_ads"
 EMAIL_AUDIENCE = "win_back_email"
 HEX64 = r"[0-9a-f]{64}"
-
-
-def frame(workspace: Workspace, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
-        return con.execute(sql).df()
 
 
 def read_export(path: Path) -> pd.DataFrame:

@@ -13,17 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import PROJECT_DIR, Workspace
+from conftest import PROJECT_DIR, Workspace, frame
 from segwarehouse.publish import PUBLISHED_SCHEMAS
 
 SEEDS = PROJECT_DIR / "seeds" / "activation"
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-
-
-def frame(workspace: Workspace, sql: str) -> pd.DataFrame:
-    """A query's result as a DataFrame (read-only)."""
-    with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
-        return con.execute(sql).df()
 
 
 def seed(name: str) -> pd.DataFrame:

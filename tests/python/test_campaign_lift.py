@@ -8,25 +8,18 @@ import math
 import shutil
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 import yaml
 from scipy import stats
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, customer_keys, make_workspace
+from conftest import BUILD_VARS, PROJECT_DIR, Workspace, customer_keys, frame, make_workspace
 from segwarehouse.experiments.lift import LIFT_SCHEMA, LiftSettings, campaign_lift_frame
 from segwarehouse.generator.marketing import BASELINE_CONVERSION, treatment_conversion_rate
 
 WINDOW_DAYS = 14
 ALPHA = 0.05
 LIFT_YAML = PROJECT_DIR / "python_models" / "marts" / "campaigns" / "_campaigns__python_models.yml"
-
-
-def frame(warehouse: Path, sql: str) -> pd.DataFrame:
-    """A query's result as a DataFrame (read-only)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).df()
 
 
 def resolved_campaign_events(warehouse: Path) -> pd.DataFrame:

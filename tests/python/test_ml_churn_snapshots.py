@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import END_DATE, Workspace, customer_keys
+from conftest import END_DATE, Workspace, customer_keys, frame
 from segwarehouse.ml.churn import (
     FEATURES,
     ORDER_COLUMNS,
@@ -26,11 +25,6 @@ from segwarehouse.ml.churn import (
 )
 
 HORIZON_DAYS = 90  # var ml__churn_horizon_days, default
-
-
-def frame(workspace: Workspace, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
-        return con.execute(sql).df()
 
 
 @pytest.fixture(scope="module")

@@ -7,15 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import duckdb
-import pandas as pd
-
-from conftest import BUILD_VARS, Workspace, linked_workspace
-
-
-def frame(workspace: Workspace, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
-        return con.execute(sql).df()
+from conftest import BUILD_VARS, Workspace, frame, linked_workspace
 
 
 def test_clv_is_fitted_and_sane(built: Workspace) -> None:

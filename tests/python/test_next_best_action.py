@@ -6,18 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
-from conftest import PROJECT_DIR, Workspace
+from conftest import PROJECT_DIR, Workspace, frame
 
 RULES_CSV = PROJECT_DIR / "seeds" / "campaigns" / "next_best_action_rules.csv"
-
-
-def frame(warehouse: Path, sql: str) -> pd.DataFrame:
-    """A query's result as a DataFrame (read-only)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).df()
 
 
 def value_at_stake(objective: pd.Series, clv: pd.Series, churn: pd.Series) -> pd.Series:

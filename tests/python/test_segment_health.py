@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, linked_workspace
+from conftest import BUILD_VARS, PROJECT_DIR, Workspace, frame, linked_workspace
 
 SUCCESSIVE_DATES = ("2026-04-30", "2026-05-31", "2026-06-30")
 HEALTH_TABLES = (
@@ -56,12 +56,6 @@ class HealthBuilds:
     workspace: Workspace
     snapshots: dict[str, Snapshot]
     tables: dict[str, list[tuple]]
-
-
-def frame(workspace: Workspace, sql: str) -> pd.DataFrame:
-    """A query's result as a DataFrame (read-only)."""
-    with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
-        return con.execute(sql).df()
 
 
 def canonical(rows: list[tuple]) -> list[tuple]:

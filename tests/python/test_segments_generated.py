@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, customer_keys, linked_workspace
+from conftest import BUILD_VARS, PROJECT_DIR, Workspace, customer_keys, frame, linked_workspace
 
 SUCCESSIVE_DATES = ("2026-04-30", "2026-05-31", "2026-06-30")
 MEMBERSHIP_COLUMNS = (
@@ -25,12 +25,6 @@ MEMBERSHIP_COLUMNS = (
 def canonical(rows: list[tuple]) -> list[tuple]:
     """Rows in a fixed order (nulls allowed)."""
     return sorted(rows, key=repr)
-
-
-def frame(workspace: Workspace, sql: str) -> pd.DataFrame:
-    """A query's result as a DataFrame (read-only)."""
-    with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
-        return con.execute(sql).df()
 
 
 def quintile_scores(values: pd.Series, best: str) -> pd.Series:
