@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from segwarehouse import cli
 from segwarehouse.generator import GenerationSummary, generate, sqlkit
 from segwarehouse.generator.params import Params, Salt
 
@@ -156,6 +157,22 @@ def test_same_arguments_give_identical_bytes_regardless_of_threads(tmp_path: Pat
         assert digests(a.truth_dir) == digests(b.truth_dir)
         manifest_a = (a.truth_dir / "dirt_manifest.json").read_text()
         assert manifest_a == (b.truth_dir / "dirt_manifest.json").read_text()
+
+
+def test_the_cli_passes_threads_and_memory_limit_and_rejects_a_bad_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["generate", "--customers", "500", "--seed", "5", "--end-date", END.isoformat()]
+    out = ["--out", str(tmp_path / "cli"), "--truth-dir", str(tmp_path / "cli_truth")]
+    code = cli.main([*common, *out, "--threads", "1", "--memory-limit", "300MB"])
+    assert code == 0
+    reference = generate(500, 5, tmp_path / "api", tmp_path / "api_truth", END)
+    assert digests(tmp_path / "cli") == digests(reference.out_dir)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*common, "--out", str(tmp_path / "bad"), "--memory-limit", "5XB"])
+    assert exit_info.value.code == 2
+    assert "'5XB' is not a memory size" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_different_seed_gives_different_data(tmp_path: Path) -> None:
