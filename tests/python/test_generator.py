@@ -149,9 +149,21 @@ def test_random_streams_are_uniform_and_independent() -> None:
 
 
 def test_same_arguments_give_identical_bytes_regardless_of_threads(tmp_path: Path) -> None:
+    # 6,000 people: ~300k web events, several Parquet row groups, whose boundaries would
+    # depend on the thread count if the unsorted web events write ran on more than one thread
     for fmt in ("csv", "parquet"):
-        a = generate(2000, 5, tmp_path / fmt / "a", tmp_path / fmt / "ta", END, fmt, threads=1)
-        b = generate(2000, 5, tmp_path / fmt / "b", tmp_path / fmt / "tb", END, fmt, threads=3)
+        a = generate(6000, 5, tmp_path / fmt / "a", tmp_path / fmt / "ta", END, fmt, threads=1)
+        b = generate(6000, 5, tmp_path / fmt / "b", tmp_path / fmt / "tb", END, fmt, threads=3)
+        if fmt == "parquet":
+            # written unsorted (sessions are stored in output order): still in event_id order
+            # (session id, event number; an exact copy right after its original)
+            [(back_steps,)] = duckdb.execute(
+                "SELECT count(*) FILTER (event_id < previous) FROM (SELECT event_id, "
+                "lag(event_id) OVER (ORDER BY file_row_number) AS previous "
+                "FROM read_parquet(?, file_row_number = true))",
+                [str(b.out_dir / "web_events.parquet")],
+            ).fetchall()
+            assert back_steps == 0
         assert digests(a.out_dir) == digests(b.out_dir)
         assert len(digests(a.out_dir)) == 8
         assert digests(a.truth_dir) == digests(b.truth_dir)

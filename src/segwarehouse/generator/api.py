@@ -87,7 +87,7 @@ class _Run:
         name: str,
         query: str,
         columns: tuple[str, ...],
-        order_by: str,
+        order_by: str | None,
         counts: dict[str | None, int] | None = None,
     ) -> int:
         """Write one source file, check its row count and record its manifest entry."""

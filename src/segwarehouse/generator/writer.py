@@ -29,23 +29,39 @@ def write_query(
     con: duckdb.DuckDBPyConnection,
     query: str,
     columns: Sequence[str],
-    order_by: str,
+    order_by: str | None,
     path: Path,
     fmt: OutputFormat,
 ) -> int:
     """COPY ``columns`` of ``query`` (as VARCHAR, in ``order_by`` order) to ``path``.
 
+    ``order_by`` None writes the rows in the query's own order: only for a query whose order
+    is deterministic without a sort (order-preserving operators over a table stored in the
+    wanted order, with preserve_insertion_order on, as the generator's connection has it).
+    That write runs on one thread: the rows are in the same order on any number, but where
+    a Parquet row group ends depends on how the threads hand their batches over, and the
+    file's bytes must not depend on the thread count.
     The file is written next to its destination and renamed into place. Returns the row count.
     """
     select = ", ".join(f"CAST({col} AS VARCHAR) AS {col}" for col in columns)
     tmp = path.with_name(f".{path.name}.tmp")
+    order = f" ORDER BY {order_by}" if order_by else ""
     sql = (
-        f"COPY (SELECT {select} FROM ({query}) q ORDER BY {order_by}) "
-        f"TO {_sql_path(tmp)} ({copy_options(fmt)})"
+        f"COPY (SELECT {select} FROM ({query}) q{order}) TO {_sql_path(tmp)} ({copy_options(fmt)})"
     )
-    rows = con.execute(sql).fetchall()[0][0]
+    rows = con.execute(sql).fetchall()[0][0] if order_by else _single_threaded(con, sql)
     os.replace(tmp, path)
     return int(rows)
+
+
+def _single_threaded(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """Run a COPY on one thread, then restore the connection's thread count."""
+    threads = int(con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    con.execute("SET threads = 1")
+    try:
+        return int(con.execute(sql).fetchall()[0][0])
+    finally:
+        con.execute(f"SET threads = {threads}")
 
 
 def write_truth(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> int:
