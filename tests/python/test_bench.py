@@ -194,3 +194,18 @@ def test_quality_gate_is_timed_and_tells_a_failure(built: Workspace, tmp_path: P
     failed = bench.measure_quality_gate(broken, env, PROJECT_DIR, tmp_path / "broken.log")
     assert failed["outcome"] == "expectations failed"
     assert failed["ran"] and any("email_open_rate" in line for line in failed["failures"])
+
+
+def test_ratios_compare_only_the_floors_scope() -> None:
+    """dbt / baseline only when dbt builds what the staging floor builds: a whole-project
+    build over the staging-only floor would read as dbt overhead."""
+    dbt = {"success": True, "seconds": 10.0, "execution_seconds": 8.0, "peak_rss_bytes": 2e9}
+    baseline = {"success": True, "seconds": 5.0, "sql_seconds": 4.0, "peak_rss_bytes": 1e9}
+    staging = bench.ratios(
+        dbt, baseline, 100, bench.within_floor_scope(("+staging", "marts.data_quality"))
+    )
+    assert (staging["wall"], staging["execution"], staging["peak_rss"]) == (2.0, 2.0, 2.0)
+    whole = bench.ratios(dbt, baseline, 100, bench.within_floor_scope(("fqn:*",)))
+    assert (whole["wall"], whole["execution"], whole["peak_rss"]) == (None, None, None)
+    assert whole["same_scope"] is False
+    assert whole["dbt_rows_per_second"] == staging["dbt_rows_per_second"] > 0
