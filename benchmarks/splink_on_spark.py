@@ -426,7 +426,17 @@ def compare(duck: BackendRun, spark: BackendRun) -> dict[str, Any]:
         "max_abs_log2_u_ratio": float(u_ratio.abs().max()),
         "max_abs_level_weight_diff": float(w_gap.max()),
         "level_weight_diffs": levels.assign(weight_diff=w_gap)[
-            ["comparison", "level", "match_weight_duckdb", "match_weight_spark", "weight_diff"]
+            [
+                "comparison",
+                "level",
+                "m_probability_duckdb",
+                "m_probability_spark",
+                "u_probability_duckdb",
+                "u_probability_spark",
+                "match_weight_duckdb",
+                "match_weight_spark",
+                "weight_diff",
+            ]
         ],
         "only_pairs": merged[
             merged["match_probability_duckdb"].isna() | merged["match_probability_spark"].isna()
@@ -487,7 +497,7 @@ def main() -> None:
         if not isinstance(value, pd.DataFrame):
             print(f"  {key}: {value}")
     with pd.option_context("display.width", 160, "display.max_columns", 10):
-        print(result["level_weight_diffs"].round(4).to_string(index=False))
+        print(result["level_weight_diffs"].to_string(index=False, float_format="{:.4g}".format))
         if not result["only_pairs"].empty:
             print(result["only_pairs"].to_string(index=False))
         if "gamma_examples" in result and not result["gamma_examples"].empty:
