@@ -13,7 +13,7 @@ path the dbt model runs. Spark route, the smallest honest one found:
 Also tried on Spark and reported: the standardisation SQL, the prior SQL and the
 training-blocking pair count (each as the library renders it for DuckDB).
 
-    PYTHONPATH=src /work/main/.venv-spark/bin/python benchmarks/splink_on_spark.py \
+    PYTHONPATH=src .venv-spark/bin/python benchmarks/splink_on_spark.py \
         --raw-dir /tmp/splinkspark/raw --work-dir /tmp/splinkspark/work
 
 Needs pyspark 4 and Java 17; Splink's similarity-UDF jar comes from its wheel.
