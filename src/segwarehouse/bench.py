@@ -134,9 +134,8 @@ compares only the SQL work. The ratios are given only for the default selection:
 does the staging layer and its data-quality marts, so a wider `--select` (a whole-project
 build) shows n/a rather than a ratio of unlike work. The load average before each
 measurement is recorded and a note flags any measurement that started with the load above
-`nproc`. When a process reaches the
-memory_limit its peak RSS is the cap (DuckDB fills its buffer pool up to it), so compare the
-spill to disk instead.
+`nproc`. When a process reaches the memory_limit its peak RSS is the cap (DuckDB fills its
+buffer pool up to it), so compare the spill to disk instead.
 """
 
 
