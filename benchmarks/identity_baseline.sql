@@ -40,6 +40,7 @@ web as (
 
 web_links as (
     select
+        id_part(anonymous_id) || '|' || id_part(customer_id) || '|' || id_part(email) as record_id,
         anonymous_id,
         customer_id,
         email,
@@ -78,14 +79,22 @@ orders as (
 ),
 
 recipients as (
-    select customer_id, email, min(event_ts) as first_seen_at
+    select
+        id_part(customer_id) || '|' || id_part(email) as record_id,
+        customer_id,
+        email,
+        min(event_ts) as first_seen_at
     from wh.staging.stg_marketing__campaign_events
     where customer_id is not null and is_email_valid
     group by customer_id, email
 ),
 
 subjects as (
-    select customer_id, email, min(recorded_at) as first_seen_at
+    select
+        id_part(customer_id) || '|' || id_part(email) as record_id,
+        customer_id,
+        email,
+        min(recorded_at) as first_seen_at
     from wh.staging.stg_privacy__consents
     where customer_id is not null and is_email_valid
     group by customer_id, email
@@ -125,15 +134,15 @@ unpivoted as (
         anonymous_id as identifier_value, order_ts as seen_at, order_ts as last_seen_at
     from orders where anonymous_id is not null
     union all
-    select 'web_link' as record_type, id_part(anonymous_id) || '|' || id_part(customer_id) || '|' || id_part(email) as record_id, 'anonymous_id' as identifier_type,
+    select 'web_link' as record_type, record_id, 'anonymous_id' as identifier_type,
         anonymous_id as identifier_value, first_seen_at as seen_at, last_seen_at as last_seen_at
     from web_links where anonymous_id is not null
     union all
-    select 'web_link' as record_type, id_part(anonymous_id) || '|' || id_part(customer_id) || '|' || id_part(email) as record_id, 'customer_id' as identifier_type,
+    select 'web_link' as record_type, record_id, 'customer_id' as identifier_type,
         customer_id as identifier_value, first_seen_at as seen_at, last_seen_at as last_seen_at
     from web_links where customer_id is not null
     union all
-    select 'web_link' as record_type, id_part(anonymous_id) || '|' || id_part(customer_id) || '|' || id_part(email) as record_id, 'email' as identifier_type,
+    select 'web_link' as record_type, record_id, 'email' as identifier_type,
         email as identifier_value, first_seen_at as seen_at, last_seen_at as last_seen_at
     from web_links where email is not null
     union all
@@ -141,19 +150,19 @@ unpivoted as (
         anonymous_id as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from cookies where anonymous_id is not null
     union all
-    select 'campaign_recipient' as record_type, id_part(customer_id) || '|' || id_part(email) as record_id, 'customer_id' as identifier_type,
+    select 'campaign_recipient' as record_type, record_id, 'customer_id' as identifier_type,
         customer_id as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from recipients where customer_id is not null
     union all
-    select 'campaign_recipient' as record_type, id_part(customer_id) || '|' || id_part(email) as record_id, 'email' as identifier_type,
+    select 'campaign_recipient' as record_type, record_id, 'email' as identifier_type,
         email as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from recipients where email is not null
     union all
-    select 'consent_subject' as record_type, id_part(customer_id) || '|' || id_part(email) as record_id, 'customer_id' as identifier_type,
+    select 'consent_subject' as record_type, record_id, 'customer_id' as identifier_type,
         customer_id as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from subjects where customer_id is not null
     union all
-    select 'consent_subject' as record_type, id_part(customer_id) || '|' || id_part(email) as record_id, 'email' as identifier_type,
+    select 'consent_subject' as record_type, record_id, 'email' as identifier_type,
         email as identifier_value, first_seen_at as seen_at, first_seen_at as last_seen_at
     from subjects where email is not null
 )

@@ -56,6 +56,7 @@ linking_web_events as (
 web_links as (
 
     select
+        {{ composite_record_id(['anonymous_id', 'customer_id', 'email']) }} as record_id,
         anonymous_id,
         customer_id,
         email,
@@ -80,6 +81,7 @@ cookies as (
 campaign_recipients as (
 
     select
+        {{ composite_record_id(['customer_id', 'email']) }} as record_id,
         customer_id,
         email,
         min(event_ts) as first_seen_at
@@ -92,6 +94,7 @@ campaign_recipients as (
 consent_subjects as (
 
     select
+        {{ composite_record_id(['customer_id', 'email']) }} as record_id,
         customer_id,
         email,
         min(recorded_at) as first_seen_at
@@ -122,9 +125,7 @@ unioned as (
 
     union all
 
-    {{ identifier_occurrences('web_links', 'web_link',
-        composite_record_id(['anonymous_id', 'customer_id', 'email']),
-        'first_seen_at', [
+    {{ identifier_occurrences('web_links', 'web_link', 'record_id', 'first_seen_at', [
             ['anonymous_id', 'anonymous_id'],
             ['customer_id', 'customer_id'],
             ['email', 'email'],
@@ -138,16 +139,16 @@ unioned as (
 
     union all
 
-    {{ identifier_occurrences('campaign_recipients', 'campaign_recipient',
-        composite_record_id(['customer_id', 'email']), 'first_seen_at', [
+    {{ identifier_occurrences('campaign_recipients', 'campaign_recipient', 'record_id',
+        'first_seen_at', [
             ['customer_id', 'customer_id'],
             ['email', 'email'],
         ]) }}
 
     union all
 
-    {{ identifier_occurrences('consent_subjects', 'consent_subject',
-        composite_record_id(['customer_id', 'email']), 'first_seen_at', [
+    {{ identifier_occurrences('consent_subjects', 'consent_subject', 'record_id',
+        'first_seen_at', [
             ['customer_id', 'customer_id'],
             ['email', 'email'],
         ]) }}
