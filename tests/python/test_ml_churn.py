@@ -29,7 +29,11 @@ from segwarehouse.ml.churn import (
 )
 
 AS_OF = date(2026, 6, 30)
-SETTINGS = ChurnSettings(horizon_days=90, cv_folds=3, seed=1, min_training_customers=50)
+# Retraining daily (period 1): the training cutoff is as_of_date minus the horizon; anchors to
+# longer periods are test_ml_model_cache's.
+SETTINGS = ChurnSettings(
+    horizon_days=90, cv_folds=3, seed=1, min_training_customers=50, retrain_every_days=1
+)
 
 
 def synthetic_history(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -232,8 +236,9 @@ def test_outer_cross_validation_uses_its_own_fold_count(history) -> None:
     metrics = evaluate(orders, sessions, AS_OF, two).set_index("metric")["value"]
     assert metrics["cv_folds"] == 2
     assert metrics["roc_auc"] > 0.7
-    # the outer folds change the metrics, not the published scores
+    # the outer folds change the metrics, not the published scores (only their model_version,
+    # which covers every setting)
     pd.testing.assert_frame_equal(
-        score_customers(orders, sessions, AS_OF, two),
-        score_customers(orders, sessions, AS_OF, SETTINGS),
+        score_customers(orders, sessions, AS_OF, two).drop(columns="model_version"),
+        score_customers(orders, sessions, AS_OF, SETTINGS).drop(columns="model_version"),
     )

@@ -1,8 +1,11 @@
 -- The churn model's inputs, computed once for the three churn models (customer_churn_scores,
 -- model_metrics, model_feature_importance) instead of once in each: point-in-time features of
 -- every buyer at two snapshots, and the label of the training snapshot.
---   training: features as of as_of_date - ml__churn_horizon_days (the cutoff), labelled
---             churned = 1 when the customer placed no completed order in the horizon after it
+--   training: features as of the retrain anchor - ml__churn_horizon_days (the cutoff),
+--             labelled churned = 1 when the customer placed no completed order in the horizon
+--             after it. The anchor is as_of_date floored to a ml__churn_retrain_every_days
+--             period (macro retrain_anchor_date), so the training rows stay the same for the
+--             whole period and int_churn_model keeps its fit.
 --   scoring:  the same features as of as_of_date (churned is null)
 -- "As of" a date means the end of that day: orders dated on or before it and sessions that
 -- started before the following midnight; nothing later is read. The feature definitions are
@@ -10,6 +13,7 @@
 -- against (tests/python/test_ml_churn_snapshots.py).
 
 {%- set horizon = var('ml__churn_horizon_days') %}
+{%- set anchor = "cast('" ~ retrain_anchor_date(var('ml__churn_retrain_every_days')) ~ "' as date)" %}
 
 with
 
@@ -29,8 +33,8 @@ snapshots as (
 
     select
         'training' as snapshot_name,
-        {{ as_of_date_sql() }} - {{ horizon }} as snapshot_date,
-        cast({{ as_of_date_sql() }} - {{ horizon }} + 1 as timestamp) as visible_before
+        {{ anchor }} - {{ horizon }} as snapshot_date,
+        cast({{ anchor }} - {{ horizon }} + 1 as timestamp) as visible_before
     union all
     select
         'scoring' as snapshot_name,
@@ -120,15 +124,15 @@ session_summary as (
 
 ),
 
--- 1 = no completed order in the horizon after the training cutoff (all on or before as_of_date).
+-- 1 = no completed order in the horizon after the training cutoff (all on or before the anchor).
 returning_customers as (
 
     select distinct customer_sk
     from customer_orders
     where
         status = 'completed'
-        and order_date > {{ as_of_date_sql() }} - {{ horizon }}
-        and order_date <= {{ as_of_date_sql() }}
+        and order_date > {{ anchor }} - {{ horizon }}
+        and order_date <= {{ anchor }}
 
 ),
 

@@ -1,7 +1,8 @@
 """Churn probability and risk band of every buyer as of as_of_date.
 
-Thin dbt model: point-in-time features, labels, the calibrated classifier and the bands live
-in segwarehouse.ml.churn, with their tests (including one that later orders cannot change the
+Thin dbt model: scores the scoring snapshot of int_churn_feature_snapshots with the model
+int_churn_model fitted (or kept); features, the classifier and the bands live in
+segwarehouse.ml.churn, with their tests (including one that later orders cannot change the
 training features).
 """
 
@@ -12,9 +13,10 @@ from typing import Any
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     SCORES_SCHEMA,
-    frames_from_relation,
-    score_training_set,
+    score_with_model,
+    scoring_from_relation,
     settings_from_config,
+    stored_model,
 )
 from segwarehouse.ml.frames import typed_relation
 
@@ -23,6 +25,7 @@ def model(dbt: Any, session: Any) -> Any:
     """One row per customer with a completed order; no rows when no model could be trained."""
     dbt.config(materialized="table")
     snapshots_relation = dbt.ref("int_churn_feature_snapshots")
+    model_relation = dbt.ref("int_churn_model")
     # dbt passes a model only the config keys its code names literally.
     config = {
         "churn_horizon_days": dbt.config.get("churn_horizon_days"),
@@ -32,10 +35,12 @@ def model(dbt: Any, session: Any) -> Any:
         "churn_cv_folds": dbt.config.get("churn_cv_folds"),
         "churn_max_training_customers": dbt.config.get("churn_max_training_customers"),
         "churn_outer_cv_folds": dbt.config.get("churn_outer_cv_folds"),
+        "churn_retrain_every_days": dbt.config.get("churn_retrain_every_days"),
         "random_seed": dbt.config.get("random_seed"),
     }
     as_of_date = dbt.config.get("as_of_date")
     settings = settings_from_config(config)
-    train, current = frames_from_relation(snapshots_relation, as_of_date, settings, scoring=True)
-    scores = score_training_set(train, current, as_of_date, settings)
+    current = scoring_from_relation(snapshots_relation)
+    model_bytes, version = stored_model(model_relation)
+    scores = score_with_model(model_bytes, version, current, as_of_date, settings)
     return typed_relation(duckdb_connection(session), scores, SCORES_SCHEMA)

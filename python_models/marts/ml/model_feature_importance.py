@@ -10,17 +10,20 @@ from typing import Any
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     IMPORTANCE_SCHEMA,
-    frames_from_relation,
     importance_of_training_set,
     settings_from_config,
+    stored_model,
+    training_from_relation,
 )
 from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.model_cache import previous_rows
 
 
 def model(dbt: Any, session: Any) -> Any:
     """One row per feature, ranked; no rows when no model could be trained."""
     dbt.config(materialized="table")
     snapshots_relation = dbt.ref("int_churn_feature_snapshots")
+    model_relation = dbt.ref("int_churn_model")
     # dbt passes a model only the config keys its code names literally.
     config = {
         "churn_horizon_days": dbt.config.get("churn_horizon_days"),
@@ -30,11 +33,18 @@ def model(dbt: Any, session: Any) -> Any:
         "churn_cv_folds": dbt.config.get("churn_cv_folds"),
         "churn_max_training_customers": dbt.config.get("churn_max_training_customers"),
         "churn_outer_cv_folds": dbt.config.get("churn_outer_cv_folds"),
+        "churn_retrain_every_days": dbt.config.get("churn_retrain_every_days"),
         "random_seed": dbt.config.get("random_seed"),
     }
     as_of_date = dbt.config.get("as_of_date")
     settings = settings_from_config(config)
-    # Only the training snapshot: the scoring rows are customer_churn_scores' business.
-    train, _ = frames_from_relation(snapshots_relation, as_of_date, settings, scoring=False)
-    importance = importance_of_training_set(train, as_of_date, settings)
-    return typed_relation(duckdb_connection(session), importance, IMPORTANCE_SCHEMA)
+    con = duckdb_connection(session)
+    # Computed from the training set alone: the previous build's rows hold while the model
+    # version (training rows, settings, libraries) is the same.
+    _, version = stored_model(model_relation)
+    importance = previous_rows(con, dbt.this, version, IMPORTANCE_SCHEMA) if version else None
+    if importance is None:
+        train = training_from_relation(snapshots_relation, as_of_date, settings)
+        importance = importance_of_training_set(train, as_of_date, settings)
+    importance["as_of_date"] = str(as_of_date)
+    return typed_relation(con, importance, IMPORTANCE_SCHEMA)

@@ -11,16 +11,19 @@ from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     METRICS_SCHEMA,
     evaluate_training_set,
-    frames_from_relation,
     settings_from_config,
+    stored_model,
+    training_from_relation,
 )
 from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.model_cache import previous_rows
 
 
 def model(dbt: Any, session: Any) -> Any:
     """AUC, precision / recall at the threshold, Brier, ECE, training size and positive rate."""
     dbt.config(materialized="table")
     snapshots_relation = dbt.ref("int_churn_feature_snapshots")
+    model_relation = dbt.ref("int_churn_model")
     # dbt passes a model only the config keys its code names literally.
     config = {
         "churn_horizon_days": dbt.config.get("churn_horizon_days"),
@@ -30,11 +33,18 @@ def model(dbt: Any, session: Any) -> Any:
         "churn_cv_folds": dbt.config.get("churn_cv_folds"),
         "churn_max_training_customers": dbt.config.get("churn_max_training_customers"),
         "churn_outer_cv_folds": dbt.config.get("churn_outer_cv_folds"),
+        "churn_retrain_every_days": dbt.config.get("churn_retrain_every_days"),
         "random_seed": dbt.config.get("random_seed"),
     }
     as_of_date = dbt.config.get("as_of_date")
     settings = settings_from_config(config)
-    # Only the training snapshot: the scoring rows are customer_churn_scores' business.
-    train, _ = frames_from_relation(snapshots_relation, as_of_date, settings, scoring=False)
-    metrics = evaluate_training_set(train, as_of_date, settings)
-    return typed_relation(duckdb_connection(session), metrics, METRICS_SCHEMA)
+    con = duckdb_connection(session)
+    # Computed from the training set alone: the previous build's rows hold while the model
+    # version (training rows, settings, libraries) is the same.
+    _, version = stored_model(model_relation)
+    metrics = previous_rows(con, dbt.this, version, METRICS_SCHEMA) if version else None
+    if metrics is None:
+        train = training_from_relation(snapshots_relation, as_of_date, settings)
+        metrics = evaluate_training_set(train, as_of_date, settings)
+    metrics["as_of_date"] = str(as_of_date)
+    return typed_relation(con, metrics, METRICS_SCHEMA)

@@ -31,9 +31,14 @@ from sklearn.metrics import brier_score_loss, precision_score, recall_score, roc
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
+from segwarehouse.ml.model_cache import dump_model, load_model, model_version, retrain_anchor
+
 logger = logging.getLogger("segwarehouse.ml.churn")
 
 MODEL_NAME = "churn_hgb"
+# Part of every model_version: bump it when _classifier or the way the model is fitted changes
+# (the training rows, the settings and the library versions are hashed already).
+MODEL_REVISION = 1
 
 FEATURES = (
     "recency_days",
@@ -60,6 +65,7 @@ SCORES_SCHEMA = {
     "churn_risk_band": "varchar",
     "churn_probability": "double",
     "churn_horizon_days": "integer",
+    "model_version": "varchar",
     "as_of_date": "date",
 }
 
@@ -68,6 +74,7 @@ METRICS_SCHEMA = {
     "metric": "varchar",
     "value": "double",
     "training_cutoff_date": "date",
+    "model_version": "varchar",
     "as_of_date": "date",
 }
 
@@ -77,7 +84,20 @@ IMPORTANCE_SCHEMA = {
     "importance_rank": "integer",
     "importance_mean": "double",
     "importance_std": "double",
+    "model_version": "varchar",
     "as_of_date": "date",
+}
+
+# int_churn_model: the fitted model of one training set (model_bytes null when the training
+# set cannot be learnt from).
+MODEL_SCHEMA = {
+    "model_name": "varchar",
+    "model_version": "varchar",
+    "training_cutoff_date": "date",
+    "training_size": "integer",
+    "positive_rate": "double",
+    "model_bytes": "blob",
+    "trained_at": "timestamp",
 }
 
 
@@ -99,6 +119,9 @@ class ChurnSettings:
     # Folds of model_metrics' outer cross-validation (each fold fits a 3-fold calibrated
     # model): 3 instead of cv_folds' 5 cuts the evaluation from 15 boosting fits to 9.
     outer_cv_folds: int = 3
+    # The training set is built as of the retrain anchor (segwarehouse.ml.model_cache): with 7,
+    # every day of a week trains on the same rows and the daily refresh reuses the week's fit.
+    retrain_every_days: int = 7
 
 
 def _as_date(value: date | str) -> date:
@@ -106,8 +129,10 @@ def _as_date(value: date | str) -> date:
 
 
 def training_cutoff(as_of_date: date | str, settings: ChurnSettings) -> date:
-    """The point in time training features are computed at: as_of_date - horizon."""
-    return _as_date(as_of_date) - timedelta(days=settings.horizon_days)
+    """The point in time training features are computed at: the retrain anchor of as_of_date
+    minus the horizon (labels come from the horizon that ends on the anchor)."""
+    anchor = retrain_anchor(as_of_date, settings.retrain_every_days)
+    return anchor - timedelta(days=settings.horizon_days)
 
 
 def _days_before(moments: pd.Series, reference: pd.Timestamp) -> np.ndarray:
@@ -309,13 +334,30 @@ def frames_from_snapshots(
     return _capped(training_cutoff(as_of_date, settings), features, labels, settings), current
 
 
-def frames_from_relation(
-    snapshots: Any, as_of_date: date | str, settings: ChurnSettings, *, scoring: bool
-) -> tuple[ChurnTrainingSet, pd.DataFrame]:
-    """frames_from_snapshots on a DuckDB relation of int_churn_feature_snapshots; without
-    `scoring` only the training rows are read (the scoring frame is then empty)."""
-    rows = snapshots if scoring else snapshots.filter("snapshot_name = 'training'")
-    return frames_from_snapshots(rows.project(SNAPSHOT_COLUMNS).df(), as_of_date, settings)
+def training_from_relation(
+    snapshots: Any, as_of_date: date | str, settings: ChurnSettings
+) -> ChurnTrainingSet:
+    """The (capped) training set from a DuckDB relation of int_churn_feature_snapshots; only
+    its training rows are read."""
+    rows = snapshots.filter("snapshot_name = 'training'").project(SNAPSHOT_COLUMNS).df()
+    return frames_from_snapshots(rows, as_of_date, settings)[0]
+
+
+def scoring_from_relation(snapshots: Any) -> pd.DataFrame:
+    """FEATURES at as_of_date, indexed by customer_key in sorted order, from a DuckDB relation
+    of int_churn_feature_snapshots; only its scoring rows are read."""
+    rows = snapshots.filter("snapshot_name = 'scoring'").project(SNAPSHOT_COLUMNS).df()
+    return rows.set_index("customer_key").sort_index()[list(FEATURES)].astype(float)
+
+
+def stored_model(model: Any) -> tuple[bytes | None, str | None]:
+    """(model_bytes, model_version) from a DuckDB relation of int_churn_model; (None, None)
+    when it holds no row."""
+    rows = model.project("model_bytes, model_version").fetchall()
+    if not rows:
+        return None, None
+    model_bytes, version = rows[0]
+    return (bytes(model_bytes) if model_bytes is not None else None), version
 
 
 def stratified_sample(labels: pd.Series, size: int, seed: int) -> pd.Index:
@@ -359,16 +401,19 @@ def score_customers(
     )
 
 
-def score_training_set(
-    train: ChurnTrainingSet,
-    current: pd.DataFrame,
-    as_of_date: date | str,
-    settings: ChurnSettings = ChurnSettings(),
-) -> pd.DataFrame:
-    """Fit on `train`, score every row of `current` (FEATURES at as_of_date) (SCORES_SCHEMA).
+def training_version(train: ChurnTrainingSet, settings: ChurnSettings) -> str:
+    """model_version of a fit on `train` with `settings`: the hash of the training rows
+    (features, labels, customer keys), the settings, the cutoff and MODEL_REVISION."""
+    return model_version(
+        [train.features, train.labels], MODEL_NAME, MODEL_REVISION, settings, train.cutoff
+    )
 
-    No rows, with a warning, when the training set is too small or has one class only.
-    """
+
+def fit_churn_model(
+    train: ChurnTrainingSet, settings: ChurnSettings
+) -> CalibratedClassifierCV | None:
+    """The calibrated classifier fitted on `train`; None, with a warning, when the training set
+    is too small or has one class only."""
     if not _trainable(train.labels, settings):
         logger.warning(
             "churn model not trained: %d training customers at cutoff %s, label counts %s "
@@ -379,11 +424,44 @@ def score_training_set(
             settings.min_training_customers,
             2 * settings.cv_folds,
         )
-        return pd.DataFrame(columns=list(SCORES_SCHEMA))
+        return None
     with threadpool_limits(SINGLE_THREAD):
-        model = _classifier(settings, settings.cv_folds).fit(
+        return _classifier(settings, settings.cv_folds).fit(
             train.features.to_numpy(), train.labels.to_numpy()
         )
+
+
+def model_row(train: ChurnTrainingSet, settings: ChurnSettings) -> pd.DataFrame:
+    """int_churn_model's one row (MODEL_SCHEMA): the fit on `train`, pickled, its version and
+    when it was fitted (UTC)."""
+    model = fit_churn_model(train, settings)
+    trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    return pd.DataFrame(
+        {
+            "model_name": [MODEL_NAME],
+            "model_version": [training_version(train, settings)],
+            "training_cutoff_date": [str(train.cutoff)],
+            "training_size": [len(train.labels)],
+            "positive_rate": [float(train.labels.mean()) if len(train.labels) else np.nan],
+            "model_bytes": [dump_model(model) if model is not None else None],
+            "trained_at": [trained_at],
+        }
+    )[list(MODEL_SCHEMA)]
+
+
+def score_with_model(
+    model_bytes: bytes | None,
+    version: str | None,
+    current: pd.DataFrame,
+    as_of_date: date | str,
+    settings: ChurnSettings,
+) -> pd.DataFrame:
+    """Score every row of `current` (FEATURES at as_of_date) with a stored model (SCORES_SCHEMA);
+    no rows when there is no model."""
+    if model_bytes is None:
+        return pd.DataFrame(columns=list(SCORES_SCHEMA))
+    model = load_model(model_bytes)
+    with threadpool_limits(SINGLE_THREAD):
         probability = model.predict_proba(current.to_numpy())[:, 1] if len(current) else []
     scores = pd.DataFrame(
         {
@@ -393,8 +471,24 @@ def score_training_set(
     )
     scores["churn_risk_band"] = risk_band(scores["churn_probability"].to_numpy(), settings)
     scores["churn_horizon_days"] = settings.horizon_days
+    scores["model_version"] = version
     scores["as_of_date"] = str(_as_date(as_of_date))
     return scores[list(SCORES_SCHEMA)]
+
+
+def score_training_set(
+    train: ChurnTrainingSet,
+    current: pd.DataFrame,
+    as_of_date: date | str,
+    settings: ChurnSettings = ChurnSettings(),
+) -> pd.DataFrame:
+    """Fit on `train`, score every row of `current` (FEATURES at as_of_date) (SCORES_SCHEMA):
+    model_row then score_with_model, without storing anything.
+
+    No rows, with a warning, when the training set is too small or has one class only.
+    """
+    row = model_row(train, settings).iloc[0]
+    return score_with_model(row["model_bytes"], row["model_version"], current, as_of_date, settings)
 
 
 def evaluate(
@@ -451,6 +545,7 @@ def evaluate_training_set(
     metrics = pd.DataFrame(rows, columns=["metric", "value"])
     metrics["model_name"] = MODEL_NAME
     metrics["training_cutoff_date"] = str(train.cutoff)
+    metrics["model_version"] = training_version(train, settings)
     metrics["as_of_date"] = str(_as_date(as_of_date))
     return metrics[list(METRICS_SCHEMA)]
 
@@ -501,6 +596,7 @@ def importance_of_training_set(
     ).sort_values(["importance_mean", "feature"], ascending=[False, True])
     importance["importance_rank"] = np.arange(1, len(importance) + 1)
     importance["model_name"] = MODEL_NAME
+    importance["model_version"] = training_version(train, settings)
     importance["as_of_date"] = str(_as_date(as_of_date))
     return importance[list(IMPORTANCE_SCHEMA)].reset_index(drop=True)
 
@@ -516,6 +612,7 @@ def settings_from_config(config: Mapping[str, object]) -> ChurnSettings:
         seed=int(config["random_seed"]),
         max_training_customers=int(config["churn_max_training_customers"]),
         outer_cv_folds=int(config["churn_outer_cv_folds"]),
+        retrain_every_days=int(config["churn_retrain_every_days"]),
     )
 
 

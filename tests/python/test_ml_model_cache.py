@@ -1,0 +1,218 @@
+"""Train on a schedule, score every day (segwarehouse.ml.model_cache and the churn models):
+retrain anchors, model versions that change exactly with what a fit depends on, stored models
+that predict like the fit they came from, and, on the generated warehouse, a daily refresh
+that keeps the period's fit yet gives the tables a fresh fit gives."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import END_DATE, Workspace, frame, linked_workspace
+from segwarehouse.ml.churn import (
+    FEATURES,
+    SNAPSHOT_COLUMNS,
+    ChurnSettings,
+    ChurnTrainingSet,
+    fit_churn_model,
+    frames_from_snapshots,
+    model_row,
+    score_training_set,
+    score_with_model,
+    training_version,
+)
+from segwarehouse.ml.model_cache import load_model, model_version, retrain_anchor
+
+CHURN_MODELS = (
+    "int_churn_model",
+    "customer_churn_scores",
+    "model_metrics",
+    "model_feature_importance",
+)
+
+
+@pytest.mark.parametrize(
+    ("as_of", "every_days", "anchor"),
+    [
+        ("2026-06-29", 7, "2026-06-29"),  # a Monday is its own anchor
+        ("2026-06-30", 7, "2026-06-29"),
+        ("2026-07-05", 7, "2026-06-29"),  # Sunday: still that week's Monday
+        ("2026-07-06", 7, "2026-07-06"),
+        ("2026-06-30", 1, "2026-06-30"),  # daily retraining: as_of_date itself
+        ("1970-01-04", 7, "1969-12-29"),  # before the epoch
+        ("1970-01-07", 3, "1970-01-05"),
+        ("1970-01-08", 3, "1970-01-08"),
+    ],
+)
+def test_retrain_anchor(as_of: str, every_days: int, anchor: str) -> None:
+    assert retrain_anchor(as_of, every_days) == date.fromisoformat(anchor)
+
+
+def test_retrain_anchor_rejects_a_period_below_one_day() -> None:
+    with pytest.raises(ValueError, match="at least 1 day"):
+        retrain_anchor("2026-06-30", 0)
+
+
+@pytest.fixture(scope="module")
+def learnable() -> ChurnTrainingSet:
+    """400 customers whose churn follows recency, with noise."""
+    rng = np.random.default_rng(7)
+    features = pd.DataFrame(
+        rng.normal(size=(400, len(FEATURES))),
+        columns=list(FEATURES),
+        index=pd.Index([f"cus_{i:016x}" for i in range(400)], name="customer_key"),
+    )
+    labels = pd.Series(
+        (features["recency_days"] + rng.normal(scale=0.5, size=400) > 0).astype(int),
+        index=features.index,
+        name="churned",
+    )
+    return ChurnTrainingSet(date(2026, 3, 31), features, labels)
+
+
+def test_model_version_changes_exactly_with_what_a_fit_depends_on(learnable) -> None:
+    settings = ChurnSettings()
+    version = training_version(learnable, settings)
+    same = ChurnTrainingSet(learnable.cutoff, learnable.features.copy(), learnable.labels.copy())
+    assert training_version(same, settings) == version
+
+    flipped = learnable.labels.copy()
+    flipped.iloc[17] = 1 - flipped.iloc[17]
+    nudged = learnable.features.copy()
+    nudged.iloc[3, 5] += 1e-9
+    renamed = learnable.features.rename(index={learnable.features.index[0]: "cus_ffffffffffffffff"})
+    changed = {
+        "one label": ChurnTrainingSet(learnable.cutoff, learnable.features, flipped),
+        "one feature value": ChurnTrainingSet(learnable.cutoff, nudged, learnable.labels),
+        "one customer": ChurnTrainingSet(
+            learnable.cutoff, renamed, learnable.labels.set_axis(renamed.index)
+        ),
+        "the cutoff": ChurnTrainingSet(
+            learnable.cutoff - timedelta(days=1), learnable.features, learnable.labels
+        ),
+    }
+    for what, train in changed.items():
+        assert training_version(train, settings) != version, what
+    assert training_version(learnable, ChurnSettings(seed=43)) != version
+    assert training_version(learnable, ChurnSettings(cv_folds=4)) != version
+    # the hash covers values, not only shapes: equal shapes, other numbers
+    assert model_version([pd.DataFrame({"a": [1.0]})]) != model_version(
+        [pd.DataFrame({"a": [2.0]})]
+    )
+
+
+def test_a_stored_model_scores_like_a_fresh_fit(learnable) -> None:
+    settings = ChurnSettings(min_training_customers=100)
+    row = model_row(learnable, settings).iloc[0]
+    assert row["model_version"] == training_version(learnable, settings)
+    assert row["training_size"] == 400 and row["model_bytes"] is not None
+    current = learnable.features.iloc[::3]
+    stored = score_with_model(
+        row["model_bytes"], row["model_version"], current, "2026-06-30", settings
+    )
+    fresh = score_training_set(learnable, current, "2026-06-30", settings)
+    pd.testing.assert_frame_equal(stored, fresh)
+    assert set(stored["model_version"]) == {row["model_version"]}
+    model = fit_churn_model(learnable, settings)
+    np.testing.assert_array_equal(
+        load_model(row["model_bytes"]).predict_proba(current.to_numpy()),
+        model.predict_proba(current.to_numpy()),
+    )
+
+
+def test_an_unlearnable_training_set_stores_no_model(learnable) -> None:
+    one_class = ChurnTrainingSet(learnable.cutoff, learnable.features, learnable.labels * 0)
+    row = model_row(one_class, ChurnSettings()).iloc[0]
+    assert row["model_bytes"] is None
+    assert score_with_model(None, None, learnable.features, "2026-06-30", ChurnSettings()).empty
+
+
+def _snapshot_model_and_marts(workspace: Workspace) -> dict[str, pd.DataFrame]:
+    return {
+        "model": frame(
+            workspace, "select * exclude (model_bytes) from intermediate.int_churn_model"
+        ),
+        "scores": frame(
+            workspace, "select * from marts.customer_churn_scores order by customer_key"
+        ),
+        "metrics": frame(workspace, "select * from marts.model_metrics order by metric"),
+        "importance": frame(
+            workspace, "select * from marts.model_feature_importance order by feature"
+        ),
+    }
+
+
+def test_daily_refresh_keeps_the_fit_and_equals_a_fresh_fit(
+    built: Workspace, generated: Path, tmp_path: Path
+) -> None:
+    first = _snapshot_model_and_marts(built)
+    [model] = first["model"].to_dict("records")
+    # END_DATE is a Tuesday: the training snapshot is as of Monday's anchor minus the horizon.
+    anchor = retrain_anchor(END_DATE, 7)
+    assert model["training_cutoff_date"].date() == anchor - timedelta(days=90)
+
+    # The next day, same week: nothing is fitted, the stored model scores the new day.
+    workspace = linked_workspace(tmp_path / "daily", generated / "raw")
+    shutil.copy(built.warehouse, workspace.warehouse)
+    next_day = {
+        "as_of_date": str(END_DATE + timedelta(days=1)),
+        "segments__loaded_at": f"{END_DATE + timedelta(days=2)} 00:00:00",
+    }
+    run = workspace.dbt(
+        "run", "--select", "int_churn_feature_snapshots", *CHURN_MODELS, dbt_vars=next_day
+    )
+    assert run.returncode == 0, run.output
+    daily = _snapshot_model_and_marts(workspace)
+    pd.testing.assert_frame_equal(daily["model"], first["model"])  # same version, same trained_at
+    for name in ("metrics", "importance"):
+        pd.testing.assert_frame_equal(
+            daily[name].drop(columns="as_of_date"), first[name].drop(columns="as_of_date")
+        )
+        assert set(daily[name]["as_of_date"].astype(str)) == {next_day["as_of_date"]}
+
+    # ... and its scores are those of a fresh fit on the same training rows.
+    snapshots = frame(
+        workspace, f"select {SNAPSHOT_COLUMNS} from intermediate.int_churn_feature_snapshots"
+    )
+    settings = ChurnSettings()
+    train, current = frames_from_snapshots(snapshots, next_day["as_of_date"], settings)
+    assert training_version(train, settings) == model["model_version"]
+    fresh = score_training_set(train, current, next_day["as_of_date"], settings)
+    fresh["as_of_date"] = pd.to_datetime(fresh["as_of_date"])
+    pd.testing.assert_frame_equal(
+        daily["scores"].reset_index(drop=True),
+        fresh.sort_values("customer_key").reset_index(drop=True),
+        check_dtype=False,
+    )
+
+    # Another training set (a var that caps it) is another version: refitted.
+    run = workspace.dbt(
+        "run",
+        "--select",
+        *CHURN_MODELS,
+        dbt_vars={**next_day, "ml__churn_max_training_customers": 1500},
+    )
+    assert run.returncode == 0, run.output
+    refit = _snapshot_model_and_marts(workspace)
+    [new_model] = refit["model"].to_dict("records")
+    assert new_model["model_version"] != model["model_version"]
+    assert new_model["trained_at"] > model["trained_at"]
+    assert new_model["training_size"] <= 1501
+    assert set(refit["metrics"]["model_version"]) == {new_model["model_version"]}
+    assert set(refit["scores"]["model_version"]) == {new_model["model_version"]}
+
+
+def test_a_period_below_one_day_stops_compilation_naming_the_var(workspace: Workspace) -> None:
+    run = workspace.dbt(
+        "compile",
+        "--select",
+        "int_churn_feature_snapshots",
+        dbt_vars={"as_of_date": "2026-06-30", "ml__churn_retrain_every_days": 0},
+    )
+    assert run.returncode != 0
+    assert "ml__churn_retrain_every_days" in run.output and "got '0'" in run.output
