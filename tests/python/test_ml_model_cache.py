@@ -1,7 +1,8 @@
 """Train on a schedule, score every day (segwarehouse.ml.model_cache and the churn models):
 retrain anchors, model versions that change exactly with what a fit depends on, stored models
 that predict like the fit they came from, and, on the generated warehouse, a daily refresh
-that keeps the period's fit yet gives the tables a fresh fit gives."""
+that keeps the period's fit, scores like a fresh fit, equals a --full-refresh, and refits at
+the next anchor or on a changed setting."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,7 +149,7 @@ def _snapshot_model_and_marts(workspace: Workspace) -> dict[str, pd.DataFrame]:
     }
 
 
-def test_daily_refresh_keeps_the_fit_and_equals_a_fresh_fit(
+def test_daily_refresh_keeps_the_period_fit_and_equals_a_full_refresh(
     built: Workspace, generated: Path, tmp_path: Path
 ) -> None:
     first = _snapshot_model_and_marts(built)
@@ -190,18 +192,66 @@ def test_daily_refresh_keeps_the_fit_and_equals_a_fresh_fit(
         check_dtype=False,
     )
 
-    # Another training set (a var that caps it) is another version: refitted.
+    # The same selection with --full-refresh on the same warehouse: the same tables.
+    run = workspace.dbt(
+        "run",
+        "--full-refresh",
+        "--select",
+        "int_churn_feature_snapshots",
+        *CHURN_MODELS,
+        dbt_vars=next_day,
+    )
+    assert run.returncode == 0, run.output
+    rebuilt = _snapshot_model_and_marts(workspace)
+    for name, table in daily.items():
+        pd.testing.assert_frame_equal(rebuilt[name], table, obj=name)
+
+    # Training rows that move within the period (here: a buyer's orders before the cutoff
+    # vanish, as an identity merge or an erasure would do) keep the period's fit: the model
+    # and everything computed from it stay, though today's rows have another version.
+    [(moved,)] = workspace.query(
+        "select min(customer_sk) from intermediate.int_customer_orders "
+        f"where order_date <= date '{model['training_cutoff_date'].date()}'"
+    )
+    with duckdb.connect(str(workspace.warehouse)) as con:
+        con.execute("delete from intermediate.int_customer_orders where customer_sk = ?", [moved])
+    run = workspace.dbt(
+        "run", "--select", "int_churn_feature_snapshots", *CHURN_MODELS, dbt_vars=next_day
+    )
+    assert run.returncode == 0, run.output
+    moved_rows = _snapshot_model_and_marts(workspace)
+    pd.testing.assert_frame_equal(moved_rows["model"], first["model"])
+    pd.testing.assert_frame_equal(moved_rows["metrics"], daily["metrics"])
+    snapshots = frame(
+        workspace, f"select {SNAPSHOT_COLUMNS} from intermediate.int_churn_feature_snapshots"
+    )
+    today, _ = frames_from_snapshots(snapshots, next_day["as_of_date"], settings)
+    assert training_version(today, settings) != model["model_version"]
+
+    # The next period's anchor refits, and so does a changed setting.
+    next_week = {
+        "as_of_date": str(END_DATE + timedelta(days=7)),
+        "segments__loaded_at": f"{END_DATE + timedelta(days=8)} 00:00:00",
+    }
+    run = workspace.dbt(
+        "run", "--select", "int_churn_feature_snapshots", *CHURN_MODELS, dbt_vars=next_week
+    )
+    assert run.returncode == 0, run.output
+    [weekly] = _snapshot_model_and_marts(workspace)["model"].to_dict("records")
+    assert weekly["training_cutoff_date"].date() == anchor + timedelta(days=7 - 90)
+    assert weekly["trained_at"] > model["trained_at"]
     run = workspace.dbt(
         "run",
         "--select",
         *CHURN_MODELS,
-        dbt_vars={**next_day, "ml__churn_max_training_customers": 1500},
+        dbt_vars={**next_week, "ml__churn_max_training_customers": 1500},
     )
     assert run.returncode == 0, run.output
     refit = _snapshot_model_and_marts(workspace)
     [new_model] = refit["model"].to_dict("records")
-    assert new_model["model_version"] != model["model_version"]
-    assert new_model["trained_at"] > model["trained_at"]
+    assert new_model["refit_key"] != weekly["refit_key"]
+    assert new_model["model_version"] != weekly["model_version"]
+    assert new_model["trained_at"] > weekly["trained_at"]
     assert new_model["training_size"] <= 1501
     assert set(refit["metrics"]["model_version"]) == {new_model["model_version"]}
     assert set(refit["scores"]["model_version"]) == {new_model["model_version"]}

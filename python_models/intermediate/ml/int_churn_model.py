@@ -1,9 +1,10 @@
-"""The fitted churn model (pickled) and its version: trained when the training set changed.
+"""The fitted churn model (pickled) and its version: fitted once per retrain period.
 
 Thin dbt model: fitting and versioning live in segwarehouse.ml.churn and
-segwarehouse.ml.model_cache, with their tests. The training snapshot is built as of the
-retrain anchor (var ml__churn_retrain_every_days), so on most days of a period it is the same
-rows as at the previous build: then the previous build's row is kept and nothing is fitted.
+segwarehouse.ml.model_cache, with their tests. The training snapshot is as of the retrain
+anchor (var ml__churn_retrain_every_days); while the anchor, the settings and the library
+versions are those of the previous build's row (its refit_key), that row is kept and neither
+the training set is read nor anything fitted.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     MODEL_SCHEMA,
     model_row,
+    refit_key,
     settings_from_config,
+    training_cutoff,
     training_from_relation,
-    training_version,
 )
 from segwarehouse.ml.frames import typed_relation
 from segwarehouse.ml.model_cache import previous_rows
 
 
 def model(dbt: Any, session: Any) -> Any:
-    """One row: the model of the current training set (model_bytes null if none could be fit)."""
+    """One row: the retrain period's model (model_bytes null when none could be fitted)."""
     dbt.config(materialized="table")
     snapshots_relation = dbt.ref("int_churn_feature_snapshots")
     # dbt passes a model only the config keys its code names literally.
@@ -41,7 +43,8 @@ def model(dbt: Any, session: Any) -> Any:
     as_of_date = dbt.config.get("as_of_date")
     settings = settings_from_config(config)
     con = duckdb_connection(session)
-    train = training_from_relation(snapshots_relation, as_of_date, settings)
-    kept = previous_rows(con, dbt.this, training_version(train, settings), MODEL_SCHEMA)
-    row = kept if kept is not None else model_row(train, settings)
+    key = refit_key(training_cutoff(as_of_date, settings), settings)
+    row = previous_rows(con, dbt.this, key, MODEL_SCHEMA, key_column="refit_key")
+    if row is None:
+        row = model_row(training_from_relation(snapshots_relation, as_of_date, settings), settings)
     return typed_relation(con, row, MODEL_SCHEMA)
