@@ -10,7 +10,7 @@
     {%- if period < 1 -%}
         {{ exceptions.raise_compiler_error(
             "the retraining period must be a whole number of days >= 1, got '" ~ every_days
-            ~ "' (var ml__churn_retrain_every_days in dbt_project.yml)."
+            ~ "' (var ml__retrain_every_days in dbt_project.yml)."
         ) }}
     {%- endif -%}
     {%- set day = modules.datetime.date.fromisoformat(as_of_date()) -%}

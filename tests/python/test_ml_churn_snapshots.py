@@ -59,7 +59,7 @@ def test_both_snapshots_equal_the_reference(inputs) -> None:
     train, current = frames_from_snapshots(snapshots, END_DATE, settings)
     cutoff = training_cutoff(END_DATE, settings)
     # END_DATE is a Tuesday: training is as of that week's Monday (var
-    # ml__churn_retrain_every_days 7) minus the horizon, as macro retrain_anchor_date renders it.
+    # ml__retrain_every_days 7) minus the horizon, as macro retrain_anchor_date renders it.
     assert cutoff == END_DATE - timedelta(days=1 + HORIZON_DAYS)
 
     assert_same_features(current, point_in_time_features(orders, sessions, END_DATE))

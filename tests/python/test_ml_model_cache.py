@@ -30,11 +30,13 @@ from segwarehouse.ml.churn import (
 )
 from segwarehouse.ml.model_cache import load_model, model_version, retrain_anchor
 
-CHURN_MODELS = (
+# The models that fit on a schedule: the churn model and its readers, and the k sweep.
+SCHEDULED_MODELS = (
     "int_churn_model",
     "customer_churn_scores",
     "model_metrics",
     "model_feature_importance",
+    "cluster_diagnostics",
 )
 
 
@@ -146,6 +148,7 @@ def _snapshot_model_and_marts(workspace: Workspace) -> dict[str, pd.DataFrame]:
         "importance": frame(
             workspace, "select * from marts.model_feature_importance order by feature"
         ),
+        "sweep": frame(workspace, "select * from marts.cluster_diagnostics order by k"),
     }
 
 
@@ -166,12 +169,13 @@ def test_daily_refresh_keeps_the_period_fit_and_equals_a_full_refresh(
         "segments__loaded_at": f"{END_DATE + timedelta(days=2)} 00:00:00",
     }
     run = workspace.dbt(
-        "run", "--select", "int_churn_feature_snapshots", *CHURN_MODELS, dbt_vars=next_day
+        "run", "--select", "int_churn_feature_snapshots", *SCHEDULED_MODELS, dbt_vars=next_day
     )
     assert run.returncode == 0, run.output
     daily = _snapshot_model_and_marts(workspace)
     pd.testing.assert_frame_equal(daily["model"], first["model"])  # same version, same trained_at
-    for name in ("metrics", "importance"):
+    assert set(daily["sweep"]["swept_as_of_date"].astype(str)) == {str(END_DATE)}
+    for name in ("metrics", "importance", "sweep"):
         pd.testing.assert_frame_equal(
             daily[name].drop(columns="as_of_date"), first[name].drop(columns="as_of_date")
         )
@@ -198,7 +202,7 @@ def test_daily_refresh_keeps_the_period_fit_and_equals_a_full_refresh(
         "--full-refresh",
         "--select",
         "int_churn_feature_snapshots",
-        *CHURN_MODELS,
+        *SCHEDULED_MODELS,
         dbt_vars=next_day,
     )
     assert run.returncode == 0, run.output
@@ -216,7 +220,7 @@ def test_daily_refresh_keeps_the_period_fit_and_equals_a_full_refresh(
     with duckdb.connect(str(workspace.warehouse)) as con:
         con.execute("delete from intermediate.int_customer_orders where customer_sk = ?", [moved])
     run = workspace.dbt(
-        "run", "--select", "int_churn_feature_snapshots", *CHURN_MODELS, dbt_vars=next_day
+        "run", "--select", "int_churn_feature_snapshots", *SCHEDULED_MODELS, dbt_vars=next_day
     )
     assert run.returncode == 0, run.output
     moved_rows = _snapshot_model_and_marts(workspace)
@@ -234,16 +238,18 @@ def test_daily_refresh_keeps_the_period_fit_and_equals_a_full_refresh(
         "segments__loaded_at": f"{END_DATE + timedelta(days=8)} 00:00:00",
     }
     run = workspace.dbt(
-        "run", "--select", "int_churn_feature_snapshots", *CHURN_MODELS, dbt_vars=next_week
+        "run", "--select", "int_churn_feature_snapshots", *SCHEDULED_MODELS, dbt_vars=next_week
     )
     assert run.returncode == 0, run.output
     [weekly] = _snapshot_model_and_marts(workspace)["model"].to_dict("records")
     assert weekly["training_cutoff_date"].date() == anchor + timedelta(days=7 - 90)
     assert weekly["trained_at"] > model["trained_at"]
+    sweep = frame(workspace, "select distinct swept_as_of_date from marts.cluster_diagnostics")
+    assert [str(day.date()) for day in sweep["swept_as_of_date"]] == [next_week["as_of_date"]]
     run = workspace.dbt(
         "run",
         "--select",
-        *CHURN_MODELS,
+        *SCHEDULED_MODELS,
         dbt_vars={**next_week, "ml__churn_max_training_customers": 1500},
     )
     assert run.returncode == 0, run.output
@@ -262,7 +268,7 @@ def test_a_period_below_one_day_stops_compilation_naming_the_var(workspace: Work
         "compile",
         "--select",
         "int_churn_feature_snapshots",
-        dbt_vars={"as_of_date": "2026-06-30", "ml__churn_retrain_every_days": 0},
+        dbt_vars={"as_of_date": "2026-06-30", "ml__retrain_every_days": 0},
     )
     assert run.returncode != 0
-    assert "ml__churn_retrain_every_days" in run.output and "got '0'" in run.output
+    assert "ml__retrain_every_days" in run.output and "got '0'" in run.output

@@ -3,7 +3,7 @@
 -- every buyer at two snapshots, and the label of the training snapshot.
 --   training: features as of the retrain anchor - ml__churn_horizon_days (the cutoff),
 --             labelled churned = 1 when the customer placed no completed order in the horizon
---             after it. The anchor is as_of_date floored to a ml__churn_retrain_every_days
+--             after it. The anchor is as_of_date floored to a ml__retrain_every_days
 --             period (macro retrain_anchor_date), so the training rows stay the same for the
 --             whole period and int_churn_model keeps its fit.
 --   scoring:  the same features as of as_of_date (churned is null)
@@ -13,7 +13,7 @@
 -- against (tests/python/test_ml_churn_snapshots.py).
 
 {%- set horizon = var('ml__churn_horizon_days') %}
-{%- set anchor = "cast('" ~ retrain_anchor_date(var('ml__churn_retrain_every_days')) ~ "' as date)" %}
+{%- set anchor = "cast('" ~ retrain_anchor_date(var('ml__retrain_every_days')) ~ "' as date)" %}
 
 with
 

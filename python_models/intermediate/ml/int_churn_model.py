@@ -2,7 +2,7 @@
 
 Thin dbt model: fitting and versioning live in segwarehouse.ml.churn and
 segwarehouse.ml.model_cache, with their tests. The training snapshot is as of the retrain
-anchor (var ml__churn_retrain_every_days); while the anchor, the settings and the library
+anchor (var ml__retrain_every_days); while the anchor, the settings and the library
 versions are those of the previous build's row (its refit_key), that row is kept and neither
 the training set is read nor anything fitted.
 """
@@ -37,7 +37,7 @@ def model(dbt: Any, session: Any) -> Any:
         "churn_cv_folds": dbt.config.get("churn_cv_folds"),
         "churn_max_training_customers": dbt.config.get("churn_max_training_customers"),
         "churn_outer_cv_folds": dbt.config.get("churn_outer_cv_folds"),
-        "churn_retrain_every_days": dbt.config.get("churn_retrain_every_days"),
+        "retrain_every_days": dbt.config.get("retrain_every_days"),
         "random_seed": dbt.config.get("random_seed"),
     }
     as_of_date = dbt.config.get("as_of_date")

@@ -1,6 +1,8 @@
 """K-Means over the k range: inertia, silhouette and Davies-Bouldin per k, the chosen k flagged.
 
-Thin dbt model: feature preparation and the sweep live in segwarehouse.ml.clustering.
+Thin dbt model: feature preparation and the sweep live in segwarehouse.ml.clustering. The
+sweep of the first build of a retrain period (var ml__retrain_every_days) is kept for the
+rest of the period: the previous build's rows are reused while their refit_key is current.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from segwarehouse.ml.clustering import (
     FEATURE_COLUMNS,
     ClusterSettings,
     diagnostics_table,
+    sweep_refit_key,
 )
 from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.model_cache import previous_rows
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -28,9 +32,16 @@ def model(dbt: Any, session: Any) -> Any:
         silhouette_sample_size=int(dbt.config.get("silhouette_sample_size")),
         sweep_sample_size=int(dbt.config.get("sweep_sample_size")),
         seed=int(dbt.config.get("random_seed")),
+        retrain_every_days=int(dbt.config.get("retrain_every_days")),
     )
-    features = (features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()).set_index(
-        "customer_key"
-    )
-    diagnostics = diagnostics_table(features, dbt.config.get("as_of_date"), settings)
-    return typed_relation(duckdb_connection(session), diagnostics, DIAGNOSTICS_SCHEMA)
+    as_of_date = dbt.config.get("as_of_date")
+    con = duckdb_connection(session)
+    key = sweep_refit_key(as_of_date, settings)
+    diagnostics = previous_rows(con, dbt.this, key, DIAGNOSTICS_SCHEMA, key_column="refit_key")
+    if diagnostics is None:
+        features = (
+            features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()
+        ).set_index("customer_key")
+        diagnostics = diagnostics_table(features, as_of_date, settings)
+    diagnostics["as_of_date"] = as_of_date
+    return typed_relation(con, diagnostics, DIAGNOSTICS_SCHEMA)

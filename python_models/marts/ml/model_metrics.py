@@ -33,7 +33,7 @@ def model(dbt: Any, session: Any) -> Any:
         "churn_cv_folds": dbt.config.get("churn_cv_folds"),
         "churn_max_training_customers": dbt.config.get("churn_max_training_customers"),
         "churn_outer_cv_folds": dbt.config.get("churn_outer_cv_folds"),
-        "churn_retrain_every_days": dbt.config.get("churn_retrain_every_days"),
+        "retrain_every_days": dbt.config.get("retrain_every_days"),
         "random_seed": dbt.config.get("random_seed"),
     }
     as_of_date = dbt.config.get("as_of_date")

@@ -622,7 +622,7 @@ def settings_from_config(config: Mapping[str, object]) -> ChurnSettings:
         seed=int(config["random_seed"]),
         max_training_customers=int(config["churn_max_training_customers"]),
         outer_cv_folds=int(config["churn_outer_cv_folds"]),
-        retrain_every_days=int(config["churn_retrain_every_days"]),
+        retrain_every_days=int(config["retrain_every_days"]),
     )
 
 

@@ -5,7 +5,9 @@ skewness above SKEW_THRESHOLD) are log1p-transformed, missing values take the me
 features are dropped, and the rest are standardised. k is chosen by the silhouette on a
 seeded sample (ties: the lower Davies-Bouldin index); inertia is recorded for every k. Every
 random choice is seeded, so the same data gives the same clusters (adjusted Rand index 1.0
-against the previous run).
+against the previous run). The k sweep is model selection: it runs on the first build of a
+retrain period (var ml__retrain_every_days) and is kept for the rest of it
+(sweep_refit_key); the final fit at the chosen k runs on every build.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, davies_bouldin_score, silhouette_score
 from threadpoolctl import threadpool_limits
+
+from segwarehouse.ml.model_cache import model_version, retrain_anchor
 
 logger = logging.getLogger("segwarehouse.ml.clustering")
 
@@ -50,6 +54,8 @@ DIAGNOSTICS_SCHEMA = {
     "n_customers": "integer",
     "silhouette_sample_size": "integer",
     "sweep_sample_size": "integer",
+    "refit_key": "varchar",
+    "swept_as_of_date": "date",
     "as_of_date": "date",
 }
 
@@ -85,6 +91,19 @@ class ClusterSettings:
     # The k sweep (7 K-Means fits with 10 starts each, and Davies-Bouldin) runs on a seeded
     # sample of at most this many buyers; customer_clusters' final fit uses every buyer.
     sweep_sample_size: int = 200_000
+    # The sweep is kept for a retrain period of this many days (segwarehouse.ml.model_cache).
+    retrain_every_days: int = 7
+
+
+# Part of the sweep's refit_key: bump it when the sweep or the feature preparation changes.
+SWEEP_REVISION = 1
+
+
+def sweep_refit_key(as_of_date: str, settings: ClusterSettings) -> str:
+    """What decides whether cluster_diagnostics sweeps again: the retrain anchor of
+    as_of_date, the settings, SWEEP_REVISION and the library versions."""
+    anchor = retrain_anchor(as_of_date, settings.retrain_every_days)
+    return model_version([], "kmeans_sweep", SWEEP_REVISION, FEATURES, settings, anchor)
 
 
 def sweep_rows(n: int, settings: ClusterSettings) -> np.ndarray:
@@ -267,6 +286,8 @@ def diagnostics_table(
     if prepared is None:
         return pd.DataFrame(columns=list(DIAGNOSTICS_SCHEMA))
     diagnostics = sweep_k(prepared, settings)
+    diagnostics["refit_key"] = sweep_refit_key(as_of_date, settings)
+    diagnostics["swept_as_of_date"] = as_of_date
     diagnostics["as_of_date"] = as_of_date
     return diagnostics.reindex(columns=list(DIAGNOSTICS_SCHEMA))
 
