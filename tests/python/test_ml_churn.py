@@ -30,7 +30,7 @@ from segwarehouse.ml.churn import (
 
 AS_OF = date(2026, 6, 30)
 # Retraining daily (period 1): the training cutoff is as_of_date minus the horizon; anchors to
-# longer periods are test_ml_model_cache's.
+# longer periods are test_scheduled_fits'.
 SETTINGS = ChurnSettings(
     horizon_days=90, cv_folds=3, seed=1, min_training_customers=50, retrain_every_days=1
 )

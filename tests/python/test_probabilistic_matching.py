@@ -22,6 +22,7 @@ from segwarehouse.identity.probabilistic import (
     link_person_records,
     link_person_records_with_model,
     model_parameters,
+    train_person_model,
 )
 
 
@@ -515,6 +516,26 @@ def test_same_input_same_output(con, people: Synthetic, linked, capsys) -> None:
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == ""
+
+
+def test_a_stored_model_links_like_the_training_run(con, people: Synthetic, linked) -> None:
+    """The model_json of a run, passed back, scores the same pairs without training; a model
+    trained alone (train_person_model) is the same model."""
+    assert linked.model_json is not None
+    kept = link_person_records_with_model(
+        con, "people", MatchSettings(), NICKNAMES, trained_model=linked.model_json
+    )
+    pd.testing.assert_frame_equal(kept.pairs, linked.pairs)
+    pd.testing.assert_frame_equal(kept.parameters, linked.parameters)
+    trained = train_person_model(con, "people", MatchSettings(), NICKNAMES)
+    assert trained.pairs.empty and trained.model_json == linked.model_json
+    # a model trained on other records scores these with its own m and u: other weights
+    load(con, "few_people", people.records.head(1500))
+    other = train_person_model(con, "few_people", MatchSettings(), NICKNAMES)
+    rescored = link_person_records_with_model(
+        con, "people", MatchSettings(), NICKNAMES, trained_model=other.model_json
+    )
+    assert not rescored.parameters.equals(linked.parameters)
 
 
 def test_crm_table_with_only_names_birth_dates_and_addresses() -> None:

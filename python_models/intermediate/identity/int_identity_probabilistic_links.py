@@ -1,7 +1,8 @@
 """Probabilistic links between CRM person records that share no identifier (Splink, DuckDB).
 
 Thin dbt model: blocking rules, comparisons and training live in
-segwarehouse.identity.probabilistic, with their tests.
+segwarehouse.identity.probabilistic, with their tests. Today's records are scored with the
+retrain period's model from int_identity_match_model (trained here only if it has none).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from segwarehouse.dbt_session import duckdb_connection
-from segwarehouse.identity.probabilistic import MatchSettings, link_person_records
+from segwarehouse.identity.probabilistic import MatchSettings, link_person_records_with_model
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -17,6 +18,7 @@ def model(dbt: Any, session: Any) -> Any:
     dbt.config(materialized="table")
     customers_relation = dbt.ref("stg_crm__customers")
     nicknames_relation = dbt.ref("first_name_nicknames")
+    model_relation = dbt.ref("int_identity_match_model")
     settings = MatchSettings(threshold=float(dbt.config.get("match_probability_threshold")))
 
     customers_relation.project(
@@ -24,9 +26,10 @@ def model(dbt: Any, session: Any) -> Any:
         "postal_code, city, country_code, email, phone"
     ).create_view("identity_person_records", replace=True)
     nicknames = dict(nicknames_relation.project("nickname, canonical_name").fetchall())
-    links = link_person_records(
-        duckdb_connection(session), "identity_person_records", settings, nicknames
-    )
+    [(model_json,)] = model_relation.project("model_json").fetchall()
+    links = link_person_records_with_model(
+        duckdb_connection(session), "identity_person_records", settings, nicknames, model_json
+    ).pairs
     return links.assign(
         node_id_a="customer_id:" + links["record_id_l"],
         node_id_b="customer_id:" + links["record_id_r"],

@@ -77,6 +77,7 @@ cannot show through.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -225,12 +226,16 @@ class LinkageResult:
             ``m_probability`` and its match weight. Empty when no model could be trained.
         record_count: number of input records.
         trained: False when the input was too small to train on (then ``pairs`` is empty).
+        model_json: the trained Splink model (its settings with m, u and the prior, as
+            Splink's ``save_model_to_json`` writes them); None when untrained. Passing it back
+            as ``trained_model`` scores with it instead of training again.
     """
 
     pairs: pd.DataFrame
     parameters: pd.DataFrame
     record_count: int
     trained: bool = True
+    model_json: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,17 +279,30 @@ def model_parameters(
     return _run(con, records, settings, nicknames, score_pairs=False).parameters
 
 
-def link_person_records_with_model(
+def train_person_model(
     con: duckdb.DuckDBPyConnection,
     records: str,
     settings: MatchSettings = DEFAULT_SETTINGS,
     nicknames: Mapping[str, str] | None = None,
 ) -> LinkageResult:
-    """Linked pairs and the trained parameters from a single training run.
+    """Train on ``records`` without scoring: parameters and ``model_json`` (no pairs)."""
+    return _run(con, records, settings, nicknames, score_pairs=False)
 
-    Same arguments as :func:`link_person_records`.
+
+def link_person_records_with_model(
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    settings: MatchSettings = DEFAULT_SETTINGS,
+    nicknames: Mapping[str, str] | None = None,
+    trained_model: str | None = None,
+) -> LinkageResult:
+    """Linked pairs and the trained parameters from a single training run, or, given the
+    ``model_json`` of an earlier run as ``trained_model``, from scoring with that model
+    (standardisation and term frequencies are still computed from ``records``).
+
+    Same other arguments as :func:`link_person_records`.
     """
-    return _run(con, records, settings, nicknames, score_pairs=True)
+    return _run(con, records, settings, nicknames, score_pairs=True, trained_model=trained_model)
 
 
 def empty_pairs() -> pd.DataFrame:
@@ -317,8 +335,10 @@ def _run(
     nicknames: Mapping[str, str] | None,
     *,
     score_pairs: bool,
+    trained_model: str | None = None,
 ) -> LinkageResult:
-    """Standardise, train and (optionally) score; always drops its scratch tables."""
+    """Standardise, train (or load ``trained_model``) and (optionally) score; always drops its
+    scratch tables."""
     _check_input_columns(con, records)
     scratch = _ScratchNames()
     db_api = _TempTableDuckDBAPI(con)
@@ -330,23 +350,39 @@ def _run(
                 for keys in EM_TRAINING_BLOCKINGS
                 if _pairs_sharing_keys(con, scratch.input, keys) > 0
             ]
-        if record_count < 2 or not training_rules:
+        if record_count < 2 or (trained_model is None and not training_rules):
             logger.info("%d records, nothing to train on: no links", record_count)
             return LinkageResult(empty_pairs(), empty_parameters(), record_count, trained=False)
-        with _step("estimate prior"):
-            prior = _estimate_prior(con, scratch.input, record_count, settings)
         with _quiet_splink():
-            linker = _train(db_api, scratch.input, record_count, settings, prior, training_rules)
+            if trained_model is None:
+                with _step("estimate prior"):
+                    prior = _estimate_prior(con, scratch.input, record_count, settings)
+                linker = _train(
+                    db_api, scratch.input, record_count, settings, prior, training_rules
+                )
+            else:
+                linker = Linker(
+                    db_api.register(scratch.input), json.loads(trained_model), log_level=None
+                )
             parameters = _parameters_frame(linker)
+            model_json = _model_json(linker)
             with _step("score candidate pairs"):
                 pairs = _score(con, linker, settings.threshold) if score_pairs else empty_pairs()
         logger.info("%d records, %d linked pairs", record_count, len(pairs))
-        return LinkageResult(pairs, parameters, record_count, trained=True)
+        return LinkageResult(pairs, parameters, record_count, trained=True, model_json=model_json)
     finally:
         with _quiet_splink():
             db_api.delete_tables_created_by_splink_from_db()
         for name in (scratch.input, scratch.nicknames):
             con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def _model_json(linker: Linker) -> str:
+    """The trained model as Splink saves it, without the linker's random instance id (the
+    same training gives the same text)."""
+    model = linker.misc.save_model_to_json()
+    model.pop("linker_uid", None)
+    return json.dumps(model, sort_keys=True)
 
 
 def _prepare(

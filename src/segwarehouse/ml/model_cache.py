@@ -79,7 +79,7 @@ def load_model(blob: bytes) -> Any:
 
     Unpickling runs code named in the bytes: the blob is read only from the build's own
     warehouse table, which the build wrote and which is as trusted as the project's code
-    (DECISIONLOG, "Stored churn model").
+    (DECISIONLOG, "Stored models").
     """
     return pickle.loads(blob)
 

@@ -1,4 +1,5 @@
-"""Train on a schedule, score every day (segwarehouse.ml.model_cache and the churn models):
+"""Train on a schedule, score every day (segwarehouse.ml.model_cache; the churn model, the
+cluster k sweep and the Splink matcher):
 retrain anchors, model versions that change exactly with what a fit depends on, stored models
 that predict like the fit they came from, and, on the generated warehouse, a daily refresh
 that keeps the period's fit, scores like a fresh fit, equals a --full-refresh, and refits at
@@ -37,6 +38,8 @@ SCHEDULED_MODELS = (
     "model_metrics",
     "model_feature_importance",
     "cluster_diagnostics",
+    "int_identity_match_model",
+    "int_identity_probabilistic_links",
 )
 
 
@@ -149,6 +152,12 @@ def _snapshot_model_and_marts(workspace: Workspace) -> dict[str, pd.DataFrame]:
             workspace, "select * from marts.model_feature_importance order by feature"
         ),
         "sweep": frame(workspace, "select * from marts.cluster_diagnostics order by k"),
+        "matcher": frame(workspace, "select * from intermediate.int_identity_match_model"),
+        "links": frame(
+            workspace,
+            "select * from intermediate.int_identity_probabilistic_links "
+            "order by node_id_a, node_id_b",
+        ),
     }
 
 
@@ -175,6 +184,9 @@ def test_daily_refresh_keeps_the_period_fit_and_equals_a_full_refresh(
     daily = _snapshot_model_and_marts(workspace)
     pd.testing.assert_frame_equal(daily["model"], first["model"])  # same version, same trained_at
     assert set(daily["sweep"]["swept_as_of_date"].astype(str)) == {str(END_DATE)}
+    for name in ("matcher", "links"):  # Splink scored with the kept model: the same links
+        pd.testing.assert_frame_equal(daily[name], first[name], obj=name)
+    assert len(daily["links"]) > 100
     for name in ("metrics", "importance", "sweep"):
         pd.testing.assert_frame_equal(
             daily[name].drop(columns="as_of_date"), first[name].drop(columns="as_of_date")
@@ -246,6 +258,11 @@ def test_daily_refresh_keeps_the_period_fit_and_equals_a_full_refresh(
     assert weekly["trained_at"] > model["trained_at"]
     sweep = frame(workspace, "select distinct swept_as_of_date from marts.cluster_diagnostics")
     assert [str(day.date()) for day in sweep["swept_as_of_date"]] == [next_week["as_of_date"]]
+    [matcher] = frame(workspace, "select * from intermediate.int_identity_match_model").to_dict(
+        "records"
+    )
+    assert matcher["trained_at"] > first["matcher"]["trained_at"].item()
+    assert matcher["refit_key"] != first["matcher"]["refit_key"].item()
     run = workspace.dbt(
         "run",
         "--select",

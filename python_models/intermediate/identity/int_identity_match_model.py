@@ -1,0 +1,42 @@
+"""The probabilistic matcher's trained Splink model (JSON), trained once per retrain period.
+
+Thin dbt model: training lives in segwarehouse.identity.probabilistic and the keep-or-train
+rule in segwarehouse.identity.match_model, with their tests. While the previous build's row
+has the current refit_key (retrain anchor, match settings, nickname map, library versions),
+that row is kept and nothing is trained.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from segwarehouse.dbt_session import duckdb_connection
+from segwarehouse.identity.match_model import (
+    MATCH_MODEL_SCHEMA,
+    match_model_row,
+    match_refit_key,
+)
+from segwarehouse.identity.probabilistic import MatchSettings
+from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.model_cache import previous_rows
+
+
+def model(dbt: Any, session: Any) -> Any:
+    """One row: the retrain period's model (model_json null when there was nothing to train)."""
+    dbt.config(materialized="table")
+    customers_relation = dbt.ref("stg_crm__customers")
+    nicknames_relation = dbt.ref("first_name_nicknames")
+    settings = MatchSettings(threshold=float(dbt.config.get("match_probability_threshold")))
+    nicknames = dict(nicknames_relation.project("nickname, canonical_name").fetchall())
+    con = duckdb_connection(session)
+    key = match_refit_key(
+        dbt.config.get("as_of_date"), int(dbt.config.get("retrain_every_days")), settings, nicknames
+    )
+    row = previous_rows(con, dbt.this, key, MATCH_MODEL_SCHEMA, key_column="refit_key")
+    if row is None:
+        customers_relation.project(
+            "customer_id as record_id, first_name, last_name, birth_date, street_address, "
+            "postal_code, city, country_code, email, phone"
+        ).create_view("identity_training_records", replace=True)
+        row = match_model_row(con, "identity_training_records", settings, nicknames, key)
+    return typed_relation(con, row, MATCH_MODEL_SCHEMA)
