@@ -11,12 +11,10 @@ from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     IMPORTANCE_SCHEMA,
     importance_of_training_set,
+    rows_of_the_fit,
     settings_from_config,
-    stored_model,
-    training_from_relation,
 )
 from segwarehouse.ml.frames import typed_relation
-from segwarehouse.ml.model_cache import previous_rows
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -39,12 +37,9 @@ def model(dbt: Any, session: Any) -> Any:
     as_of_date = dbt.config.get("as_of_date")
     settings = settings_from_config(config)
     con = duckdb_connection(session)
-    # Computed from the training set alone: the previous build's rows hold while the model
-    # version (training rows, settings, libraries) is the same.
-    _, version = stored_model(model_relation)
-    importance = previous_rows(con, dbt.this, version, IMPORTANCE_SCHEMA) if version else None
-    if importance is None:
-        train = training_from_relation(snapshots_relation, as_of_date, settings)
-        importance = importance_of_training_set(train, as_of_date, settings)
-    importance["as_of_date"] = str(as_of_date)
+    # Computed from the training set alone: kept while the model version is the same.
+    importance = rows_of_the_fit(
+        con, dbt.this, snapshots_relation, model_relation, as_of_date, settings,
+        importance_of_training_set, IMPORTANCE_SCHEMA,
+    )  # fmt: skip
     return typed_relation(con, importance, IMPORTANCE_SCHEMA)

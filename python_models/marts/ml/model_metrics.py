@@ -11,12 +11,10 @@ from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     METRICS_SCHEMA,
     evaluate_training_set,
+    rows_of_the_fit,
     settings_from_config,
-    stored_model,
-    training_from_relation,
 )
 from segwarehouse.ml.frames import typed_relation
-from segwarehouse.ml.model_cache import previous_rows
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -39,12 +37,9 @@ def model(dbt: Any, session: Any) -> Any:
     as_of_date = dbt.config.get("as_of_date")
     settings = settings_from_config(config)
     con = duckdb_connection(session)
-    # Computed from the training set alone: the previous build's rows hold while the model
-    # version (training rows, settings, libraries) is the same.
-    _, version = stored_model(model_relation)
-    metrics = previous_rows(con, dbt.this, version, METRICS_SCHEMA) if version else None
-    if metrics is None:
-        train = training_from_relation(snapshots_relation, as_of_date, settings)
-        metrics = evaluate_training_set(train, as_of_date, settings)
-    metrics["as_of_date"] = str(as_of_date)
+    # Computed from the training set alone: kept while the model version is the same.
+    metrics = rows_of_the_fit(
+        con, dbt.this, snapshots_relation, model_relation, as_of_date, settings,
+        evaluate_training_set, METRICS_SCHEMA,
+    )  # fmt: skip
     return typed_relation(con, metrics, METRICS_SCHEMA)

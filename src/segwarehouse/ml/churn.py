@@ -17,7 +17,7 @@ calibration error) and explained by permutation importance on a held-out quarter
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -31,7 +31,13 @@ from sklearn.metrics import brier_score_loss, precision_score, recall_score, roc
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
-from segwarehouse.ml.model_cache import dump_model, load_model, model_version, retrain_anchor
+from segwarehouse.ml.model_cache import (
+    dump_model,
+    load_model,
+    model_version,
+    previous_rows,
+    retrain_anchor,
+)
 
 logger = logging.getLogger("segwarehouse.ml.churn")
 
@@ -359,6 +365,30 @@ def stored_model(model: Any) -> tuple[bytes | None, str | None]:
         return None, None
     model_bytes, version = rows[0]
     return (bytes(model_bytes) if model_bytes is not None else None), version
+
+
+def rows_of_the_fit(
+    con: Any,
+    this: object,
+    snapshots: Any,
+    model: Any,
+    as_of_date: date | str,
+    settings: ChurnSettings,
+    compute: Callable[[ChurnTrainingSet, date | str, ChurnSettings], pd.DataFrame],
+    schema: Mapping[str, str],
+) -> pd.DataFrame:
+    """Rows computed from the training set alone (model_metrics, model_feature_importance):
+    the previous build's rows of table `this` while int_churn_model's model_version (relation
+    `model`) is theirs, else `compute` on the training set of `snapshots`; as_of_date is
+    today's either way."""
+    _, version = stored_model(model)
+    rows = previous_rows(con, this, version, schema) if version else None
+    if rows is None:
+        rows = compute(
+            training_from_relation(snapshots, as_of_date, settings), as_of_date, settings
+        )
+    rows["as_of_date"] = str(as_of_date)
+    return rows
 
 
 def stratified_sample(labels: pd.Series, size: int, seed: int) -> pd.Index:
