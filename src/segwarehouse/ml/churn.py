@@ -1,17 +1,20 @@
 """Churn propensity: will a buyer place no completed order in the next N days?
 
 Point in time, no leakage: training features are computed from orders and web sessions dated
-on or before a cutoff N days before as_of_date, and the label is whether the customer placed
-no completed order in the N days after the cutoff (all of which are on or before as_of_date).
-Scoring uses the same features at as_of_date. In the build both snapshots come from the SQL
-model int_churn_feature_snapshots, computed once for the three churn models;
+on or before a cutoff N days before the retrain anchor (as_of_date floored to a
+retrain_every_days period, segwarehouse.ml.model_cache), and the label is whether the customer
+placed no completed order in the N days after the cutoff (all of which are on or before the
+anchor). Scoring uses the same features at as_of_date. In the build both snapshots come from
+the SQL model int_churn_feature_snapshots, computed once for the churn models;
 point_in_time_features and churn_labels here are the reference it is tested against.
 
 The model is a HistGradientBoostingClassifier calibrated with CalibratedClassifierCV
 (isotonic, fitted on out-of-fold predictions of stratified folds; one booster fitted on all
 rows predicts). It is evaluated by an outer stratified cross-validation of the whole
 calibrated model (AUC, precision and recall at the decision threshold, Brier score, expected
-calibration error) and explained by permutation importance on a held-out quarter.
+calibration error) and explained by permutation importance on a held-out quarter. The fit is
+stored by int_churn_model (model_row) and kept for its retrain period (refit_key); scores,
+metrics and importances name the model_version they come from.
 """
 
 from __future__ import annotations
