@@ -313,7 +313,8 @@ class ChurnTrainingSet:
 def training_set(
     orders: pd.DataFrame, sessions: pd.DataFrame, as_of_date: date | str, settings: ChurnSettings
 ) -> ChurnTrainingSet:
-    """Features at as_of_date - horizon and whether each customer then bought nothing."""
+    """Features at the training cutoff (retrain anchor - horizon) and whether each customer then
+    bought nothing."""
     cutoff = training_cutoff(as_of_date, settings)
     features = point_in_time_features(orders, sessions, cutoff)
     labels = churn_labels(orders, features.index, cutoff, settings.horizon_days)
