@@ -12,6 +12,7 @@ from typing import Any
 
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.identity.match_model import (
+    CRM_PERSON_RECORDS,
     MATCH_MODEL_SCHEMA,
     match_model_row,
     match_refit_key,
@@ -34,9 +35,8 @@ def model(dbt: Any, session: Any) -> Any:
     )
     row = previous_rows(con, dbt.this, key, MATCH_MODEL_SCHEMA, key_column="refit_key")
     if row is None:
-        customers_relation.project(
-            "customer_id as record_id, first_name, last_name, birth_date, street_address, "
-            "postal_code, city, country_code, email, phone"
-        ).create_view("identity_training_records", replace=True)
+        customers_relation.project(CRM_PERSON_RECORDS).create_view(
+            "identity_training_records", replace=True
+        )
         row = match_model_row(con, "identity_training_records", settings, nicknames, key)
     return typed_relation(con, row, MATCH_MODEL_SCHEMA)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from segwarehouse.dbt_session import duckdb_connection
+from segwarehouse.identity.match_model import CRM_PERSON_RECORDS
 from segwarehouse.identity.probabilistic import MatchSettings, link_person_records_with_model
 
 
@@ -21,10 +22,9 @@ def model(dbt: Any, session: Any) -> Any:
     model_relation = dbt.ref("int_identity_match_model")
     settings = MatchSettings(threshold=float(dbt.config.get("match_probability_threshold")))
 
-    customers_relation.project(
-        "customer_id as record_id, first_name, last_name, birth_date, street_address, "
-        "postal_code, city, country_code, email, phone"
-    ).create_view("identity_person_records", replace=True)
+    customers_relation.project(CRM_PERSON_RECORDS).create_view(
+        "identity_person_records", replace=True
+    )
     nicknames = dict(nicknames_relation.project("nickname, canonical_name").fetchall())
     [(model_json,)] = model_relation.project("model_json").fetchall()
     links = link_person_records_with_model(

@@ -26,6 +26,12 @@ MATCH_MODEL_NAME = "splink_person_match"
 # Part of refit_key: bump it when the comparisons, blocking or training procedure change.
 MATCH_MODEL_REVISION = 1
 
+# stg_crm__customers as the matcher's input records (probabilistic.INPUT_COLUMNS).
+CRM_PERSON_RECORDS = (
+    "customer_id as record_id, first_name, last_name, birth_date, street_address, "
+    "postal_code, city, country_code, email, phone"
+)
+
 MATCH_MODEL_SCHEMA = {
     "model_name": "varchar",
     "refit_key": "varchar",

@@ -276,7 +276,7 @@ def model_parameters(
 
     See :class:`LinkageResult` for the columns.
     """
-    return _run(con, records, settings, nicknames, score_pairs=False).parameters
+    return train_person_model(con, records, settings, nicknames).parameters
 
 
 def train_person_model(
@@ -345,11 +345,16 @@ def _run(
     try:
         with _step("standardise records"):
             record_count = _prepare(con, records, nicknames or {}, scratch)
-            training_rules = [
-                keys
-                for keys in EM_TRAINING_BLOCKINGS
-                if _pairs_sharing_keys(con, scratch.input, keys) > 0
-            ]
+            # Only a training run needs them (each is a count over the records).
+            training_rules = (
+                [
+                    keys
+                    for keys in EM_TRAINING_BLOCKINGS
+                    if _pairs_sharing_keys(con, scratch.input, keys) > 0
+                ]
+                if trained_model is None
+                else []
+            )
         if record_count < 2 or (trained_model is None and not training_rules):
             logger.info("%d records, nothing to train on: no links", record_count)
             return LinkageResult(empty_pairs(), empty_parameters(), record_count, trained=False)
