@@ -385,7 +385,8 @@ def rows_of_the_fit(
     the previous build's rows of table `this` while int_churn_model's model_version (relation
     `model`) is theirs, else `compute` on the training set of `snapshots`; as_of_date is
     today's either way."""
-    _, version = stored_model(model)
+    versions = model.project("model_version").fetchall()
+    version = versions[0][0] if versions else None
     rows = previous_rows(con, this, version, schema) if version else None
     if rows is None:
         rows = compute(
@@ -502,9 +503,34 @@ def score_with_model(
 ) -> pd.DataFrame:
     """Score every row of `current` (FEATURES at as_of_date) with a stored model (SCORES_SCHEMA);
     no rows when there is no model."""
-    if model_bytes is None:
+    model = load_model(model_bytes) if model_bytes is not None else None
+    return _scores(model, version, current, as_of_date, settings)
+
+
+def score_training_set(
+    train: ChurnTrainingSet,
+    current: pd.DataFrame,
+    as_of_date: date | str,
+    settings: ChurnSettings = ChurnSettings(),
+) -> pd.DataFrame:
+    """Fit on `train`, score every row of `current` (FEATURES at as_of_date) (SCORES_SCHEMA),
+    without storing anything.
+
+    No rows, with a warning, when the training set is too small or has one class only.
+    """
+    model = fit_churn_model(train, settings)
+    return _scores(model, training_version(train, settings), current, as_of_date, settings)
+
+
+def _scores(
+    model: CalibratedClassifierCV | None,
+    version: str | None,
+    current: pd.DataFrame,
+    as_of_date: date | str,
+    settings: ChurnSettings,
+) -> pd.DataFrame:
+    if model is None:
         return pd.DataFrame(columns=list(SCORES_SCHEMA))
-    model = load_model(model_bytes)
     with threadpool_limits(SINGLE_THREAD):
         probability = model.predict_proba(current.to_numpy())[:, 1] if len(current) else []
     scores = pd.DataFrame(
@@ -518,21 +544,6 @@ def score_with_model(
     scores["model_version"] = version
     scores["as_of_date"] = str(_as_date(as_of_date))
     return scores[list(SCORES_SCHEMA)]
-
-
-def score_training_set(
-    train: ChurnTrainingSet,
-    current: pd.DataFrame,
-    as_of_date: date | str,
-    settings: ChurnSettings = ChurnSettings(),
-) -> pd.DataFrame:
-    """Fit on `train`, score every row of `current` (FEATURES at as_of_date) (SCORES_SCHEMA):
-    model_row then score_with_model, without storing anything.
-
-    No rows, with a warning, when the training set is too small or has one class only.
-    """
-    row = model_row(train, settings).iloc[0]
-    return score_with_model(row["model_bytes"], row["model_version"], current, as_of_date, settings)
 
 
 def evaluate(

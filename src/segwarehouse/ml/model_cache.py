@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import pickle
 from collections.abc import Iterable
 from datetime import date, timedelta
@@ -34,8 +33,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 import sklearn
-
-logger = logging.getLogger("segwarehouse.ml")
 
 # Retrain anchors count days from this Monday, so with every_days = 7 they are Mondays.
 ANCHOR_EPOCH = date(1970, 1, 5)
