@@ -31,8 +31,10 @@ from segwarehouse.ml.churn import (
 )
 from segwarehouse.ml.model_cache import load_model, model_version, retrain_anchor
 
-# The models that fit on a schedule: the churn model and its readers, and the k sweep.
+# The models that fit on a schedule: the churn model and its readers, the k sweep and the
+# Splink matcher; int_run_context gives the Python models the selected build's as_of_date.
 SCHEDULED_MODELS = (
+    "int_run_context",
     "int_churn_model",
     "customer_churn_scores",
     "model_metrics",

@@ -20,6 +20,7 @@ from segwarehouse.identity.match_model import (
 from segwarehouse.identity.probabilistic import MatchSettings
 from segwarehouse.ml.frames import typed_relation
 from segwarehouse.ml.model_cache import previous_rows
+from segwarehouse.run_context import run_as_of_date
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -27,11 +28,15 @@ def model(dbt: Any, session: Any) -> Any:
     dbt.config(materialized="table")
     customers_relation = dbt.ref("stg_crm__customers")
     nicknames_relation = dbt.ref("first_name_nicknames")
+    context_relation = dbt.ref("int_run_context")
     settings = MatchSettings(threshold=float(dbt.config.get("match_probability_threshold")))
     nicknames = dict(nicknames_relation.project("nickname, canonical_name").fetchall())
     con = duckdb_connection(session)
     key = match_refit_key(
-        dbt.config.get("as_of_date"), int(dbt.config.get("retrain_every_days")), settings, nicknames
+        run_as_of_date(context_relation),
+        int(dbt.config.get("retrain_every_days")),
+        settings,
+        nicknames,
     )
     row = previous_rows(con, dbt.this, key, MATCH_MODEL_SCHEMA, key_column="refit_key")
     if row is None:

@@ -22,12 +22,14 @@ from segwarehouse.ml.churn import (
 )
 from segwarehouse.ml.frames import typed_relation
 from segwarehouse.ml.model_cache import previous_rows
+from segwarehouse.run_context import run_as_of_date
 
 
 def model(dbt: Any, session: Any) -> Any:
     """One row: the retrain period's model (model_bytes null when none could be fitted)."""
     dbt.config(materialized="table")
     snapshots_relation = dbt.ref("int_churn_feature_snapshots")
+    context_relation = dbt.ref("int_run_context")
     # dbt passes a model only the config keys its code names literally.
     config = {
         "churn_horizon_days": dbt.config.get("churn_horizon_days"),
@@ -40,7 +42,7 @@ def model(dbt: Any, session: Any) -> Any:
         "retrain_every_days": dbt.config.get("retrain_every_days"),
         "random_seed": dbt.config.get("random_seed"),
     }
-    as_of_date = dbt.config.get("as_of_date")
+    as_of_date = run_as_of_date(context_relation)
     settings = settings_from_config(config)
     con = duckdb_connection(session)
     key = refit_key(training_cutoff(as_of_date, settings), settings)

@@ -20,12 +20,14 @@ from segwarehouse.ml.clustering import (
 )
 from segwarehouse.ml.frames import typed_relation
 from segwarehouse.ml.model_cache import previous_rows
+from segwarehouse.run_context import run_as_of_date
 
 
 def model(dbt: Any, session: Any) -> Any:
     """One row per k tried; none when the data cannot be clustered."""
     dbt.config(materialized="table")
     features_relation = dbt.ref("customer_features")
+    context_relation = dbt.ref("int_run_context")
     settings = ClusterSettings(
         k_min=int(dbt.config.get("k_min")),
         k_max=int(dbt.config.get("k_max")),
@@ -34,7 +36,7 @@ def model(dbt: Any, session: Any) -> Any:
         seed=int(dbt.config.get("random_seed")),
         retrain_every_days=int(dbt.config.get("retrain_every_days")),
     )
-    as_of_date = dbt.config.get("as_of_date")
+    as_of_date = run_as_of_date(context_relation)
     con = duckdb_connection(session)
     key = sweep_refit_key(as_of_date, settings)
     diagnostics = previous_rows(con, dbt.this, key, DIAGNOSTICS_SCHEMA, key_column="refit_key")

@@ -16,6 +16,7 @@ from segwarehouse.ml.clustering import (
     cluster_profiles,
 )
 from segwarehouse.ml.frames import typed_relation
+from segwarehouse.run_context import run_as_of_date
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -23,8 +24,9 @@ def model(dbt: Any, session: Any) -> Any:
     dbt.config(materialized="table")
     clusters_relation = dbt.ref("customer_clusters")
     features_relation = dbt.ref("customer_features")
+    context_relation = dbt.ref("int_run_context")
     features = (features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()).set_index(
         "customer_key"
     )
-    profiles = cluster_profiles(clusters_relation.df(), features, dbt.config.get("as_of_date"))
+    profiles = cluster_profiles(clusters_relation.df(), features, run_as_of_date(context_relation))
     return typed_relation(duckdb_connection(session), profiles, PROFILES_SCHEMA)

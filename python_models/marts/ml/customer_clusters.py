@@ -20,6 +20,7 @@ from segwarehouse.ml.clustering import (
     clusters_table,
 )
 from segwarehouse.ml.frames import typed_relation
+from segwarehouse.run_context import run_as_of_date
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -27,6 +28,7 @@ def model(dbt: Any, session: Any) -> Any:
     dbt.config(materialized="table")
     features_relation = dbt.ref("customer_features")
     diagnostics_relation = dbt.ref("cluster_diagnostics")
+    context_relation = dbt.ref("int_run_context")
     settings = ClusterSettings(seed=int(dbt.config.get("random_seed")))
     con = duckdb_connection(session)
     try:  # the table as the previous build left it (absent on the first build)
@@ -37,6 +39,6 @@ def model(dbt: Any, session: Any) -> Any:
         "customer_key"
     )
     clusters = clusters_table(
-        features, diagnostics_relation.df(), previous, dbt.config.get("as_of_date"), settings
+        features, diagnostics_relation.df(), previous, run_as_of_date(context_relation), settings
     )
     return typed_relation(con, clusters, CLUSTERS_SCHEMA)

@@ -12,6 +12,7 @@ from typing import Any
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.clv import CLV_SCHEMA, ClvSettings, predict_clv
 from segwarehouse.ml.frames import typed_relation
+from segwarehouse.run_context import run_as_of_date
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -19,6 +20,7 @@ def model(dbt: Any, session: Any) -> Any:
     dbt.config(materialized="table")
     rfm_relation = dbt.ref("customer_rfm")
     params_relation = dbt.ref("clv_model_params")
+    context_relation = dbt.ref("int_run_context")
     settings = ClvSettings(
         horizon_days=int(dbt.config.get("horizon_days")),
         annual_discount_rate=float(dbt.config.get("annual_discount_rate")),
@@ -26,5 +28,5 @@ def model(dbt: Any, session: Any) -> Any:
     rfm = rfm_relation.project(
         "customer_key, frequency, recency_clv_days, age_clv_days, monetary_clv"
     ).df()
-    clv = predict_clv(rfm, params_relation.df(), dbt.config.get("as_of_date"), settings)
+    clv = predict_clv(rfm, params_relation.df(), run_as_of_date(context_relation), settings)
     return typed_relation(duckdb_connection(session), clv, CLV_SCHEMA)

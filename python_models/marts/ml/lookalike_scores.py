@@ -11,6 +11,7 @@ from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.clustering import BUYERS_FILTER, FEATURE_COLUMNS
 from segwarehouse.ml.frames import typed_relation
 from segwarehouse.ml.lookalike import LOOKALIKE_SCHEMA, lookalike_scores
+from segwarehouse.run_context import run_as_of_date
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -18,6 +19,7 @@ def model(dbt: Any, session: Any) -> Any:
     dbt.config(materialized="table")
     features_relation = dbt.ref("customer_features")
     membership_relation = dbt.ref("segment_membership")
+    context_relation = dbt.ref("int_run_context")
     seed_segment_id = str(dbt.config.get("seed_segment_id"))
     quoted = seed_segment_id.replace("'", "''")
     members = {
@@ -34,6 +36,6 @@ def model(dbt: Any, session: Any) -> Any:
         members,
         seed_segment_id,
         int(dbt.config.get("top_n")),
-        dbt.config.get("as_of_date"),
+        run_as_of_date(context_relation),
     )
     return typed_relation(duckdb_connection(session), scores, LOOKALIKE_SCHEMA)

@@ -15,6 +15,7 @@ from segwarehouse.ml.churn import (
     settings_from_config,
 )
 from segwarehouse.ml.frames import typed_relation
+from segwarehouse.run_context import run_as_of_date
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -22,6 +23,7 @@ def model(dbt: Any, session: Any) -> Any:
     dbt.config(materialized="table")
     snapshots_relation = dbt.ref("int_churn_feature_snapshots")
     model_relation = dbt.ref("int_churn_model")
+    context_relation = dbt.ref("int_run_context")
     # dbt passes a model only the config keys its code names literally.
     config = {
         "churn_horizon_days": dbt.config.get("churn_horizon_days"),
@@ -34,7 +36,7 @@ def model(dbt: Any, session: Any) -> Any:
         "retrain_every_days": dbt.config.get("retrain_every_days"),
         "random_seed": dbt.config.get("random_seed"),
     }
-    as_of_date = dbt.config.get("as_of_date")
+    as_of_date = run_as_of_date(context_relation)
     settings = settings_from_config(config)
     con = duckdb_connection(session)
     # Computed from the training set alone: kept while the model version is the same.
