@@ -76,6 +76,7 @@ def test_one_day_refresh_is_timed_and_equals_the_full_build(bench_run: Path) -> 
     refresh = scale["refresh"]
     assert refresh["success"], refresh.get("error")
     assert refresh["seconds"] > 0 and refresh["setup_seconds"] > 0
+    assert refresh["parse_seconds"] > 0
     assert refresh["delivery_rows"]["web_events"] > 0
     assert refresh["delivery_rows"]["orders"] > 0
     assert refresh["history_rows"]["web_events"] > 10 * refresh["delivery_rows"]["web_events"]
