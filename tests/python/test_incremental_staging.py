@@ -45,8 +45,6 @@ COMPARED = (
     "staging.stg_commerce__orders",
     "staging.stg_commerce__order_items",
     "staging.stg_marketing__campaign_events",
-    "intermediate.int_identity_web_links",
-    "intermediate.int_identity_occurrences",
     "marts.customer_features",
     "marts.customer_rfm",
     "marts.segment_membership",
@@ -364,34 +362,6 @@ def test_daily_run_processes_part_of_the_rows(chain: dict, table: str) -> None:
     assert day3_rows <= last_run < total / 2
     # The full build stamped every row with its one run.
     assert chain["full"].query(f"select count(distinct {RUN_STAMP}) from {table}") == [(1,)]
-
-
-def test_daily_run_recomputes_only_the_touched_cookies(chain: dict) -> None:
-    """Day 3's int_identity_web_links run replaced the cookies of the web events it
-    re-classified, and only those: a small share of the table."""
-    incremental: Workspace = chain["incremental"]
-    [(cookies, recomputed, touched, recomputed_not_touched)] = incremental.query(
-        f"""
-        with
-        last_base_run as (select max({RUN_STAMP}) as stamp from staging.base_web__events),
-        touched as (
-            select distinct anonymous_id from staging.base_web__events
-            where {RUN_STAMP} = (select stamp from last_base_run) and anonymous_id is not null
-        ),
-        recomputed as (
-            select anonymous_id from intermediate.int_identity_web_links
-            where row_kind = 'cookie' and {RUN_STAMP} = (select stamp from last_base_run)
-        )
-        select
-            (select count(*) from intermediate.int_identity_web_links where row_kind = 'cookie'),
-            (select count(*) from recomputed),
-            (select count(*) from touched),
-            (select count(*) from recomputed where anonymous_id not in (select * from touched))
-        """
-    )
-    assert touched > 0
-    assert recomputed == touched and recomputed_not_touched == 0
-    assert recomputed < cookies / 2
 
 
 def required_files(raw_dir: Path) -> None:

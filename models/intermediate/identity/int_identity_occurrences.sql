@@ -4,9 +4,8 @@
 -- subject. Only valid emails are identifiers. Web, campaign and consent rows repeat per event:
 -- they are reduced to their distinct identifier combinations first (the same identifiers link
 -- the same nodes, however often they are seen; at 1M customers 27.5M linking web events are
--- 3M web links; int_identity_web_links keeps them incrementally). Web events that carry only a
--- cookie link nothing; each cookie appears once as a 'web_cookie' record so that every cookie
--- is a node of the graph.
+-- 3M web links). Web events that carry only a cookie link nothing; each cookie appears once
+-- as a 'web_cookie' record so that every cookie is a node of the graph.
 
 with
 
@@ -22,9 +21,9 @@ orders as (
 
 ),
 
-web_cookie_links as (
+web_events as (
 
-    select * from {{ ref('int_identity_web_links') }}
+    select * from {{ ref('stg_web__events') }}
 
 ),
 
@@ -40,6 +39,20 @@ consents as (
 
 ),
 
+linking_web_events as (
+
+    select
+        anonymous_id,
+        customer_id,
+        event_ts,
+        case when is_email_valid then email end as email
+    from web_events
+    where
+        anonymous_id is not null
+        and (customer_id is not null or is_email_valid)
+
+),
+
 web_links as (
 
     select
@@ -47,10 +60,10 @@ web_links as (
         anonymous_id,
         customer_id,
         email,
-        first_seen_at,
-        last_seen_at
-    from web_cookie_links
-    where row_kind = 'link'
+        min(event_ts) as first_seen_at,
+        max(event_ts) as last_seen_at
+    from linking_web_events
+    group by anonymous_id, customer_id, email
 
 ),
 
@@ -58,9 +71,10 @@ cookies as (
 
     select
         anonymous_id,
-        first_seen_at
-    from web_cookie_links
-    where row_kind = 'cookie' and staged_events > 0
+        min(event_ts) as first_seen_at
+    from web_events
+    where anonymous_id is not null
+    group by anonymous_id
 
 ),
 
