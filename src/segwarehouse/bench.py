@@ -403,6 +403,19 @@ def dbt_command(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None = 
         *config.select,
         "--indirect-selection",
         "cautious",
+        *_dbt_options(config, dirs, as_of_date),
+    ]
+
+
+def parse_command(config: BenchConfig, dirs: ScaleDirs) -> list[str]:
+    """`dbt parse` with the vars of `dbt_command` (same target folder): a full parse when the
+    vars changed since the target's last parse."""
+    return [_dbt_executable(), "parse", *_dbt_options(config, dirs)]
+
+
+def _dbt_options(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None = None) -> list[str]:
+    """Target and log folders, vars and profiles folder shared by the scale's dbt commands."""
+    return [
         "--target-path",
         str(dirs.target),
         "--log-path",
@@ -411,13 +424,6 @@ def dbt_command(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None = 
         json.dumps(build_vars(as_of_date or config.end_date)),
         *(["--profiles-dir", str(config.profiles_dir)] if config.profiles_dir else []),
     ]
-
-
-def parse_command(config: BenchConfig, dirs: ScaleDirs) -> list[str]:
-    """`dbt parse` with the vars of `dbt_command` (same target folder): a full parse when the
-    vars changed since the target's last parse."""
-    build = dbt_command(config, dirs)
-    return [build[0], "parse", *build[build.index("--target-path") :]]
 
 
 def dbt_env(config: BenchConfig, dirs: ScaleDirs) -> dict[str, str]:
@@ -497,14 +503,9 @@ def run_refresh_day(
         "delivery_rows": landed.last_day_rows,
     }
     if setup.returncode != 0:
-        log = daily.root / "dbt_setup.log"
-        return {
-            **result,
-            "success": False,
-            "returncode": setup.returncode,
-            "seconds": 0.0,
-            "error": f"setup build failed: {_tail(log, 20)}",
-        }
+        return _refresh_failed(
+            result, setup.returncode, daily.root / "dbt_setup.log", "setup build"
+        )
     for source, path in landed.last_day_files.items():
         shutil.move(parked / f"{source}.parquet", path)
     # The day's as_of_date is a new --vars value, and dbt reparses the whole project when the
@@ -515,14 +516,7 @@ def run_refresh_day(
     )
     result["parse_seconds"] = round(parse.seconds, 3)
     if parse.returncode != 0:
-        log = daily.root / "dbt_parse.log"
-        return {
-            **result,
-            "success": False,
-            "returncode": parse.returncode,
-            "seconds": 0.0,
-            "error": f"dbt parse failed: {_tail(log, 20)}",
-        }
+        return _refresh_failed(result, parse.returncode, daily.root / "dbt_parse.log", "dbt parse")
     log_path = daily.root / "dbt_refresh.log"
     refresh = measure_dbt(
         dbt_command(config, daily), env, config.project_dir, log_path, daily.target
@@ -553,6 +547,19 @@ def run_refresh_day(
     if not refresh["success"]:
         result["error"] = failure_summary(log_path, refresh["failed_nodes"])
     return result
+
+
+def _refresh_failed(
+    result: Mapping[str, Any], returncode: int, log: Path, step: str
+) -> dict[str, Any]:
+    """The refresh result when a step before the timed build failed: its log's tail."""
+    return {
+        **result,
+        "success": False,
+        "returncode": returncode,
+        "seconds": 0.0,
+        "error": f"{step} failed: {_tail(log, 20)}",
+    }
 
 
 def quality_gate_command(warehouse: Path, docs_dir: Path) -> list[str]:
@@ -1331,8 +1338,12 @@ def _render_refresh(refresh: Mapping[str, Any] | None, full: Mapping[str, Any]) 
         "sources' base models are incremental, everything downstream is rebuilt). The refresh",
         "reuses a parse made with its vars just before, as a scheduled job that passes no vars",
         "reuses yesterday's"
-        + (f"; that full parse took {parse:.1f} s, which a job passing a new" if parse else "")
-        + (" `--vars` every day pays on top" if parse else "")
+        + (
+            f"; that full parse took {parse:.1f} s, which a job passing a new `--vars` every "
+            "day pays on top"
+            if parse
+            else ""
+        )
         + ":",
         "",
         "| | one-day refresh | full build | refresh / full |",
