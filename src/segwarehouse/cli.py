@@ -143,6 +143,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="people in generated demo data (default %(default)s)",
     )
     _add_gate_arguments(command)
+    _add_docs_dir_argument(command)
     command.set_defaults(handler=_run, skip_build=False)
 
 
@@ -291,6 +292,7 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
         help="build as of this day, YYYY-MM-DD (default today, UTC)",
     )
     _add_gate_arguments(command)
+    _add_docs_dir_argument(command)
     command.add_argument(
         "--skip-build",
         action="store_true",
@@ -406,6 +408,16 @@ def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
         default=float(os.environ.get("SEGMENTS_MAX_SOURCE_DROP", publish.DEFAULT_MAX_SOURCE_DROP)),
         help="fail when a source loses more than this share of the raw rows of the last "
         "published run (default $SEGMENTS_MAX_SOURCE_DROP or %(default)s)",
+    )
+
+
+def _add_docs_dir_argument(command: argparse.ArgumentParser) -> None:
+    """Where the audit writes GX Data Docs (run and refresh)."""
+    command.add_argument(
+        "--docs-dir",
+        type=Path,
+        default=None,
+        help="Data Docs folder of the audit (default target/data_docs; open index.html)",
     )
 
 
@@ -590,7 +602,7 @@ def _refresh(args: argparse.Namespace) -> int:
             serving,
             args.as_of_date,
             None if args.skip_build else build,
-            docs_dir=settings.project_dir / "target" / "data_docs",
+            docs_dir=_from_root(settings, args.docs_dir or Path("target/data_docs")),
             config=config,
         )
     except publish.RefreshLocked as error:

@@ -30,10 +30,8 @@ import duckdb
 from segwarehouse.dbt_runner import run_dbt
 from segwarehouse.quality import run_checks
 from segwarehouse.quality.privacy import privacy_findings
-from segwarehouse.settings import Settings
+from segwarehouse.settings import DEFAULT_SERVING, SERVING_ENV, Settings
 
-SERVING_ENV = "SEGMENTS_SERVING"
-DEFAULT_SERVING = "warehouse/serving.duckdb"
 PUBLISHED_SCHEMAS = ("marts", "audit")
 RUNS_TABLE = "audit.publish_runs"
 DEFAULT_MAX_QUARANTINE_RATE = 0.05

@@ -9,10 +9,13 @@ from pathlib import Path
 RAW_DIR_ENV = "SEGMENTS_RAW_DIR"
 WAREHOUSE_ENV = "SEGMENTS_WAREHOUSE"
 TRUTH_DIR_ENV = "SEGMENTS_TRUTH_DIR"
+# The file BI tools read, written only by the publish step (segwarehouse.publish).
+SERVING_ENV = "SEGMENTS_SERVING"
 
 DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_WAREHOUSE = "warehouse/segments.duckdb"
 DEFAULT_TRUTH_DIR = "data/truth"
+DEFAULT_SERVING = "warehouse/serving.duckdb"
 
 # The landing files of the raw-data contract (models/staging/*/_*__sources.yml).
 REQUIRED_SOURCES = ("crm_customers", "orders")

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import PROJECT_DIR, Workspace
+from conftest import END_DATE, PROJECT_DIR, Workspace
 from segwarehouse import bench
 from segwarehouse.cli import main
 
@@ -195,6 +195,45 @@ def test_quality_gate_is_timed_and_tells_a_failure(built: Workspace, tmp_path: P
     failed = bench.measure_quality_gate(broken, env, PROJECT_DIR, tmp_path / "broken.log")
     assert failed["outcome"] == "expectations failed"
     assert failed["ran"] and any("email_open_rate" in line for line in failed["failures"])
+
+
+def test_audit_publish_is_timed_and_publishes_only_a_passing_warehouse(
+    built: Workspace, tmp_path: Path
+) -> None:
+    """The refresh's last step is the scheduled job's own: `segwarehouse refresh --skip-build`
+    publishes a warehouse that passes its audit into the scale's serving file, and leaves no
+    serving file when a mart breaks an expectation; the next run's reset removes it."""
+    env = {**os.environ, "SEGMENTS_RAW_DIR": str(built.raw_dir)}
+    good = bench.ScaleDirs(tmp_path / "good")
+    good.reset()
+    shutil.copyfile(built.warehouse, good.warehouse)
+    passed = bench.measure_audit_publish(good, env, PROJECT_DIR, END_DATE)
+    assert passed["outcome"] == "published", (good.root / "audit_publish.log").read_text()
+    assert passed["seconds"] > 0 and passed["serving_bytes"] > 0
+    assert (good.root / "data_docs" / "index.html").is_file()  # --docs-dir, not target/
+    count = "select count(*) from marts.segment_membership"
+    with duckdb.connect(str(good.warehouse), read_only=True) as con:
+        [(work_rows,)] = con.execute(count).fetchall()
+    with duckdb.connect(str(good.serving), read_only=True) as con:
+        assert con.execute(count).fetchall() == [(work_rows,)]
+    report = bench._render_audit_publish({"audit_publish": passed, "job_seconds": 12.5})
+    assert "(published)" in report[-1] and "12.5 s" in report[-1]
+
+    broken = bench.ScaleDirs(tmp_path / "broken")
+    broken.reset()
+    shutil.copyfile(built.warehouse, broken.warehouse)
+    with duckdb.connect(str(broken.warehouse)) as con:
+        con.execute(
+            "update marts.customer_features set email_open_rate = 2.0 where customer_key = "
+            "(select min(customer_key) from marts.customer_features)"
+        )
+    failed = bench.measure_audit_publish(broken, env, PROJECT_DIR, END_DATE)
+    assert (failed["outcome"], failed["published"]) == ("audit failed", False)
+    assert failed["serving_bytes"] is None and not broken.serving.exists()
+
+    good.reset()
+    assert not good.serving.exists()
+    assert not good.serving.with_name("serving.duckdb.runs.jsonl").exists()
 
 
 def test_ratios_compare_only_the_floors_scope() -> None:
