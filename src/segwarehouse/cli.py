@@ -234,7 +234,8 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
         "--refresh-day",
         action="store_true",
         help="after each build, time a one-day refresh: the same files landed as daily "
-        "deliveries, an untimed build on all but the last day, then the last day's build",
+        "deliveries, an untimed build on all but the last day, then the last day's build "
+        "(with --quality-gate, then the daily job's audit and publish too)",
     )
     command.set_defaults(handler=_bench)
 
