@@ -54,11 +54,18 @@ class TableComparison:
     columns: int
     excluded: tuple[str, ...]
     seconds: float
+    left_only_columns: tuple[str, ...] = ()
+    right_only_columns: tuple[str, ...] = ()
 
     @property
     def equal(self) -> bool:
-        """Same rows, as many times each."""
-        return self.only_left == 0 and self.only_right == 0
+        """Same columns, and the same rows as many times each."""
+        return (
+            self.only_left == 0
+            and self.only_right == 0
+            and not self.left_only_columns
+            and not self.right_only_columns
+        )
 
 
 @dataclass(frozen=True)
@@ -104,9 +111,10 @@ def compare_warehouses(
         right_tables = _tables(con, "right_side", schemas)
         compared = []
         for table in sorted(left_tables & right_tables):
-            compared.append(compare_table(con, table, excluded))
-            outcome = "equal" if compared[-1].equal else "DIFFERENT"
-            progress(f"{table}: {outcome} ({compared[-1].seconds:.1f} s)")
+            result = compare_table(con, table, excluded)
+            compared.append(result)
+            outcome = "equal" if result.equal else "DIFFERENT"
+            progress(f"{table}: {outcome} ({result.seconds:.1f} s)")
     return Comparison(
         tables=tuple(compared),
         only_in_left=tuple(sorted(left_tables - right_tables)),
@@ -117,10 +125,12 @@ def compare_warehouses(
 def compare_table(
     con: duckdb.DuckDBPyConnection, table: str, excluded: Sequence[str] = RUN_COLUMNS
 ) -> TableComparison:
-    """`table` (schema.name) of the attached `left_side` and `right_side`, EXCEPT ALL both ways."""
+    """`table` (schema.name) of the attached `left_side` and `right_side`, EXCEPT ALL both ways
+    on the columns both have; a column on one side only makes the table unequal."""
     started = time.perf_counter()
     left_columns = _columns(con, "left_side", table)
     right_columns = dict(_columns(con, "right_side", table))
+    left_names = {name for name, _kind in left_columns}
     kept = [
         (name, kind)
         for name, kind in left_columns
@@ -158,6 +168,8 @@ def compare_table(
         columns=len(kept),
         excluded=skipped,
         seconds=round(time.perf_counter() - started, 3),
+        left_only_columns=tuple(name for name, _kind in left_columns if name not in right_columns),
+        right_only_columns=tuple(name for name in right_columns if name not in left_names),
     )
 
 
@@ -172,6 +184,13 @@ def render_markdown(comparison: Comparison) -> str:
             f"| {table.table} | {table.left_rows:,} | {table.right_rows:,} "
             f"| {table.only_left:,} | {table.only_right:,} | {'yes' if table.equal else '**no**'} |"
         )
+    for table in comparison.tables:
+        for side, columns in (
+            ("left", table.left_only_columns),
+            ("right", table.right_only_columns),
+        ):
+            if columns:
+                lines.append(f"\n{table.table}: columns only in {side}: {', '.join(columns)}")
     for side, tables in (("left", comparison.only_in_left), ("right", comparison.only_in_right)):
         if tables:
             lines.append(f"\nOnly in {side}: {', '.join(tables)}")

@@ -31,6 +31,7 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
             "create table marts.changed as select * from (values (1, 'a'), (2, 'b')) t(id, v)",
             "create table marts.repeated as select * from (values (1), (2)) t(id)",
             "create table marts.left_only as select 1 as id",
+            "create table marts.widened as select 1 as id",
             "create table audit.ignored as select 1 as id",
         ],
     )
@@ -42,6 +43,7 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
             "create table marts.changed as select * from (values (1, 'a'), (2, 'c')) t(id, v)",
             "create table marts.repeated as select * from (values (1), (2), (2)) t(id)",
             "create table marts.right_only as select 1 as id",
+            "create table marts.widened as select 1 as id, 'new' as extra",
         ],
     )
     return left, right
@@ -50,7 +52,10 @@ def pair(tmp_path: Path) -> tuple[Path, Path]:
 def test_tables_are_compared_row_for_row(pair: tuple[Path, Path]) -> None:
     result = compare.compare_warehouses(*pair)
     tables = {table.table: table for table in result.tables}
-    assert set(tables) == {"staging.same", "marts.changed", "marts.repeated"}
+    assert set(tables) == {"staging.same", "marts.changed", "marts.repeated", "marts.widened"}
+    widened = tables["marts.widened"]  # same rows on the shared column, one column more
+    assert (widened.only_left, widened.only_right) == (0, 0)
+    assert widened.right_only_columns == ("extra",) and not widened.equal
     same = tables["staging.same"]
     assert same.equal and same.excluded == ("landing_file",) and same.columns == 2
     changed = tables["marts.changed"]
@@ -64,6 +69,7 @@ def test_tables_are_compared_row_for_row(pair: tuple[Path, Path]) -> None:
     report = compare.render_markdown(result)
     assert "| marts.changed | 2 | 2 | 1 | 1 | **no** |" in report
     assert "Only in left: marts.left_only" in report
+    assert "marts.widened: columns only in right: extra" in report
 
 
 def test_command_exit_codes(pair: tuple[Path, Path], tmp_path: Path) -> None:
