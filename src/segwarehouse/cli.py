@@ -564,7 +564,7 @@ def _check(args: argparse.Namespace) -> int:
     if not warehouse.is_file():
         print(f"segwarehouse check: error: no warehouse at {warehouse}", file=sys.stderr)
         return 1
-    docs_dir = _from_root(settings, args.docs_dir or Path("target/data_docs"))
+    docs_dir = _docs_dir(settings, args.docs_dir)
     try:
         report = run_checks(warehouse, docs_dir=docs_dir, record=not args.no_record)
     except Exception as error:  # a broken suite or warehouse is an error, not a failed check
@@ -603,7 +603,7 @@ def _refresh(args: argparse.Namespace) -> int:
             serving,
             args.as_of_date,
             None if args.skip_build else build,
-            docs_dir=_from_root(settings, args.docs_dir or Path("target/data_docs")),
+            docs_dir=_docs_dir(settings, args.docs_dir),
             config=config,
         )
     except publish.RefreshLocked as error:
@@ -692,6 +692,11 @@ def _dashboard_serve(args: argparse.Namespace) -> int:
 
 def _from_root(settings: Settings, path: Path) -> Path:
     return path if path.is_absolute() else settings.project_dir / path
+
+
+def _docs_dir(settings: Settings, docs_dir: Path | None) -> Path:
+    """--docs-dir of check, run and refresh: default target/data_docs, from the project root."""
+    return _from_root(settings, docs_dir or Path("target/data_docs"))
 
 
 def _print_progress(line: str) -> None:
