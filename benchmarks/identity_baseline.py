@@ -34,6 +34,7 @@ import yaml
 from features_rfm_baseline import connect
 
 from segwarehouse.identity.components import resolve_components_in_duckdb
+from segwarehouse.sqltext import sql_literal
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SCRIPT = PROJECT_DIR / "benchmarks" / "identity_baseline.sql"
@@ -52,11 +53,6 @@ def default_max_component_size(project_dir: Path = PROJECT_DIR) -> int:
     """var identity__max_component_size from dbt_project.yml."""
     defaults = yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
     return int(defaults["vars"]["identity__max_component_size"])
-
-
-def sql_literal(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def junk_pattern_case(con: duckdb.DuckDBPyConnection) -> str:

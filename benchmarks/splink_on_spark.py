@@ -42,6 +42,7 @@ from splink.backends.spark import similarity_jar_location
 from splink.internals.linker_components.training import LinkerTraining
 
 from segwarehouse.identity import probabilistic as pm
+from segwarehouse.sqltext import sql_literal
 
 RECORDS = "person_records"
 NICKNAMES_CSV = Path(__file__).resolve().parents[1] / "seeds/identity/first_name_nicknames.csv"
@@ -69,7 +70,7 @@ def load_records(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> int:
         SELECT customer_id AS record_id, first_name, last_name,
                TRY_CAST(birth_date AS DATE) AS birth_date, street_address, postal_code, city,
                country AS country_code, email, phone
-        FROM read_parquet('{raw_dir / "crm_customers.parquet"}')
+        FROM read_parquet({sql_literal(raw_dir / "crm_customers.parquet")})
         WHERE customer_id IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY customer_id
                                    ORDER BY updated_at DESC, created_at DESC) = 1
@@ -294,9 +295,9 @@ def run_spark(
     ]
     prior = pm._estimate_prior(con, scratch.input, record_count, settings)
     standardised = work_dir / "standardised.parquet"
-    con.execute(f"COPY {scratch.input} TO '{standardised}' (FORMAT parquet)")
+    con.execute(f"COPY {scratch.input} TO {sql_literal(standardised)} (FORMAT parquet)")
     raw_records = work_dir / "records.parquet"
-    con.execute(f"COPY {RECORDS} TO '{raw_records}' (FORMAT parquet)")
+    con.execute(f"COPY {RECORDS} TO {sql_literal(raw_records)} (FORMAT parquet)")
     seconds["standardise + prior on DuckDB, export"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -44,6 +44,7 @@ from segwarehouse.settings import (
     SERVING_ENV,
     WAREHOUSE_ENV,
 )
+from segwarehouse.sqltext import sql_literal
 
 DEFAULT_SELECT = "+staging marts.data_quality"
 # `segwarehouse check` exit codes that are a completed validation (see docs/data_quality.md).
@@ -1655,7 +1656,7 @@ def _define_inputs(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> 
         con.execute(PARQUET_LANDING)
         return
     for source in (*REQUIRED_SOURCES, *OPTIONAL_SOURCES):
-        path = _sql_literal(str(args.raw_dir / f"{source}.csv"))
+        path = sql_literal(str(args.raw_dir / f"{source}.csv"))
         con.execute(
             f"create or replace temp table csv_{source} as select row_number() over () as _row, "
             f"struct_pack(*columns(*)) as raw from read_csv({path}, {CSV_OPTIONS})"
@@ -1664,10 +1665,6 @@ def _define_inputs(con: duckdb.DuckDBPyConnection, args: argparse.Namespace) -> 
         "create or replace macro landing(name) as table "
         "select _row, raw from query_table('csv_' || name)"
     )
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import duckdb
 
+from segwarehouse.sqltext import sql_literal
+
 DEFAULT_SCHEMAS = ("staging", "intermediate", "marts")
 # Columns that differ between two builds of the same data by construction: when dbt ran,
 # which landing file a row came from (the raw record's JSON holds that path too), when a
@@ -104,9 +106,9 @@ def compare_warehouses(
     ):
         con.execute(f"set threads = {int(threads)}")
         con.execute("set memory_limit = ?", [memory_limit])
-        con.execute(f"set temp_directory = {_literal(Path(spill))}")
-        con.execute(f"attach {_literal(left)} as left_side (read_only)")
-        con.execute(f"attach {_literal(right)} as right_side (read_only)")
+        con.execute(f"set temp_directory = {sql_literal(Path(spill))}")
+        con.execute(f"attach {sql_literal(left)} as left_side (read_only)")
+        con.execute(f"attach {sql_literal(right)} as right_side (read_only)")
         left_tables = _tables(con, "left_side", schemas)
         right_tables = _tables(con, "right_side", schemas)
         compared = []
@@ -216,10 +218,6 @@ def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[t
         [catalog, schema, name],
     ).fetchall()
     return [(str(column), str(kind)) for column, kind in rows]
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

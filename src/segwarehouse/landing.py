@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from segwarehouse.settings import OPTIONAL_SOURCES, REQUIRED_SOURCES
+from segwarehouse.sqltext import sql_literal
 
 # Large sources and the column that dates a row (None: dated by its order).
 LARGE_SOURCES: dict[str, str | None] = {
@@ -47,17 +48,13 @@ class Landed:
     last_day_files: dict[str, Path]
 
 
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _reader(single: Path, source: str) -> str:
     """read_csv (all text, as the raw contract reads CSV) or read_parquet of one source."""
     csv, parquet = single / f"{source}.csv", single / f"{source}.parquet"
     if parquet.is_file():
-        return f"read_parquet({_quote(parquet)})"
+        return f"read_parquet({sql_literal(parquet)})"
     if csv.is_file():
-        return f"read_csv({_quote(csv)}, all_varchar = true)"
+        return f"read_csv({sql_literal(csv)}, all_varchar = true)"
     raise FileNotFoundError(f"{single}: no {source}.csv or {source}.parquet to split into days")
 
 
@@ -103,7 +100,8 @@ def land_daily(single: Path, raw: Path, last_day: date) -> Landed:
                 path = raw / source / f"{name.isoformat()}.parquet"
                 con.execute(
                     "copy (select * exclude (delivery) from delivered"
-                    f" where delivery = date '{delivered_on}') to {_quote(path)} (format parquet)"
+                    f" where delivery = date '{delivered_on}')"
+                    f" to {sql_literal(path)} (format parquet)"
                 )
             [(before, on_last)] = con.sql(
                 f"select count(*) filter (where delivery < date '{last_day}'),"

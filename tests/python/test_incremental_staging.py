@@ -22,6 +22,7 @@ import pytest
 from conftest import Workspace, make_workspace
 from segwarehouse.compare import compare_table
 from segwarehouse.generator import generate
+from segwarehouse.sqltext import sql_literal
 
 SEED = 11
 CUSTOMERS = 400
@@ -69,10 +70,6 @@ def day_vars(day: date) -> dict[str, str]:
     }
 
 
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _delivery_day(ts_column: str) -> str:
     """Delivery day (1, 2, 3) of a raw row from its timestamp and a hash of its position:
     mostly the day it is dated (history on day 1), some late by one or two days, some early
@@ -98,7 +95,7 @@ def split_deliveries(single: Path, days_dir: Path) -> dict[str, int]:
     for source, (ts_column, _) in LARGE_SOURCES.items():
         con.execute(
             f"create table {source} as select * from read_csv("
-            f"{_sql_path(single / (source + '.csv'))}, all_varchar = true, header = true)"
+            f"{sql_literal(single / (source + '.csv'))}, all_varchar = true, header = true)"
         )
         columns = [row[0] for row in con.execute(f"describe {source}").fetchall()]
         column_list = ", ".join(f'"{column}"' for column in columns)
@@ -168,7 +165,7 @@ def split_deliveries(single: Path, days_dir: Path) -> dict[str, int]:
         with numbered as (
             select *, row_number() over () as rn
             from read_csv(
-                {_sql_path(single / "order_items.csv")}, all_varchar = true, header = true
+                {sql_literal(single / "order_items.csv")}, all_varchar = true, header = true
             )
         ),
         order_day as (
@@ -190,7 +187,7 @@ def split_deliveries(single: Path, days_dir: Path) -> dict[str, int]:
             folder = days_dir / str(number) / source
             folder.mkdir(parents=True)
             options = "format parquet" if fmt == "parquet" else "format csv, header true"
-            target = _sql_path(folder / f"{day.isoformat()}.{fmt}")
+            target = sql_literal(folder / f"{day.isoformat()}.{fmt}")
             con.execute(
                 f"copy (select * exclude (rn, copy_number, delivery) from {source}_days"
                 f" where delivery = {number} order by rn) to {target} ({options})"
@@ -263,7 +260,7 @@ def copy_stored_fits(source: Path, target: Path) -> None:
     """Copy the tables of the fits kept across builds (segwarehouse.ml.model_cache) that
     `source` has into a new warehouse `target`."""
     with duckdb.connect(str(target)) as con:
-        con.execute(f"attach {_sql_path(source)} as chain (read_only)")
+        con.execute(f"attach {sql_literal(source)} as chain (read_only)")
         for table in STORED_FITS:
             schema, name = table.split(".")
             [(present,)] = con.execute(
@@ -290,8 +287,8 @@ def test_deliveries_exercise_the_cases(chain: dict) -> None:
 @pytest.mark.parametrize("table", COMPARED)
 def test_incremental_chain_equals_full_rebuild(chain: dict, table: str) -> None:
     con = duckdb.connect()
-    con.execute(f"attach {_sql_path(chain['incremental'].warehouse)} as left_side (read_only)")
-    con.execute(f"attach {_sql_path(chain['full'].warehouse)} as right_side (read_only)")
+    con.execute(f"attach {sql_literal(chain['incremental'].warehouse)} as left_side (read_only)")
+    con.execute(f"attach {sql_literal(chain['full'].warehouse)} as right_side (read_only)")
     # Every column but the run stamp (the landing files are the same on both sides).
     compared = compare_table(con, table, excluded=(RUN_STAMP,))
     assert compared.right_rows > 0 and compared.left_rows == compared.right_rows

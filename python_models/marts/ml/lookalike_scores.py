@@ -12,6 +12,7 @@ from segwarehouse.ml.clustering import BUYERS_FILTER, FEATURE_COLUMNS
 from segwarehouse.ml.frames import typed_relation
 from segwarehouse.ml.lookalike import LOOKALIKE_SCHEMA, lookalike_scores
 from segwarehouse.run_context import run_as_of_date
+from segwarehouse.sqltext import sql_literal
 
 
 def model(dbt: Any, session: Any) -> Any:
@@ -21,10 +22,9 @@ def model(dbt: Any, session: Any) -> Any:
     membership_relation = dbt.ref("segment_membership")
     context_relation = dbt.ref("int_run_context")
     seed_segment_id = str(dbt.config.get("seed_segment_id"))
-    quoted = seed_segment_id.replace("'", "''")
     members = {
         key
-        for (key,) in membership_relation.filter(f"segment_id = '{quoted}'")
+        for (key,) in membership_relation.filter(f"segment_id = {sql_literal(seed_segment_id)}")
         .project("customer_key")
         .fetchall()
     }

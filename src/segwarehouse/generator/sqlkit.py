@@ -16,14 +16,10 @@ import numpy as np
 
 from segwarehouse.generator import vocab
 from segwarehouse.generator.params import Params, Salt
+from segwarehouse.sqltext import sql_literal
 
 SALT_STRIDE = 64
 NORMAL_SALT_OFFSET = 500_000
-
-
-def sql_str(value: str) -> str:
-    """Quote a Python string as a SQL literal."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def sql_list(values: Iterable[str | int | None]) -> str:
@@ -33,7 +29,7 @@ def sql_list(values: Iterable[str | int | None]) -> str:
         if value is None:
             parts.append("NULL")
         elif isinstance(value, str):
-            parts.append(sql_str(value))
+            parts.append(sql_literal(value))
         else:
             parts.append(str(int(value)))
     return "[" + ", ".join(parts) + "]"

@@ -9,13 +9,10 @@ from typing import Literal
 
 import duckdb
 
+from segwarehouse.sqltext import sql_literal
+
 OutputFormat = Literal["csv", "parquet"]
 FORMATS: tuple[OutputFormat, ...] = ("csv", "parquet")
-
-
-def _sql_path(path: Path) -> str:
-    """Quote a path as a SQL string literal."""
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def copy_options(fmt: OutputFormat) -> str:
@@ -46,9 +43,8 @@ def write_query(
     select = ", ".join(f"CAST({col} AS VARCHAR) AS {col}" for col in columns)
     tmp = path.with_name(f".{path.name}.tmp")
     order = f" ORDER BY {order_by}" if order_by else ""
-    sql = (
-        f"COPY (SELECT {select} FROM ({query}) q{order}) TO {_sql_path(tmp)} ({copy_options(fmt)})"
-    )
+    target = sql_literal(tmp)
+    sql = f"COPY (SELECT {select} FROM ({query}) q{order}) TO {target} ({copy_options(fmt)})"
     rows = con.execute(sql).fetchall()[0][0] if order_by else _single_threaded(con, sql)
     os.replace(tmp, path)
     return int(rows)
@@ -67,7 +63,7 @@ def _single_threaded(con: duckdb.DuckDBPyConnection, sql: str) -> int:
 def write_truth(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> int:
     """Write a typed ground-truth table to Parquet. Returns the row count."""
     tmp = path.with_name(f".{path.name}.tmp")
-    sql = f"COPY ({query}) TO {_sql_path(tmp)} (FORMAT parquet, COMPRESSION zstd)"
+    sql = f"COPY ({query}) TO {sql_literal(tmp)} (FORMAT parquet, COMPRESSION zstd)"
     rows = con.execute(sql).fetchall()[0][0]
     os.replace(tmp, path)
     return int(rows)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from segwarehouse.sqltext import sql_literal
+
 # record_type in int_identity_record_keys -> (truth file, its record id column)
 TRUTH_FILES = {
     "crm_customer": ("crm_truth", "customer_id"),
@@ -54,13 +56,13 @@ def pairwise_score(
 ) -> PairwiseScore:
     """Score `record_type` records of the warehouse `con` is connected to."""
     truth_file, key = TRUTH_FILES[record_type]
-    truth_path = str(truth_dir / f"{truth_file}.parquet").replace("'", "''")
+    truth_path = sql_literal(truth_dir / f"{truth_file}.parquet")
     row = con.execute(
         f"""
         with matched as (
             select records.customer_key, truth.person_id
             from intermediate.int_identity_record_keys as records
-            inner join read_parquet('{truth_path}') as truth
+            inner join read_parquet({truth_path}) as truth
                 on records.record_id = truth.{key}
             where records.record_type = ?
                 and records.customer_key is not null and truth.person_id is not null
