@@ -6,9 +6,9 @@ Splink's links) of a built warehouse. This runner opens a fresh DuckDB database 
 first) with the given threads and memory_limit, attaches the warehouse READ_ONLY as `wh`,
 runs the script's first part, labels the components with
 segwarehouse.identity.components (scipy, as the dbt model does), runs the second part, and
-compares both tables with wh.intermediate's (EXCEPT ALL both ways, every column). It prints
-the result as JSON (and writes it to --json) and exits 0 when both tables are equal, 1 when
-not. Peak memory is for the caller to measure.
+compares both tables with wh.intermediate's (segwarehouse.compare: EXCEPT ALL both ways, every
+column, doubles rounded to 9 digits). It prints the result as JSON (and writes it to --json)
+and exits 0 when both tables are equal, 1 when not. Peak memory is for the caller to measure.
 
 Example, on the warehouse `dbt build` made (profiles.yml default path):
 
@@ -33,6 +33,7 @@ import yaml
 # (this folder is on sys.path when a runner is run as a script).
 from features_rfm_baseline import connect
 
+from segwarehouse.compare import Relation, compare_relations
 from segwarehouse.identity.components import resolve_components_in_duckdb
 from segwarehouse.sqltext import sql_literal
 
@@ -100,37 +101,25 @@ def run_script(con: duckdb.DuckDBPyConnection, script: Path, max_size: int) -> d
 
 
 def compare(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
-    """Row counts and rows only on one side (EXCEPT ALL over dbt's columns, in dbt's order)."""
-    dbt_columns = [
-        name
-        for (name,) in con.execute(
-            "select column_name from information_schema.columns where table_catalog = 'wh' "
-            "and table_schema = 'intermediate' and table_name = ? order by ordinal_position",
-            [table],
-        ).fetchall()
-    ]
-    local = table.removeprefix("int_identity_")
-    # the script's tables are temporary: their columns from the relation itself
-    local_columns = list(con.table(local).columns)
-    missing = [name for name in dbt_columns if name not in local_columns]
-    extra = [name for name in local_columns if name not in dbt_columns]
-    shared = ", ".join(f'"{name}"' for name in dbt_columns if name in local_columns)
-    dbt_sql = f"select {shared} from wh.intermediate.{table}"
-    local_sql = f"select {shared} from {local}"
-    (dbt_rows,) = con.execute(f"select count(*) from wh.intermediate.{table}").fetchall()[0]
-    (baseline_rows,) = con.execute(f"select count(*) from {local}").fetchall()[0]
-    (only_dbt,) = con.execute(
-        f"select count(*) from ({dbt_sql} except all {local_sql})"
-    ).fetchall()[0]
-    (only_baseline,) = con.execute(
-        f"select count(*) from ({local_sql} except all {dbt_sql})"
-    ).fetchall()[0]
+    """Row counts and rows only on one side (EXCEPT ALL over the columns both have, in dbt's
+    order; segwarehouse.compare). The script's tables are temporary, named without the
+    `int_identity_` prefix."""
+    result = compare_relations(
+        con,
+        Relation("wh", "intermediate", table),
+        Relation("temp", "main", table.removeprefix("int_identity_")),
+        excluded=(),
+        label=table,
+    )
     return {
-        "rows": {"baseline": baseline_rows, "dbt": dbt_rows},
-        "only_in_dbt": only_dbt,
-        "only_in_baseline": only_baseline,
-        "column_mismatches": {"missing": missing, "extra": extra},
-        "equal": only_dbt == 0 and only_baseline == 0 and not missing and not extra,
+        "rows": {"baseline": result.right_rows, "dbt": result.left_rows},
+        "only_in_dbt": result.only_left,
+        "only_in_baseline": result.only_right,
+        "column_mismatches": {
+            "missing": list(result.left_only_columns),
+            "extra": list(result.right_only_columns),
+        },
+        "equal": result.equal,
     }
 
 

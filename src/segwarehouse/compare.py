@@ -124,20 +124,54 @@ def compare_warehouses(
     )
 
 
+@dataclass(frozen=True)
+class Relation:
+    """A table of an attached catalog (a temporary table is catalog "temp", schema "main")."""
+
+    catalog: str
+    schema: str
+    name: str
+
+    @property
+    def sql(self) -> str:
+        """The quoted three-part name."""
+        return f'"{self.catalog}"."{self.schema}"."{self.name}"'
+
+
 def compare_table(
     con: duckdb.DuckDBPyConnection, table: str, excluded: Sequence[str] = RUN_COLUMNS
 ) -> TableComparison:
     """`table` (schema.name) of the attached `left_side` and `right_side`, EXCEPT ALL both ways
     on the columns both have; a column on one side only makes the table unequal."""
+    schema, name = table.split(".")
+    return compare_relations(
+        con,
+        Relation("left_side", schema, name),
+        Relation("right_side", schema, name),
+        excluded,
+        label=table,
+    )
+
+
+def compare_relations(
+    con: duckdb.DuckDBPyConnection,
+    left: Relation,
+    right: Relation,
+    excluded: Sequence[str] = RUN_COLUMNS,
+    label: str | None = None,
+) -> TableComparison:
+    """Two relations EXCEPT ALL both ways on the columns both have, in the left's order,
+    doubles rounded to 9 digits; a column on one side only makes them unequal."""
     started = time.perf_counter()
-    left_columns = _columns(con, "left_side", table)
-    right_columns = dict(_columns(con, "right_side", table))
+    left_columns = _columns(con, left)
+    right_columns = dict(_columns(con, right))
     left_names = {name for name, _kind in left_columns}
     kept = [
         (name, kind)
         for name, kind in left_columns
         if name in right_columns and name not in excluded
     ]
+    table = label or f"{left.schema}.{left.name}"
     if not kept:
         raise ValueError(f"{table}: no column to compare on both sides (excluded: {excluded})")
     skipped = tuple(
@@ -146,20 +180,16 @@ def compare_table(
     projection = ", ".join(
         f'round("{name}", 9)' if kind in FLOAT_TYPES else f'"{name}"' for name, kind in kept
     )
-    schema, name = table.split(".")
-    sides = {
-        side: f'select {projection} from {side}."{schema}"."{name}"'
-        for side in ("left_side", "right_side")
-    }
+    left_sql = f"select {projection} from {left.sql}"
+    right_sql = f"select {projection} from {right.sql}"
     [(left_rows, right_rows)] = con.execute(
-        f'select (select count(*) from left_side."{schema}"."{name}"),'
-        f' (select count(*) from right_side."{schema}"."{name}")'
+        f"select (select count(*) from {left.sql}), (select count(*) from {right.sql})"
     ).fetchall()
     [(only_left,)] = con.execute(
-        f"select count(*) from ({sides['left_side']} except all {sides['right_side']})"
+        f"select count(*) from ({left_sql} except all {right_sql})"
     ).fetchall()
     [(only_right,)] = con.execute(
-        f"select count(*) from ({sides['right_side']} except all {sides['left_side']})"
+        f"select count(*) from ({right_sql} except all {left_sql})"
     ).fetchall()
     return TableComparison(
         table=table,
@@ -209,14 +239,15 @@ def _tables(con: duckdb.DuckDBPyConnection, catalog: str, schemas: Sequence[str]
     return {row[0] for row in rows}
 
 
-def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[tuple[str, str]]:
-    schema, name = table.split(".")
+def _columns(con: duckdb.DuckDBPyConnection, relation: Relation) -> list[tuple[str, str]]:
     rows = con.execute(
         "select column_name, data_type from information_schema.columns"
         " where table_catalog = ? and table_schema = ? and table_name = ?"
         " order by ordinal_position",
-        [catalog, schema, name],
+        [relation.catalog, relation.schema, relation.name],
     ).fetchall()
+    if not rows:
+        raise ValueError(f"{relation.sql}: no such table, or it has no columns")
     return [(str(column), str(kind)) for column, kind in rows]
 
 

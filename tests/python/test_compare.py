@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -82,3 +83,26 @@ def test_command_exit_codes(pair: tuple[Path, Path], tmp_path: Path) -> None:
     assert compare.main(["--left", str(left), "--right", str(right), "--schema", "staging"]) == 0
     missing = tmp_path / "missing.duckdb"
     assert compare.main(["--left", str(left), "--right", str(missing)]) == 2
+
+
+def test_a_temporary_table_is_compared_with_an_attached_one(pair: tuple[Path, Path]) -> None:
+    left, _right = pair
+    with duckdb.connect() as con:
+        con.execute("attach ? as built (read_only)", [str(left)])
+        con.execute(
+            "create temp table changed as select * from (values (2, 'b'), (3, 'z')) t(id, v)"
+        )
+        result = compare.compare_relations(
+            con,
+            compare.Relation("built", "marts", "changed"),
+            compare.Relation("temp", "main", "changed"),
+            label="changed",
+        )
+        assert (result.left_rows, result.right_rows) == (2, 2)
+        assert (result.only_left, result.only_right) == (1, 1) and not result.equal
+        with pytest.raises(ValueError, match=re.escape('"temp"."main"."missing": no such table')):
+            compare.compare_relations(
+                con,
+                compare.Relation("built", "marts", "changed"),
+                compare.Relation("temp", "main", "missing"),
+            )
