@@ -26,8 +26,6 @@ from pathlib import Path
 
 import duckdb
 
-from segwarehouse.sqltext import sql_literal
-
 DEFAULT_SCHEMAS = ("staging", "intermediate", "marts")
 # Columns that differ between two builds of the same data by construction: when dbt ran,
 # which landing file a row came from (the raw record's JSON holds that path too), when a
@@ -106,9 +104,9 @@ def compare_warehouses(
     ):
         con.execute(f"set threads = {int(threads)}")
         con.execute("set memory_limit = ?", [memory_limit])
-        con.execute(f"set temp_directory = {sql_literal(Path(spill))}")
-        con.execute(f"attach {sql_literal(left)} as left_side (read_only)")
-        con.execute(f"attach {sql_literal(right)} as right_side (read_only)")
+        con.execute("set temp_directory = ?", [spill])
+        con.execute("attach ? as left_side (read_only)", [str(left)])
+        con.execute("attach ? as right_side (read_only)", [str(right)])
         left_tables = _tables(con, "left_side", schemas)
         right_tables = _tables(con, "right_side", schemas)
         compared = []

@@ -31,7 +31,6 @@ from segwarehouse.dbt_runner import run_dbt
 from segwarehouse.quality import run_checks
 from segwarehouse.quality.privacy import privacy_findings
 from segwarehouse.settings import DEFAULT_SERVING, SERVING_ENV, Settings
-from segwarehouse.sqltext import sql_literal
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 RUNS_TABLE = "audit.publish_runs"
@@ -237,7 +236,7 @@ def publish(work: Path, serving: Path, record: RunRecord) -> None:
     staged.unlink(missing_ok=True)
     try:
         with duckdb.connect(str(staged)) as con:
-            con.execute(f"attach {sql_literal(work.resolve())} as work (read_only)")
+            con.execute("attach ? as work (read_only)", [str(work.resolve())])
             tables = [
                 (schema, table)
                 for schema, table in con.execute(
@@ -384,7 +383,7 @@ def dbt_build_subprocess(project_dir: Path, dbt_vars: dict[str, str] | None) -> 
 def _copy_run_history(con: duckdb.DuckDBPyConnection, serving: Path) -> None:
     if not serving.is_file():
         return
-    con.execute(f"attach {sql_literal(serving.resolve())} as previous (read_only)")
+    con.execute("attach ? as previous (read_only)", [str(serving.resolve())])
     try:
         exists = con.execute(
             "select count(*) from duckdb_tables() where database_name = 'previous' "

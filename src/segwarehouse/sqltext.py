@@ -1,9 +1,10 @@
 """Quoting a Python value into SQL text.
 
-Values go to DuckDB as ``?`` parameters wherever a statement takes them. A few places cannot:
-``COPY ... TO`` targets, ``SET temp_directory``, a filter string handed to a relation, and SQL
-assembled as text before it runs. Those write a literal with :func:`sql_literal`, so a path or
-value holding a quote stays one string instead of ending the statement.
+Values go to DuckDB as ``?`` parameters wherever a statement takes them (``ATTACH``, ``SET``,
+queries run with ``execute``). A few places cannot: a ``COPY ... TO`` target, a table
+function's file argument inside SQL assembled as text, a filter string handed to a relation.
+Those write a literal with :func:`sql_literal`, so a path or value holding a quote stays one
+string instead of ending the statement.
 """
 
 from __future__ import annotations

@@ -260,7 +260,7 @@ def copy_stored_fits(source: Path, target: Path) -> None:
     """Copy the tables of the fits kept across builds (segwarehouse.ml.model_cache) that
     `source` has into a new warehouse `target`."""
     with duckdb.connect(str(target)) as con:
-        con.execute(f"attach {sql_literal(source)} as chain (read_only)")
+        con.execute("attach ? as chain (read_only)", [str(source)])
         for table in STORED_FITS:
             schema, name = table.split(".")
             [(present,)] = con.execute(
@@ -287,8 +287,8 @@ def test_deliveries_exercise_the_cases(chain: dict) -> None:
 @pytest.mark.parametrize("table", COMPARED)
 def test_incremental_chain_equals_full_rebuild(chain: dict, table: str) -> None:
     con = duckdb.connect()
-    con.execute(f"attach {sql_literal(chain['incremental'].warehouse)} as left_side (read_only)")
-    con.execute(f"attach {sql_literal(chain['full'].warehouse)} as right_side (read_only)")
+    con.execute("attach ? as left_side (read_only)", [str(chain["incremental"].warehouse)])
+    con.execute("attach ? as right_side (read_only)", [str(chain["full"].warehouse)])
     # Every column but the run stamp (the landing files are the same on both sides).
     compared = compare_table(con, table, excluded=(RUN_STAMP,))
     assert compared.right_rows > 0 and compared.left_rows == compared.right_rows
