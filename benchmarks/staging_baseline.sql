@@ -37,7 +37,11 @@ set TimeZone = 'UTC';
 
 set variable visible_before = cast(getvariable('as_of_date') as date) + interval 1 day;
 set variable future_cutoff = cast(getvariable('loaded_at') as timestamp) + interval 24 hour;
-set variable earliest_plausible = timestamp '2000-01-01 00:00:00';
+set variable earliest_plausible = timestamp '1900-01-01 00:00:00';
+set variable placeholder_timestamps = [
+    timestamp '1970-01-01 00:00:00', timestamp '1900-01-01 00:00:00',
+    timestamp '1899-12-30 00:00:00', timestamp '1899-12-31 00:00:00'
+];
 
 create or replace macro txt(value) as nullif(trim(value), '');
 create or replace macro utc_ts(value) as timezone('UTC', try_cast(txt(value) as timestamptz));
@@ -74,6 +78,8 @@ with checked as (
             when utc_ts(raw.order_ts) > getvariable('future_cutoff') then 'future_timestamp'
             when utc_ts(raw.order_ts) < getvariable('earliest_plausible')
                 then 'implausibly_old_timestamp'
+            when list_contains(getvariable('placeholder_timestamps'), utc_ts(raw.order_ts))
+                then 'placeholder_timestamp'
             when txt(raw.order_total) is null then 'missing_order_total'
             when amount(raw.order_total) is null then 'unparseable_order_total'
             when amount(raw.order_total) < 0 then 'negative_order_total'
@@ -265,6 +271,8 @@ with checked as (
             when utc_ts(raw.event_ts) > getvariable('future_cutoff') then 'future_timestamp'
             when utc_ts(raw.event_ts) < getvariable('earliest_plausible')
                 then 'implausibly_old_timestamp'
+            when list_contains(getvariable('placeholder_timestamps'), utc_ts(raw.event_ts))
+                then 'placeholder_timestamp'
             when lower(txt(raw.event_type)) is null
                 or lower(txt(raw.event_type)) not in ('page_view', 'product_view', 'add_to_cart',
                     'remove_from_cart', 'checkout_start', 'purchase', 'login', 'signup', 'search')
@@ -334,6 +342,10 @@ with checked as (
                 > getvariable('future_cutoff') then 'future_timestamp'
             when coalesce(utc_ts(raw.updated_at), utc_ts(raw.created_at))
                 < getvariable('earliest_plausible') then 'implausibly_old_timestamp'
+            when list_contains(
+                getvariable('placeholder_timestamps'),
+                coalesce(utc_ts(raw.updated_at), utc_ts(raw.created_at))
+            ) then 'placeholder_timestamp'
         end as reason
     from landing('crm_customers')
 ),
@@ -424,6 +436,8 @@ with checked as (
             when utc_ts(raw.event_ts) > getvariable('future_cutoff') then 'future_timestamp'
             when utc_ts(raw.event_ts) < getvariable('earliest_plausible')
                 then 'implausibly_old_timestamp'
+            when list_contains(getvariable('placeholder_timestamps'), utc_ts(raw.event_ts))
+                then 'placeholder_timestamp'
             when lower(txt(raw.event_type)) is null
                 or lower(txt(raw.event_type)) not in ('sent', 'delivered', 'opened', 'clicked',
                     'converted', 'unsubscribed')
@@ -481,6 +495,8 @@ with checked as (
             when utc_ts(raw.recorded_at) > getvariable('future_cutoff') then 'future_timestamp'
             when utc_ts(raw.recorded_at) < getvariable('earliest_plausible')
                 then 'implausibly_old_timestamp'
+            when list_contains(getvariable('placeholder_timestamps'), utc_ts(raw.recorded_at))
+                then 'placeholder_timestamp'
             when lower(txt(raw.channel)) is null
                 or lower(txt(raw.channel)) not in ('email', 'sms', 'ads', 'push')
                 then 'unknown_channel'

@@ -93,9 +93,19 @@ def test_failed_audit_leaves_serving_byte_identical(work: Path, serving: Path):
 
 
 def test_quarantine_rate_above_threshold_fails(work: Path, serving: Path):
-    code, record = _refresh(work, serving, config=GateConfig(max_quarantine_rate=0.005))
+    """The refresh reads the limit table dbt build enforces (seed source_quarantine_limits)."""
+    with duckdb.connect(str(work)) as con:
+        con.execute(
+            "update reference.source_quarantine_limits set max_quarantine_rate = 0.0001 "
+            "where source_name = 'orders'"
+        )
+    code, record = _refresh(work, serving)
     assert code == publish.EXIT_QUALITY
-    assert any(line.startswith("volume: orders quarantine rate") for line in record.failures)
+    assert any(
+        line.startswith("volume: orders quarantine rate")
+        and "limit from reference.source_quarantine_limits" in line
+        for line in record.failures
+    ), record.failures
     assert not serving.exists()
 
 

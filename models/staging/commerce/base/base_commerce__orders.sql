@@ -97,6 +97,7 @@ checked as not materialized (
             ['order_ts is null', 'unparseable_order_ts'],
             ['order_ts > ' ~ future_cutoff_sql(), 'future_timestamp'],
             ['order_ts < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
+            [is_placeholder_timestamp('order_ts'), 'placeholder_timestamp'],
             ['order_total_text is null', 'missing_order_total'],
             ['order_total is null', 'unparseable_order_total'],
             ['order_total < 0', 'negative_order_total'],

@@ -85,6 +85,7 @@ checked as (
             ['has_unparseable_updated_at', 'unparseable_updated_at'],
             ['coalesce(updated_at_parsed, created_at) > ' ~ future_cutoff_sql(), 'future_timestamp'],
             ['coalesce(updated_at_parsed, created_at) < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
+            [is_placeholder_timestamp('coalesce(updated_at_parsed, created_at)'), 'placeholder_timestamp'],
         ]) }} as quarantine_reason
     from parsed
 

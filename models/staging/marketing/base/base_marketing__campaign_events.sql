@@ -80,6 +80,7 @@ checked as not materialized (
             ['event_ts is null', 'unparseable_event_ts'],
             ['event_ts > ' ~ future_cutoff_sql(), 'future_timestamp'],
             ['event_ts < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
+            [is_placeholder_timestamp('event_ts'), 'placeholder_timestamp'],
             ["event_type is null or event_type not in ('" ~ var('segments__campaign_event_types') | join("', '") ~ "')", 'unknown_event_type'],
             ["variant is not null and variant not in ('" ~ var('segments__campaign_variants') | join("', '") ~ "')", 'unknown_variant'],
             ['revenue_text is not null and revenue is null', 'unparseable_revenue'],

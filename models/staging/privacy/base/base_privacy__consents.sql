@@ -41,6 +41,7 @@ checked as (
             ['recorded_at is null', 'unparseable_recorded_at'],
             ['recorded_at > ' ~ future_cutoff_sql(), 'future_timestamp'],
             ['recorded_at < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
+            [is_placeholder_timestamp('recorded_at'), 'placeholder_timestamp'],
             ["channel is null or channel not in ('" ~ var('segments__consent_channels') | join("', '") ~ "')", 'unknown_channel'],
             ["status is null or status not in ('" ~ var('segments__consent_statuses') | join("', '") ~ "')", 'unknown_status'],
         ]) }} as quarantine_reason

@@ -80,6 +80,7 @@ checked as not materialized (
             ['event_ts is null', 'unparseable_event_ts'],
             ['event_ts > ' ~ future_cutoff_sql(), 'future_timestamp'],
             ['event_ts < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
+            [is_placeholder_timestamp('event_ts'), 'placeholder_timestamp'],
             ["event_type is null or event_type not in ('" ~ var('segments__web_event_types') | join("', '") ~ "')", 'unknown_event_type'],
             ['anonymous_id is null and customer_id is null and email is null', 'no_visitor_identifier'],
         ]) }} as quarantine_reason
