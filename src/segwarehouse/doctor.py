@@ -600,19 +600,6 @@ def _source_findings(report: SourceReport) -> list[Finding]:
                     f"as {reason}: {reason_hint(name, reason)}",
                 )
             )
-    rate, limit = report.quarantine_rate, report.quarantine_limit
-    if rate is not None and limit is not None and rate > limit:
-        stops = (
-            "dbt build and segwarehouse refresh would stop"
-            if report.required
-            else "segwarehouse refresh would stop at its audit (nothing published)"
-        )
-        findings.append(
-            Finding(
-                "fail",
-                f"{name}: quarantine rate {rate:.2%} above its limit {limit:.2%}: {stops}",
-            )
-        )
     return findings
 
 
@@ -712,6 +699,51 @@ def _settings(
     return settings
 
 
+@dataclass
+class _Staged:
+    """What the throw-away build left: per-source reports, settings, the audit's failures."""
+
+    reports: list[SourceReport]
+    settings: dict[str, Any]
+    audit_failures: list[str]
+
+
+def _read_build(
+    call: DbtCall, contract: list[ContractSource], parts: Mapping[str, str], default_limit: float
+) -> _Staged:
+    reports = [_inspect_files(call.raw_dir, item) for item in contract]
+    by_name = {report.name: report for report in reports}
+    if not call.warehouse.is_file():
+        return _Staged(reports, _settings(parts, None, reports), [])
+    with _connect(call.warehouse) as con:
+        for item, report in zip(contract, reports, strict=True):
+            _profile_source(con, report, item, parts[item.landing_file])
+        if not _has_audit(con):  # the build stopped before staging
+            return _Staged(reports, _settings(parts, None, reports), [])
+        _read_reconciliation(con, by_name)
+        _quarantine_limits(con, by_name, default_limit)
+        # The per-source limits exactly as `segwarehouse refresh` applies them.
+        audit = publish.quarantine_rate_checks(con, default_limit, [])
+        return _Staged(reports, _settings(parts, con, reports), audit)
+
+
+_AUDIT_SOURCE = re.compile(r"^volume: (\w+) quarantine rate")
+
+
+def _audit_findings(audit_failures: list[str], reports: list[SourceReport]) -> list[Finding]:
+    required = {report.name for report in reports if report.required}
+    findings = []
+    for line in audit_failures:
+        match = _AUDIT_SOURCE.match(line)
+        stops = (
+            "a required source mostly quarantined: dbt build and segwarehouse refresh stop"
+            if match and match.group(1) in required
+            else "segwarehouse refresh stops at its audit (exit 3, nothing published)"
+        )
+        findings.append(Finding("fail", f"{line.removeprefix('volume: ')} -> {stops}"))
+    return findings
+
+
 def diagnose(
     raw_dir: Path,
     project_dir: Path,
@@ -728,52 +760,31 @@ def diagnose(
         started = time.perf_counter()
         built = call.run(*STAGING_BUILD)
         seconds = time.perf_counter() - started
-        manifest_path = call.work_dir / "target" / "manifest.json"
-        errors = (
-            []
-            if built.returncode == 0
-            else build_errors(
-                built.stdout + built.stderr, call.work_dir / "target/run_results.json"
-            )
-        )
-        if not manifest_path.is_file():
+        results = call.work_dir / "target" / "run_results.json"
+        errors = [] if built.returncode == 0 else build_errors(built.stdout + built.stderr, results)
+        manifest = call.work_dir / "target" / "manifest.json"
+        if not manifest.is_file():
             raise RuntimeError("dbt could not parse the project: " + " ".join(errors))
-        contract = contract_from_manifest(json.loads(manifest_path.read_text()))
+        contract = contract_from_manifest(json.loads(manifest.read_text()))
         parts = compile_parts(call, profile_sql(contract))
-        reports = [_inspect_files(raw_dir, item) for item in contract]
-        by_name = {report.name: report for report in reports}
-        con = _connect(call.warehouse) if call.warehouse.is_file() else None
-        try:
-            if con is not None:
-                for item, report in zip(contract, reports, strict=True):
-                    _profile_source(con, report, item, parts[item.landing_file])
-            staged = built.returncode == 0 or _has_audit(con)
-            if con is not None and staged:
-                _read_reconciliation(con, by_name)
-                _quarantine_limits(con, by_name, default_quarantine_limit)
-            settings = _settings(parts, con if staged else None, reports)
-        finally:
-            if con is not None:
-                con.close()
-    findings = [finding for report in reports for finding in _source_findings(report)]
-    findings += _settings_findings(settings)
-    if built.returncode != 0:
-        findings += [Finding("fail", f"dbt build stops: {error}") for error in errors]
+        staged = _read_build(call, contract, parts, default_quarantine_limit)
+    findings = [finding for report in staged.reports for finding in _source_findings(report)]
+    findings += _audit_findings(staged.audit_failures, staged.reports)
+    findings += _settings_findings(staged.settings)
+    findings += [Finding("fail", f"dbt build stops: {error}") for error in errors]
     return DoctorReport(
         raw_dir=str(raw_dir),
         build_seconds=round(seconds, 1),
         build_succeeded=built.returncode == 0,
         build_errors=errors,
-        sources=reports,
-        settings=settings,
+        sources=staged.reports,
+        settings=staged.settings,
         findings=findings,
     )
 
 
-def _has_audit(con: duckdb.DuckDBPyConnection | None) -> bool:
-    """Whether the staging and audit tables got built (a failed test does not stop them)."""
-    if con is None:
-        return False
+def _has_audit(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the audit tables got built (the raw-contract hook stops the build before)."""
     found = con.execute(
         "select count(*) from duckdb_tables() where schema_name = 'audit' "
         "and table_name in ('source_reconciliation', 'quarantined_rows')"
