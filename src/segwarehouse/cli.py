@@ -524,7 +524,10 @@ def _doctor(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     raw_dir = _from_root(settings, args.raw_dir) if args.raw_dir else settings.raw_dir
-    dbt_vars = yaml.safe_load(args.vars) if args.vars else None
+    try:
+        dbt_vars = yaml.safe_load(args.vars) if args.vars else None
+    except yaml.YAMLError as error:
+        raise ValueError(f"--vars is not YAML: {error}") from None
     if dbt_vars is not None and not isinstance(dbt_vars, dict):
         raise ValueError(f"--vars must be a YAML mapping, got {args.vars!r}")
     try:

@@ -291,6 +291,7 @@ class DoctorReport:
 
     raw_dir: str
     build_seconds: float
+    total_seconds: float
     build_succeeded: bool
     build_errors: list[str]
     sources: list[SourceReport]
@@ -545,6 +546,9 @@ def _order_settings(con: duckdb.DuckDBPyConnection, settings: dict[str, Any]) ->
 # --- the verdict --------------------------------------------------------------------------------
 
 
+_SETTINGS_REASONS = ("unknown_currency", "unknown_status")
+
+
 def _share(count: int, total: int | None) -> float:
     return count / total if total else 0.0
 
@@ -592,11 +596,14 @@ def _source_findings(report: SourceReport) -> list[Finding]:
                 )
             )
     for reason, count in report.reasons.items():
+        # Unknown currencies and statuses get one line each, with the values (settings).
+        if reason in _SETTINGS_REASONS and name == "orders":
+            continue
         if _share(count, report.raw_rows) >= NOISE_SHARE:
             findings.append(
                 Finding(
                     "warning",
-                    f"{name}: {count:,} rows ({_share(count, report.raw_rows):.1%}) quarantined "
+                    f"{name}: {count:,} row(s) ({_share(count, report.raw_rows):.1%}) quarantined "
                     f"as {reason}: {reason_hint(name, reason)}",
                 )
             )
@@ -740,7 +747,9 @@ def _audit_findings(audit_failures: list[str], reports: list[SourceReport]) -> l
             if match and match.group(1) in required
             else "segwarehouse refresh stops at its audit (exit 3, nothing published)"
         )
-        findings.append(Finding("fail", f"{line.removeprefix('volume: ')} -> {stops}"))
+        # Publish's pointer to the work warehouse does not apply to doctor's throw-away file.
+        message = line.removeprefix("volume: ").split("; see audit.quarantined_rows")[0]
+        findings.append(Finding("fail", f"{message} -> {stops}"))
     return findings
 
 
@@ -775,6 +784,7 @@ def diagnose(
     return DoctorReport(
         raw_dir=str(raw_dir),
         build_seconds=round(seconds, 1),
+        total_seconds=round(time.perf_counter() - started, 1),
         build_succeeded=built.returncode == 0,
         build_errors=errors,
         sources=staged.reports,
@@ -885,7 +895,7 @@ def render_text(report: DoctorReport) -> list[str]:
     lines = [
         f"segwarehouse doctor: {report.raw_dir}",
         f"throw-away staging build (dbt build of the staging selection): {state} in "
-        f"{report.build_seconds:.1f}s",
+        f"{report.build_seconds:.1f}s (doctor in all {report.total_seconds:.1f}s)",
         "",
     ]
     for source in report.sources:
