@@ -814,7 +814,11 @@ def _source_lines(report: SourceReport) -> list[str]:
     if not report.found:
         state = "MISSING: the build stops" if report.required else "absent (read as empty)"
         return [f"{report.name} ({kind}): {state}"]
-    lines = [f"{report.name} ({kind}): found {', '.join(Path(f).name for f in report.files)}"]
+    paths = [Path(file) for file in report.files]
+    where = ", ".join(path.name for path in paths)
+    if paths[0].stem != report.name:  # a folder of deliveries
+        where = f"{report.name}/ ({len(paths)} files: {paths[0].name} .. {paths[-1].name})"
+    lines = [f"{report.name} ({kind}): found {where}"]
     present = (
         report.contract_columns
         - len(report.missing_required_columns)
