@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -24,6 +25,8 @@ from segwarehouse.doctor import (
     VERDICT_WARNINGS,
     DoctorReport,
     diagnose,
+    file_columns,
+    landing_paths,
     reason_hint,
     render_text,
 )
@@ -260,3 +263,22 @@ def test_every_documented_reason_code_has_a_hint() -> None:
     assert re.search(
         "segments__campaign_event_types", reason_hint("campaign_events", "unknown_event_type")
     )
+
+
+def test_landing_paths_and_headers(tmp_path: Path) -> None:
+    """A single file or a folder of deliveries; CSV headers read as the contract reads them
+    (BOM, quotes, spaces stripped), Parquet from its schema."""
+    write(tmp_path / "orders.csv", '\ufeff"Order_ID", order_ts ,status')
+    (tmp_path / "web_events").mkdir()
+    with duckdb.connect() as con:
+        for day in ("2026-06-30", "2026-06-29"):
+            target = tmp_path / "web_events" / f"{day}.parquet"
+            con.execute(f"copy (select 'e1' as event_id, 1 as Event_TS) to '{target}'")
+    assert landing_paths(tmp_path, "orders") == [tmp_path / "orders.csv"]
+    assert [p.name for p in landing_paths(tmp_path, "web_events")] == [
+        "2026-06-29.parquet",
+        "2026-06-30.parquet",
+    ]
+    assert landing_paths(tmp_path, "products") == []
+    assert file_columns(tmp_path / "orders.csv") == ["Order_ID", "order_ts", "status"]
+    assert file_columns(landing_paths(tmp_path, "web_events")[0]) == ["event_id", "Event_TS"]
