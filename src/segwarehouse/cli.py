@@ -144,7 +144,7 @@ def _add_doctor(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--max-quarantine-rate",
         type=float,
-        default=float(os.environ.get("SEGMENTS_MAX_QUARANTINE_RATE", "0.05")),
+        default=float(os.environ.get("SEGMENTS_MAX_QUARANTINE_RATE", "0.05")),  # as refresh
         help="limit for sources without a row in seeds/quality/source_quarantine_limits.csv, "
         "as refresh applies it (default $SEGMENTS_MAX_QUARANTINE_RATE or %(default)s)",
     )
@@ -516,30 +516,13 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    import json
-
-    import yaml
-
-    from segwarehouse.doctor import diagnose, render_text
+    from segwarehouse.doctor import run_command
 
     settings = Settings.from_env()
     raw_dir = _from_root(settings, args.raw_dir) if args.raw_dir else settings.raw_dir
-    try:
-        dbt_vars = yaml.safe_load(args.vars) if args.vars else None
-    except yaml.YAMLError as error:
-        raise ValueError(f"--vars is not YAML: {error}") from None
-    if dbt_vars is not None and not isinstance(dbt_vars, dict):
-        raise ValueError(f"--vars must be a YAML mapping, got {args.vars!r}")
-    try:
-        report = diagnose(raw_dir, settings.project_dir, dbt_vars, args.max_quarantine_rate)
-    except RuntimeError as error:
-        print(f"segwarehouse doctor: error: {error}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(report.as_dict(), indent=2, default=str))
-    else:
-        print("\n".join(render_text(report)))
-    return report.exit_code
+    return run_command(
+        raw_dir, settings.project_dir, args.vars, args.json, args.max_quarantine_rate
+    )
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import yaml
 
 from segwarehouse import publish
 
@@ -912,3 +913,25 @@ def render_text(report: DoctorReport) -> list[str]:
     counts = f"{len(fails)} failure(s), {len(warnings)} warning(s)"
     lines.append(f"verdict: {report.verdict} ({counts}); exit code {report.exit_code}")
     return lines
+
+
+def run_command(
+    raw_dir: Path, project_dir: Path, vars_text: str | None, as_json: bool, limit: float
+) -> int:
+    """`segwarehouse doctor`: print the report (text or JSON) and return its exit code."""
+    try:
+        dbt_vars = yaml.safe_load(vars_text) if vars_text else None
+    except yaml.YAMLError as error:
+        raise ValueError(f"--vars is not YAML: {error}") from None
+    if dbt_vars is not None and not isinstance(dbt_vars, dict):
+        raise ValueError(f"--vars must be a YAML mapping, got {vars_text!r}")
+    try:
+        report = diagnose(raw_dir, project_dir, dbt_vars, limit)
+    except RuntimeError as error:
+        print(f"segwarehouse doctor: error: {error}", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        print("\n".join(render_text(report)))
+    return report.exit_code
