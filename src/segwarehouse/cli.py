@@ -1,5 +1,5 @@
-"""Command line: `segwarehouse generate | run | summary | bench | check | refresh | export |
-dashboard`."""
+"""Command line: `segwarehouse generate | doctor | run | summary | bench | check | refresh |
+export | dashboard`."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     _add_generate(commands)
+    _add_doctor(commands)
     _add_run(commands)
     _add_summary(commands)
     _add_bench(commands)
@@ -114,6 +115,40 @@ def _add_generate(commands: argparse._SubParsersAction) -> None:
         "files do not depend on it",
     )
     command.set_defaults(handler=_generate)
+
+
+def _add_doctor(commands: argparse._SubParsersAction) -> None:
+    command = commands.add_parser(
+        "doctor",
+        help="check a landing folder before the first build: what staging would do with it",
+        description="Run the staging build (raw-contract hook, staging, quarantine, "
+        "reconciliation, their tests) on the landing folder into a throw-away DuckDB file and "
+        "report per file: found or missing, columns against the contract, rows, parse failures "
+        "per typed column, date range, what would be quarantined and why; then the vars this "
+        "data needs and a verdict. Exit codes: 0 ok or warnings, 1 the build or the publish "
+        "audit would fail, 2 doctor could not run.",
+        epilog="Examples:\n  segwarehouse doctor\n  segwarehouse doctor --raw-dir /data/exports "
+        "--json\n  segwarehouse doctor --vars '{segments__earliest_plausible_date: 1990-01-01}'",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument(
+        "--raw-dir",
+        type=Path,
+        default=None,
+        help="landing folder to check (default $SEGMENTS_RAW_DIR or data/raw)",
+    )
+    command.add_argument(
+        "--vars", default=None, help="dbt vars for the build, as for dbt build --vars (YAML)"
+    )
+    command.add_argument("--json", action="store_true", help="print the report as JSON")
+    command.add_argument(
+        "--max-quarantine-rate",
+        type=float,
+        default=float(os.environ.get("SEGMENTS_MAX_QUARANTINE_RATE", "0.05")),  # as refresh
+        help="limit for sources without a row in seeds/quality/source_quarantine_limits.csv, "
+        "as refresh applies it (default $SEGMENTS_MAX_QUARANTINE_RATE or %(default)s)",
+    )
+    command.set_defaults(handler=_doctor)
 
 
 def _add_run(commands: argparse._SubParsersAction) -> None:
@@ -478,6 +513,16 @@ def _generate(args: argparse.Namespace) -> int:
     )
     print(f"wrote {args.out} and {args.truth_dir} in {summary.total_seconds:.1f}s")
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from segwarehouse.doctor import run_command
+
+    settings = Settings.from_env()
+    raw_dir = _from_root(settings, args.raw_dir) if args.raw_dir else settings.raw_dir
+    return run_command(
+        raw_dir, settings.project_dir, args.vars, args.json, args.max_quarantine_rate
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
