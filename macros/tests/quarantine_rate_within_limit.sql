@@ -1,7 +1,8 @@
 {% test quarantine_rate_within_limit(model, limits, reasons, hints, sources='required', stop_with_message=true) %}
     {#- Sources of `model` (audit.source_reconciliation) whose quarantine rate is above their row
         in `limits`, one row each with a message naming the source, the rate, the limit, its top
-        three reasons with counts and what to change for each (from `hints`). `sources`:
+        three reasons with counts and what to change for each (from `hints`: the
+        source's own row, else the row without a source). `sources`:
         'required' (files with meta required_file in the raw contract) or 'optional' (the rest).
         With stop_with_message the query itself stops with every such source's message joined
         by ' | ', so the test errors with that line instead of "Got N results"; without, it
@@ -56,15 +57,21 @@
             {{ dbt.concat([
                 'reason_counts.quarantine_reason', "' '",
                 dbt.cast('reason_counts.reason_rows', dbt.type_string()),
-                "coalesce(' (' || hints.what_to_do || ')', '')",
+                "coalesce(' (' || coalesce(source_hints.what_to_do, any_source_hints.what_to_do) || ')', '')",
             ]) }} as reason_text,
             row_number() over (
                 partition by reason_counts.source_name
                 order by reason_counts.reason_rows desc, reason_counts.quarantine_reason
             ) as reason_rank
         from reason_counts
-        left join {{ hints }} as hints
-            on reason_counts.quarantine_reason = hints.quarantine_reason
+        left join {{ hints }} as source_hints
+            on
+                reason_counts.quarantine_reason = source_hints.quarantine_reason
+                and reason_counts.source_name = source_hints.source_name
+        left join {{ hints }} as any_source_hints
+            on
+                reason_counts.quarantine_reason = any_source_hints.quarantine_reason
+                and any_source_hints.source_name is null
 
     ),
 

@@ -15,6 +15,8 @@ first missing column; doctor lists them all, and the columns it ignores) and the
 
 from __future__ import annotations
 
+import csv
+import functools
 import json
 import os
 import re
@@ -31,6 +33,7 @@ import duckdb
 import yaml
 
 from segwarehouse import publish
+from segwarehouse.settings import find_project_dir
 
 # The staging selection: seeds staging reads, the raw-contract hook, base and stg models, the
 # audit models, the per-source quarantine limits, and their data tests (what `dbt build` runs
@@ -63,80 +66,26 @@ VERDICT_FAIL = "would fail"
 EXIT_OK = 0
 EXIT_WOULD_FAIL = 1
 
-# One line per reason code (docs/raw_data_contract.md lists them; models/docs.md defines the
-# column): what to do. "source:reason" entries override the generic line for one source.
-_TIMESTAMP = "not an ISO 8601 timestamp (2025-03-01 14:05:00 or 2025-03-01T14:05:00+02:00): "
-_AMOUNT = "not a plain decimal (1234.50: '.' decimal point, no thousands separators): "
-REASON_HINTS: dict[str, str] = {
-    "missing_customer_id": "the CRM row has no customer_id: every CRM row needs its id",
-    "unparseable_created_at": _TIMESTAMP + "re-export created_at",
-    "unparseable_updated_at": _TIMESTAMP + "re-export updated_at",
-    "future_timestamp": "dated more than var segments__future_tolerance_hours after the load: "
-    "check the exporter's clock and time zone, or set var segments__loaded_at to replay an "
-    "old load",
-    "implausibly_old_timestamp": "dated before var segments__earliest_plausible_date: if your "
-    "history really starts earlier, set it, e.g. --vars "
-    "'{segments__earliest_plausible_date: \"1990-01-01\"}'",
-    "missing_order_id": "no order_id: every order needs its id",
-    "missing_order_ts": "no order_ts: every order needs the time it was placed",
-    "unparseable_order_ts": _TIMESTAMP + "re-export order_ts",
-    "missing_order_total": "no order_total: every order needs the amount charged",
-    "unparseable_order_total": _AMOUNT + "re-export order_total",
-    "negative_order_total": "order_total below 0: send refunds as status 'returned' with the "
-    "amount charged",
-    "absurd_order_total": "order_total at or above var segments__max_order_total (in the "
-    "order's currency): raise the var if such orders are real",
-    "unparseable_discount_amount": _AMOUNT + "re-export discount_amount",
-    "negative_discount_amount": "discount_amount below 0: send discounts as positive amounts",
-    "unknown_status": "status not in var segments__order_statuses: map your statuses onto "
-    "completed / cancelled / returned in the export (features count 'completed' orders)",
-    "consents:unknown_status": "status not in var segments__consent_statuses (granted / "
-    "revoked): map the values in the export",
-    "unknown_currency": "currency not in seeds/reference/currency_rates.csv: add a row "
-    "(currency_code, rate_to_reporting_currency), then dbt seed",
-    "no_customer_identifier": "no customer_id, email, loyalty_id or anonymous_id: the order "
-    "cannot be attributed to anyone",
-    "conflicting_duplicate_key": "the same id twice with different values: the latest version "
-    "is kept, the others quarantined; de-duplicate the export",
-    "orphan_order_line": "order_id not in orders: the line's order is missing from the orders file",
-    "parent_order_quarantined": "its order was quarantined: fix the order (see orders' reasons)",
-    "missing_product_id": "no product_id: every line / product needs its product id",
-    "unparseable_line_number": "line_number is not an integer: re-export it (or leave it empty)",
-    "missing_quantity": "no quantity: every order line needs its units",
-    "unparseable_quantity": "quantity is not an integer: re-export it",
-    "non_positive_quantity": "quantity 0 or below: send returns as status 'returned' on the order",
-    "missing_unit_price": "no unit_price: every order line needs its price",
-    "unparseable_unit_price": _AMOUNT + "re-export unit_price",
-    "negative_unit_price": "unit_price below 0: prices must be 0 or more",
-    "unparseable_list_price": _AMOUNT + "re-export list_price",
-    "negative_list_price": "list_price below 0: prices must be 0 or more",
-    "missing_event_id": "no event_id: every web event needs its id",
-    "missing_event_ts": "no event_ts: every event needs its time",
-    "unparseable_event_ts": _TIMESTAMP + "re-export event_ts",
-    "unknown_event_type": "event_type not in var segments__web_event_types: map the values in "
-    "the export or extend the var",
-    "campaign_events:unknown_event_type": "event_type not in var "
-    "segments__campaign_event_types: map the values in the export or extend the var",
-    "no_visitor_identifier": "no anonymous_id, customer_id or email: the event belongs to nobody",
-    "missing_campaign_id": "no campaign_id: every campaign event needs its campaign",
-    "unknown_variant": "variant not in var segments__campaign_variants (treatment / control; "
-    "empty = treatment)",
-    "unparseable_revenue": _AMOUNT + "re-export revenue",
-    "negative_revenue": "revenue below 0: amounts must be 0 or more",
-    "no_recipient_identifier": "no customer_id or email: the campaign event belongs to nobody",
-    "no_subject_identifier": "no customer_id or email: the row names nobody",
-    "missing_recorded_at": "no recorded_at: every consent change needs its time",
-    "unparseable_recorded_at": _TIMESTAMP + "re-export recorded_at",
-    "unknown_channel": "channel not in var segments__consent_channels (email / sms / ads / "
-    "push): map the values in the export",
-}
+# One line per reason code: seeds/quality/quarantine_reason_hints.csv, the table dbt build's
+# quarantine gate quotes too (a row with a source_name overrides the generic one for it).
+HINTS_SEED = Path("seeds") / "quality" / "quarantine_reason_hints.csv"
+NO_HINT = "see docs/raw_data_contract.md"
 
 
-def reason_hint(source: str, reason: str) -> str:
+@functools.cache
+def reason_hints(project_dir: Path) -> dict[tuple[str, str], str]:
+    """(source_name or '', reason) -> what to do, from the hints seed of `project_dir`."""
+    with (project_dir / HINTS_SEED).open(encoding="utf-8", newline="") as handle:
+        return {
+            (row["source_name"], row["quarantine_reason"]): row["what_to_do"]
+            for row in csv.DictReader(handle)
+        }
+
+
+def reason_hint(source: str, reason: str, project_dir: Path | None = None) -> str:
     """The one-line hint for a reason code, the source's own line first."""
-    return REASON_HINTS.get(f"{source}:{reason}") or REASON_HINTS.get(
-        reason, "see docs/raw_data_contract.md"
-    )
+    hints = reason_hints((project_dir or find_project_dir()).resolve())
+    return hints.get((source, reason)) or hints.get(("", reason), NO_HINT)
 
 
 # --- the contract, from dbt's manifest ----------------------------------------------------------
@@ -632,7 +581,7 @@ def _settings_findings(settings: Mapping[str, Any]) -> list[Finding]:
                 "warning",
                 "order statuses not in var segments__order_statuses: "
                 + ", ".join(f"{status} ({count:,})" for status, count in statuses.items())
-                + f": {REASON_HINTS['unknown_status'].split(': ', 1)[1]}",
+                + f": {reason_hint('orders', 'unknown_status').split(': ', 1)[1]}",
             )
         )
     reporting = settings.get("reporting_currency")

@@ -58,6 +58,7 @@ def test_every_source_has_one_limit_in_range() -> None:
 def test_every_reason_code_has_a_hint_and_the_contract_doc_lists_them_all() -> None:
     in_sql = reason_codes_in_staging_sql()
     hints = {row["quarantine_reason"] for row in seed("quarantine_reason_hints")}
+    assert all(row["what_to_do"] for row in seed("quarantine_reason_hints"))
     assert in_sql >= {"implausibly_old_timestamp", "placeholder_timestamp", "unknown_currency"}
     assert in_sql - hints == set(), "add a row to seeds/quality/quarantine_reason_hints.csv"
     assert hints - in_sql == set(), "a hint for a reason code no model produces"
