@@ -8,7 +8,7 @@ BENCH_CUSTOMERS ?= 10000 1000000
 BENCH_FORMAT ?= parquet
 BENCH := $(BIN)/segwarehouse bench --format $(BENCH_FORMAT) --work-dir data/bench --refresh-day
 
-.PHONY: help install run test test-spark lint format docs clean bench bench-smoke check refresh
+.PHONY: help install run test test-fast test-spark lint format docs clean bench bench-smoke check refresh
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,12 @@ run: $(STAMP)  ## generate demo data if data/raw is empty, dbt build, print wher
 
 test: $(STAMP) lint  ## the whole suite: lint, dbt build + tests on generated data, pytest
 	$(BIN)/pytest
+
+# The inner loop: every test that does not run dbt. dbt is pointed at a profiles folder that
+# does not exist, so a test that runs dbt without requesting the `dbt_project` fixture fails
+# here instead of silently slowing the fast tier down.
+test-fast: $(STAMP)  ## the tests that run no dbt (a few minutes at most), no lint
+	DBT_PROFILES_DIR=$(CURDIR)/tests/no-dbt-in-the-fast-tier $(BIN)/pytest -m "not dbt" -q
 
 # The scale-out check (docs/scale_out.md) in its own venv: pyspark is a 456 MB download that
 # `make test` does not need. Needs Java 17. The test skips, saying why, without them.

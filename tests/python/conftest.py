@@ -86,8 +86,23 @@ def make_workspace(root: Path) -> Workspace:
     return Workspace(raw_dir=raw_dir, warehouse=root / "warehouse.duckdb", scratch=root)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run dbt (they request `dbt_project`, directly or through a fixture) are the
+    `dbt` tier: `make test-fast` deselects them (`-m "not dbt"`)."""
+    for item in items:
+        if "dbt_project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.dbt)
+
+
+@pytest.fixture(scope="session")
+def dbt_project() -> Path:
+    """The dbt project's root. Request it in every fixture or test that runs dbt (or a
+    command that does): that is what puts the test in the `dbt` tier."""
+    return PROJECT_DIR
+
+
 @pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
+def workspace(tmp_path: Path, dbt_project: Path) -> Workspace:
     """A fresh, empty landing folder and warehouse for one test."""
     return make_workspace(tmp_path)
 
@@ -152,7 +167,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+def built(
+    generated: Path, tmp_path_factory: pytest.TempPathFactory, dbt_project: Path
+) -> Workspace:
     """The whole project built (dbt build: seeds, models, tests) on the generated data."""
     workspace = linked_workspace(tmp_path_factory.mktemp("built"), generated / "raw")
     run = workspace.dbt("build", dbt_vars=BUILD_VARS)

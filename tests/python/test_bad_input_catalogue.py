@@ -573,7 +573,7 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+def lab(tmp_path_factory: pytest.TempPathFactory, dbt_project: Path) -> Lab:
     root = tmp_path_factory.mktemp("catalogue")
     generate(PEOPLE, SEED, root / "generated" / "raw", root / "generated" / "truth", END_DATE)
     return Lab(root=root, landing=root / "generated" / "raw")

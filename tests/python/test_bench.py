@@ -19,7 +19,7 @@ CUSTOMERS = 1_000
 
 
 @pytest.fixture(scope="module")
-def bench_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bench_run(tmp_path_factory: pytest.TempPathFactory, dbt_project: Path) -> Path:
     """One `segwarehouse bench` run at 1,000 customers into a temporary folder."""
     root = tmp_path_factory.mktemp("bench")
     exit_code = main(

@@ -21,7 +21,7 @@ def _warehouse(path: Path, statements: list[str]) -> Path:
 
 
 @pytest.fixture
-def pair(tmp_path: Path) -> tuple[Path, Path]:
+def pair(tmp_path: Path, dbt_project: Path) -> tuple[Path, Path]:
     """Two builds: run columns and float noise differ in `same`, one row in `changed`, a
     repeated row in `repeated`, and each side has a table the other lacks."""
     left = _warehouse(

@@ -231,7 +231,7 @@ class Matrix:
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Matrix:
+def matrix(tmp_path_factory: pytest.TempPathFactory, dbt_project: Path) -> Matrix:
     return Matrix(tmp_path_factory.mktemp("shapes"))
 
 

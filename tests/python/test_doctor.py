@@ -70,7 +70,7 @@ def lines_with(report: DoctorReport, *fragments: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def generated_report(generated: Path) -> DoctorReport:
+def generated_report(generated: Path, dbt_project: Path) -> DoctorReport:
     return diagnose(generated / "raw", PROJECT_DIR, BUILD_VARS)
 
 
@@ -108,6 +108,7 @@ def test_generated_folder_settings_match_the_files(
 # --- hand-written folders -----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_missing_required_file(tmp_path: Path) -> None:
     write(tmp_path / "raw" / "crm_customers.csv", CRM_HEADER, VALID_CRM)
     report = diagnose(tmp_path / "raw", PROJECT_DIR, BUILD_VARS)
@@ -122,6 +123,7 @@ def test_missing_required_file(tmp_path: Path) -> None:
     assert lines_with(report, "web_events (optional): absent (read as empty)")
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_missing_required_column(tmp_path: Path) -> None:
     write(tmp_path / "raw" / "crm_customers.csv", CRM_HEADER, VALID_CRM)
     write(tmp_path / "raw" / "orders.csv", "order_id,customer_id,status,order_total", "O1,C1,x,1")
@@ -157,7 +159,7 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def messy_report(messy: Path) -> DoctorReport:
+def messy_report(messy: Path, dbt_project: Path) -> DoctorReport:
     return diagnose(messy, PROJECT_DIR, EARLIEST_2000)
 
 
@@ -179,6 +181,7 @@ def test_1990s_dates_name_the_var(messy_report: DoctorReport) -> None:
     assert lines_with(messy_report, "FAIL: orders quarantine rate 77.78% (7 of 9 raw rows)")
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_1990s_dates_pass_once_the_var_is_set(messy: Path) -> None:
     report = diagnose(
         messy, PROJECT_DIR, {**BUILD_VARS, "segments__earliest_plausible_date": "1990-01-01"}
@@ -208,6 +211,7 @@ def test_unknown_currency(messy_report: DoctorReport) -> None:
     assert lines_with(messy_report, "not in seeds/reference/currency_rates.csv: XYZ 2")
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_ids_only_crm_file_by_the_command_line(tmp_path: Path) -> None:
     """Only customer_id in the CRM file: builds, with a warning listing the absent columns;
     `--json` carries the same findings."""

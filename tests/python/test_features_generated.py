@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from conftest import BUILD_VARS, END_DATE, Workspace, linked_workspace, make_workspace
 from test_staging_generated import filtered_copy
@@ -71,6 +72,7 @@ def test_order_features_match_an_independent_computation(built: Workspace) -> No
     assert (prospects["order_count"] == 0).all() and prospects["recency_days"].isna().all()
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_features_ignore_data_dated_after_as_of_date(generated: Path, tmp_path: Path) -> None:
     """Building as of a past date on today's files equals building on the files cut then."""
     as_of = date(2026, 3, 31).isoformat()

@@ -109,6 +109,7 @@ def test_erased_people_are_gone_from_every_identity_mart(built: Workspace, gener
     assert (crm_left, orders_left) == (0, 0)
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_daily_refresh_keeps_keys_and_logs_every_change(generated: Path, tmp_path: Path) -> None:
     """Two daily runs into one warehouse: keys are stable, and every identifier whose key
     changed is in customer_key_changes (old -> new), so history can follow it."""
@@ -146,6 +147,7 @@ def test_daily_refresh_keeps_keys_and_logs_every_change(generated: Path, tmp_pat
     assert {change for change in changed if change[1] not in erased} <= logged
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_person_records_alone_resolve_their_duplicates(generated: Path, tmp_path: Path) -> None:
     """A CRM file with only names, birth dates and addresses (no email, phone, loyalty id,
     orders) still resolves people recorded twice."""

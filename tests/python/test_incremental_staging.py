@@ -219,7 +219,7 @@ def deliver(days_dir: Path, raw_dir: Path, number: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def chain(tmp_path_factory: pytest.TempPathFactory, dbt_project: Path) -> dict:
     """Day 1 built, days 2 and 3 run incrementally; the same folder rebuilt in full."""
     root = tmp_path_factory.mktemp("incremental")
     generate(CUSTOMERS, SEED, root / "single", root / "truth", DAYS[-1])
@@ -354,6 +354,7 @@ def required_files(raw_dir: Path) -> None:
     )
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_folder_and_file_together_are_refused(tmp_path: Path) -> None:
     workspace = make_workspace(tmp_path / "both")
     required_files(workspace.raw_dir)
@@ -367,6 +368,7 @@ def test_folder_and_file_together_are_refused(tmp_path: Path) -> None:
     assert "keep one layout" in run.output
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_contract_is_checked_per_delivery_file(tmp_path: Path) -> None:
     workspace = make_workspace(tmp_path / "contract")
     required_files(workspace.raw_dir)

@@ -110,7 +110,9 @@ def snapshot(workspace: Workspace) -> Snapshot:
 
 
 @pytest.fixture(scope="module")
-def health_builds(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> HealthBuilds:
+def health_builds(
+    generated: Path, tmp_path_factory: pytest.TempPathFactory, dbt_project: Path
+) -> HealthBuilds:
     workspace = linked_workspace(tmp_path_factory.mktemp("health"), generated / "raw")
     snapshots = {}
     for as_of_date in SUCCESSIVE_DATES:

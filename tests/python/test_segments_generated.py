@@ -133,7 +133,7 @@ class SuccessiveBuilds:
 
 @pytest.fixture(scope="module")
 def successive_builds(
-    generated: Path, tmp_path_factory: pytest.TempPathFactory
+    generated: Path, tmp_path_factory: pytest.TempPathFactory, dbt_project: Path
 ) -> SuccessiveBuilds:
     workspace = linked_workspace(tmp_path_factory.mktemp("successive"), generated / "raw")
     memberships = {}

@@ -145,6 +145,7 @@ def filtered_copy(raw_dir: Path, target: Path, cutoff: str) -> None:
             )
 
 
+@pytest.mark.usefixtures("dbt_project")
 def test_backfill_sees_exactly_what_existed_then(generated: Path, tmp_path: Path) -> None:
     """A build as of a past date on the full data equals a build on data cut at that date."""
     full = linked_workspace(tmp_path / "full", generated / "raw")
