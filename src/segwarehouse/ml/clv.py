@@ -526,8 +526,13 @@ def predict_clv(
     """
     bg = _params_of(parameters, "bg_nbd", BgNbdParams)
     if bg is None:
+        logger.warning("customer_clv empty: BG/NBD was not fitted (clv_model_params)")
         return pd.DataFrame(columns=list(CLV_SCHEMA))
     gg = _params_of(parameters, "gamma_gamma", GammaGammaParams)
+    if gg is None:
+        logger.warning(
+            "expected spend, revenue and CLV null: Gamma-Gamma was not fitted (clv_model_params)"
+        )
     buyers = _buyers(rfm)
     x = buyers["frequency"].to_numpy(dtype=float)
     t_x = buyers["recency_clv_days"].to_numpy(dtype=float)
