@@ -22,6 +22,7 @@ on fewer folds), `skipped` (no output, with the reason: nothing to learn from) o
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -71,15 +72,17 @@ class RunRecord:
 
 
 class _WarningCollector(logging.Handler):
-    """Keeps the text of every warning (or worse) logged while it is attached."""
+    """Keeps the text of every warning (or worse) logged by this thread while it is attached:
+    dbt runs two models at once in two threads, and each run keeps only its own warnings."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
+        self.thread = threading.get_ident()
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if message not in self.messages:
+        if record.thread == self.thread and message not in self.messages:
             self.messages.append(message)
 
 
