@@ -175,7 +175,8 @@ def recorded_run(
     except Exception as error:  # recorded, then re-raised unless optional
         failure = error
         frame = empty_frame(schema)
-        relation = typed_relation(con, frame, schema)
+        # A required model re-raises below: it needs no stand-in output.
+        relation = typed_relation(con, frame, schema) if optional else None
         output_rows = 0
     finally:
         package_logger.removeHandler(collector)
@@ -201,4 +202,5 @@ def recorded_run(
     append_run(con, record)
     if failure is not None and not optional:
         raise failure
+    assert relation is not None
     return relation
