@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.identity.match_model import (
     CRM_PERSON_RECORDS,
@@ -18,8 +20,8 @@ from segwarehouse.identity.match_model import (
     match_refit_key,
 )
 from segwarehouse.identity.probabilistic import MatchSettings
-from segwarehouse.ml.frames import typed_relation
 from segwarehouse.ml.model_cache import previous_rows
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -38,10 +40,34 @@ def model(dbt: Any, session: Any) -> Any:
         settings,
         nicknames,
     )
-    row = previous_rows(con, dbt.this, key, MATCH_MODEL_SCHEMA, key_column="refit_key")
-    if row is None:
-        customers_relation.project(CRM_PERSON_RECORDS).create_view(
-            "identity_training_records", replace=True
-        )
-        row = match_model_row(con, "identity_training_records", settings, nicknames, key)
-    return typed_relation(con, row, MATCH_MODEL_SCHEMA)
+
+    def compute() -> pd.DataFrame:
+        row = previous_rows(con, dbt.this, key, MATCH_MODEL_SCHEMA, key_column="refit_key")
+        if row is None:
+            customers_relation.project(CRM_PERSON_RECORDS).create_view(
+                "identity_training_records", replace=True
+            )
+            row = match_model_row(con, "identity_training_records", settings, nicknames, key)
+        return row
+
+    # Not optional: an error stops the build (no mart is right without customer keys).
+    return recorded_run(
+        con,
+        "int_identity_match_model",
+        context_relation,
+        MATCH_MODEL_SCHEMA,
+        compute,
+        produced=lambda row: bool(row["model_json"].notna().any()),
+        note=untrained_note,
+        optional=False,
+    )
+
+
+def untrained_note(row: pd.DataFrame) -> str | None:
+    """Why no match model was trained (None when one was)."""
+    if row["model_json"].notna().any():
+        return None
+    return (
+        f"not trained: {int(row['record_count'].sum())} CRM person records share no blocking "
+        "key (fewer than two records, or no candidate pairs); no probabilistic links"
+    )

@@ -4,24 +4,28 @@ Thin dbt model: fitting and versioning live in segwarehouse.ml.churn and
 segwarehouse.ml.model_cache, with their tests. The training snapshot is as of the retrain
 anchor (var ml__retrain_every_days); while the anchor, the settings and the library
 versions are those of the previous build's row (its refit_key), that row is kept and neither
-the training set is read nor anything fitted.
+the training set is read nor anything fitted. The run (ok / degraded / skipped, and why) is
+logged to audit.model_runs (segwarehouse.ml.run_log).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     MODEL_SCHEMA,
     model_row,
     refit_key,
+    report_kept_fit,
     settings_from_config,
     training_cutoff,
     training_from_relation,
 )
-from segwarehouse.ml.frames import typed_relation
 from segwarehouse.ml.model_cache import previous_rows
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -45,8 +49,21 @@ def model(dbt: Any, session: Any) -> Any:
     as_of_date = run_as_of_date(context_relation)
     settings = settings_from_config(config)
     con = duckdb_connection(session)
-    key = refit_key(training_cutoff(as_of_date, settings), settings)
-    row = previous_rows(con, dbt.this, key, MODEL_SCHEMA, key_column="refit_key")
-    if row is None:
-        row = model_row(training_from_relation(snapshots_relation, as_of_date, settings), settings)
-    return typed_relation(con, row, MODEL_SCHEMA)
+
+    def compute() -> pd.DataFrame:
+        key = refit_key(training_cutoff(as_of_date, settings), settings)
+        row = previous_rows(con, dbt.this, key, MODEL_SCHEMA, key_column="refit_key")
+        if row is not None:
+            report_kept_fit(row)
+            return row
+        training = training_from_relation(snapshots_relation, as_of_date, settings)
+        return model_row(training, settings)
+
+    return recorded_run(
+        con,
+        "int_churn_model",
+        context_relation,
+        MODEL_SCHEMA,
+        compute,
+        produced=lambda row: bool(row["model_bytes"].notna().any()),
+    )

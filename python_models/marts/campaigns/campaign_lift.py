@@ -16,13 +16,14 @@ from segwarehouse.experiments.lift import (
     campaign_lift_frame,
     settings_from_config,
 )
-from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.run_log import recorded_run
 
 
 def model(dbt: Any, session: Any) -> Any:
     """One row per campaign with members in campaign_arm_summary."""
     dbt.config(materialized="table")
     arms_relation = dbt.ref("campaign_arm_summary")
+    context_relation = dbt.ref("int_run_context")
     # dbt passes a model only the config keys its code names literally.
     config = {
         "alpha": dbt.config.get("alpha"),
@@ -31,6 +32,16 @@ def model(dbt: Any, session: Any) -> Any:
         "min_detectable_effect_revenue": dbt.config.get("min_detectable_effect_revenue"),
         "attribution_window_days": dbt.config.get("attribution_window_days"),
     }
-    arms = arms_relation.project(ARM_COLUMNS).df()
-    lift = campaign_lift_frame(arms, settings_from_config(config))
-    return typed_relation(duckdb_connection(session), lift, LIFT_SCHEMA)
+    settings = settings_from_config(config)
+    return recorded_run(
+        duckdb_connection(session),
+        "campaign_lift",
+        context_relation,
+        LIFT_SCHEMA,
+        lambda: campaign_lift_frame(arms_relation.project(ARM_COLUMNS).df(), settings),
+        note=lambda lift: (
+            "no campaign with members in campaign_arm_summary (no campaign events landed)"
+            if lift.empty
+            else None
+        ),
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.clustering import (
     BUYERS_FILTER,
@@ -18,8 +20,8 @@ from segwarehouse.ml.clustering import (
     diagnostics_table,
     sweep_refit_key,
 )
-from segwarehouse.ml.frames import typed_relation
 from segwarehouse.ml.model_cache import previous_rows
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -38,12 +40,16 @@ def model(dbt: Any, session: Any) -> Any:
     )
     as_of_date = run_as_of_date(context_relation)
     con = duckdb_connection(session)
-    key = sweep_refit_key(as_of_date, settings)
-    diagnostics = previous_rows(con, dbt.this, key, DIAGNOSTICS_SCHEMA, key_column="refit_key")
-    if diagnostics is None:
-        features = (
-            features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()
-        ).set_index("customer_key")
-        diagnostics = diagnostics_table(features, as_of_date, settings)
-    diagnostics["as_of_date"] = as_of_date
-    return typed_relation(con, diagnostics, DIAGNOSTICS_SCHEMA)
+
+    def compute() -> pd.DataFrame:
+        key = sweep_refit_key(as_of_date, settings)
+        diagnostics = previous_rows(con, dbt.this, key, DIAGNOSTICS_SCHEMA, key_column="refit_key")
+        if diagnostics is None:
+            features = (
+                features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()
+            ).set_index("customer_key")
+            diagnostics = diagnostics_table(features, as_of_date, settings)
+        diagnostics["as_of_date"] = as_of_date
+        return diagnostics
+
+    return recorded_run(con, "cluster_diagnostics", context_relation, DIAGNOSTICS_SCHEMA, compute)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.clustering import (
     BUYERS_FILTER,
@@ -15,7 +17,7 @@ from segwarehouse.ml.clustering import (
     PROFILES_SCHEMA,
     cluster_profiles,
 )
-from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -25,8 +27,14 @@ def model(dbt: Any, session: Any) -> Any:
     clusters_relation = dbt.ref("customer_clusters")
     features_relation = dbt.ref("customer_features")
     context_relation = dbt.ref("int_run_context")
-    features = (features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()).set_index(
-        "customer_key"
+    as_of_date = run_as_of_date(context_relation)
+
+    def compute() -> pd.DataFrame:
+        features = (
+            features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()
+        ).set_index("customer_key")
+        return cluster_profiles(clusters_relation.df(), features, as_of_date)
+
+    return recorded_run(
+        duckdb_connection(session), "cluster_profiles", context_relation, PROFILES_SCHEMA, compute
     )
-    profiles = cluster_profiles(clusters_relation.df(), features, run_as_of_date(context_relation))
-    return typed_relation(duckdb_connection(session), profiles, PROFILES_SCHEMA)

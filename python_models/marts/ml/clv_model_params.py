@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.clv import PARAMS_SCHEMA, fit_clv_parameters
-from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -18,8 +20,19 @@ def model(dbt: Any, session: Any) -> Any:
     dbt.config(materialized="table")
     rfm_relation = dbt.ref("customer_rfm")
     context_relation = dbt.ref("int_run_context")
-    rfm = rfm_relation.project(
-        "customer_key, frequency, recency_clv_days, age_clv_days, monetary_clv"
-    ).df()
-    parameters = fit_clv_parameters(rfm, run_as_of_date(context_relation))
-    return typed_relation(duckdb_connection(session), parameters, PARAMS_SCHEMA)
+    as_of_date = run_as_of_date(context_relation)
+
+    def compute() -> pd.DataFrame:
+        rfm = rfm_relation.project(
+            "customer_key, frequency, recency_clv_days, age_clv_days, monetary_clv"
+        ).df()
+        return fit_clv_parameters(rfm, as_of_date)
+
+    return recorded_run(
+        duckdb_connection(session),
+        "clv_model_params",
+        context_relation,
+        PARAMS_SCHEMA,
+        compute,
+        produced=lambda params: bool((params["model_name"] == "bg_nbd").any()),
+    )

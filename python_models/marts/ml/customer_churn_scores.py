@@ -3,22 +3,25 @@
 Thin dbt model: scores the scoring snapshot of int_churn_feature_snapshots with the model
 int_churn_model fitted (or kept); features, the classifier and the bands live in
 segwarehouse.ml.churn, with their tests (including one that later orders cannot change the
-training features).
+training features). With no model the table is empty and audit.model_runs says why.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     SCORES_SCHEMA,
+    report_missing_model,
     score_with_model,
     scoring_from_relation,
     settings_from_config,
     stored_model,
 )
-from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -42,7 +45,17 @@ def model(dbt: Any, session: Any) -> Any:
     }
     as_of_date = run_as_of_date(context_relation)
     settings = settings_from_config(config)
-    current = scoring_from_relation(snapshots_relation)
-    model_bytes, version = stored_model(model_relation)
-    scores = score_with_model(model_bytes, version, current, as_of_date, settings)
-    return typed_relation(duckdb_connection(session), scores, SCORES_SCHEMA)
+
+    def compute() -> pd.DataFrame:
+        report_missing_model(model_relation)
+        current = scoring_from_relation(snapshots_relation)
+        model_bytes, version = stored_model(model_relation)
+        return score_with_model(model_bytes, version, current, as_of_date, settings)
+
+    return recorded_run(
+        duckdb_connection(session),
+        "customer_churn_scores",
+        context_relation,
+        SCORES_SCHEMA,
+        compute,
+    )

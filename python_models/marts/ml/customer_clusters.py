@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.clustering import (
@@ -19,7 +20,7 @@ from segwarehouse.ml.clustering import (
     ClusterSettings,
     clusters_table,
 )
-from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -31,14 +32,16 @@ def model(dbt: Any, session: Any) -> Any:
     context_relation = dbt.ref("int_run_context")
     settings = ClusterSettings(seed=int(dbt.config.get("random_seed")))
     con = duckdb_connection(session)
-    try:  # the table as the previous build left it (absent on the first build)
-        previous = con.sql(f"select customer_key, cluster_id from {dbt.this}").df()
-    except (duckdb.CatalogException, duckdb.BinderException):  # absent, or an older shape
-        previous = None
-    features = (features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()).set_index(
-        "customer_key"
-    )
-    clusters = clusters_table(
-        features, diagnostics_relation.df(), previous, run_as_of_date(context_relation), settings
-    )
-    return typed_relation(con, clusters, CLUSTERS_SCHEMA)
+    as_of_date = run_as_of_date(context_relation)
+
+    def compute() -> pd.DataFrame:
+        try:  # the table as the previous build left it (absent on the first build)
+            previous = con.sql(f"select customer_key, cluster_id from {dbt.this}").df()
+        except (duckdb.CatalogException, duckdb.BinderException):  # absent, or an older shape
+            previous = None
+        features = (
+            features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()
+        ).set_index("customer_key")
+        return clusters_table(features, diagnostics_relation.df(), previous, as_of_date, settings)
+
+    return recorded_run(con, "customer_clusters", context_relation, CLUSTERS_SCHEMA, compute)

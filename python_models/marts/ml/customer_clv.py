@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.clv import CLV_SCHEMA, ClvSettings, predict_clv
-from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -25,8 +27,14 @@ def model(dbt: Any, session: Any) -> Any:
         horizon_days=int(dbt.config.get("horizon_days")),
         annual_discount_rate=float(dbt.config.get("annual_discount_rate")),
     )
-    rfm = rfm_relation.project(
-        "customer_key, frequency, recency_clv_days, age_clv_days, monetary_clv"
-    ).df()
-    clv = predict_clv(rfm, params_relation.df(), run_as_of_date(context_relation), settings)
-    return typed_relation(duckdb_connection(session), clv, CLV_SCHEMA)
+    as_of_date = run_as_of_date(context_relation)
+
+    def compute() -> pd.DataFrame:
+        rfm = rfm_relation.project(
+            "customer_key, frequency, recency_clv_days, age_clv_days, monetary_clv"
+        ).df()
+        return predict_clv(rfm, params_relation.df(), as_of_date, settings)
+
+    return recorded_run(
+        duckdb_connection(session), "customer_clv", context_relation, CLV_SCHEMA, compute
+    )

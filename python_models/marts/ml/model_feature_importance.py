@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     IMPORTANCE_SCHEMA,
     importance_of_training_set,
+    report_missing_model,
     rows_of_the_fit,
     settings_from_config,
 )
-from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -39,9 +42,15 @@ def model(dbt: Any, session: Any) -> Any:
     as_of_date = run_as_of_date(context_relation)
     settings = settings_from_config(config)
     con = duckdb_connection(session)
-    # Computed from the training set alone: kept while the model version is the same.
-    importance = rows_of_the_fit(
-        con, dbt.this, snapshots_relation, model_relation, as_of_date, settings,
-        importance_of_training_set, IMPORTANCE_SCHEMA,
-    )  # fmt: skip
-    return typed_relation(con, importance, IMPORTANCE_SCHEMA)
+
+    def compute() -> pd.DataFrame:
+        report_missing_model(model_relation)
+        # Computed from the training set alone: kept while the model version is the same.
+        return rows_of_the_fit(
+            con, dbt.this, snapshots_relation, model_relation, as_of_date, settings,
+            importance_of_training_set, IMPORTANCE_SCHEMA,
+        )  # fmt: skip
+
+    return recorded_run(
+        con, "model_feature_importance", context_relation, IMPORTANCE_SCHEMA, compute
+    )

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from segwarehouse.dbt_session import duckdb_connection
 from segwarehouse.ml.churn import (
     METRICS_SCHEMA,
     evaluate_training_set,
+    has_cv_metrics,
+    report_missing_model,
     rows_of_the_fit,
     settings_from_config,
 )
-from segwarehouse.ml.frames import typed_relation
+from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
 
 
@@ -39,9 +43,15 @@ def model(dbt: Any, session: Any) -> Any:
     as_of_date = run_as_of_date(context_relation)
     settings = settings_from_config(config)
     con = duckdb_connection(session)
-    # Computed from the training set alone: kept while the model version is the same.
-    metrics = rows_of_the_fit(
-        con, dbt.this, snapshots_relation, model_relation, as_of_date, settings,
-        evaluate_training_set, METRICS_SCHEMA,
-    )  # fmt: skip
-    return typed_relation(con, metrics, METRICS_SCHEMA)
+
+    def compute() -> pd.DataFrame:
+        report_missing_model(model_relation)
+        # Computed from the training set alone: kept while the model version is the same.
+        return rows_of_the_fit(
+            con, dbt.this, snapshots_relation, model_relation, as_of_date, settings,
+            evaluate_training_set, METRICS_SCHEMA,
+        )  # fmt: skip
+
+    return recorded_run(
+        con, "model_metrics", context_relation, METRICS_SCHEMA, compute, produced=has_cv_metrics
+    )

@@ -10,11 +10,19 @@ point_in_time_features and churn_labels here are the reference it is tested agai
 
 The model is a HistGradientBoostingClassifier calibrated with CalibratedClassifierCV
 (isotonic, fitted on out-of-fold predictions of stratified folds; one booster fitted on all
-rows predicts). It is evaluated by an outer stratified cross-validation of the whole
-calibrated model (AUC, precision and recall at the decision threshold, Brier score, expected
-calibration error) and explained by permutation importance on a held-out quarter. The fit is
-stored by int_churn_model (model_row) and kept for its retrain period (refit_key); scores,
-metrics and importances name the model_version they come from.
+rows predicts). Small or lopsided training sets degrade instead of failing (fit_plan): the
+folds shrink to what the minority class allows (each fold needs one of each class), and with
+no second class, too few customers or a single customer of a class nothing is fitted; the
+reason is kept in int_churn_model.fit_note and reaches audit.model_runs. Features that are
+missing for every training row (no web sessions, only one-time buyers) are set to 0 before
+the booster bins them: scikit-learn's binning raises on an all-NaN column, and such a column
+holds no information to learn from anyway.
+
+It is evaluated by an outer stratified cross-validation of the whole calibrated model (AUC,
+precision and recall at the decision threshold, Brier score, expected calibration error) and
+explained by permutation importance on a held-out quarter. The fit is stored by
+int_churn_model (model_row) and kept for its retrain period (refit_key); scores, metrics and
+importances name the model_version they come from.
 """
 
 from __future__ import annotations
@@ -27,11 +35,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import brier_score_loss, precision_score, recall_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
 from threadpoolctl import threadpool_limits
 
 from segwarehouse.ml.model_cache import (
@@ -47,7 +57,8 @@ logger = logging.getLogger("segwarehouse.ml.churn")
 MODEL_NAME = "churn_hgb"
 # Part of every model_version: bump it when _classifier or the way the model is fitted changes
 # (the training rows, the settings and the library versions are hashed already).
-MODEL_REVISION = 1
+# 2: all-NaN columns filled before binning, folds shrunk to the minority class.
+MODEL_REVISION = 2
 
 FEATURES = (
     "recency_days",
@@ -108,7 +119,14 @@ MODEL_SCHEMA = {
     "positive_rate": "double",
     "model_bytes": "blob",
     "trained_at": "timestamp",
+    "fit_status": "varchar",
+    "fit_note": "varchar",
 }
+
+# fit_status of int_churn_model (and audit.model_runs' status of the churn models).
+FIT_OK = "ok"
+FIT_DEGRADED = "degraded"
+FIT_SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -257,25 +275,68 @@ def churn_labels(
     return pd.Series((~customers.isin(came_back)).astype(int), index=customers, name="churned")
 
 
-def _classifier(settings: ChurnSettings, folds: int) -> CalibratedClassifierCV:
-    booster = HistGradientBoostingClassifier(
-        max_iter=100,
-        learning_rate=0.06,
-        max_leaf_nodes=15,
-        min_samples_leaf=20,
-        l2_regularization=1.0,
-        random_state=settings.seed,
+class AllMissingFilled(TransformerMixin, BaseEstimator):
+    """Sets the columns that were missing in every training row to 0 (the others untouched).
+
+    HistGradientBoosting keeps NaN as "unknown" and splits on it, but its binning raises
+    ("window shape cannot be larger than input array shape") on a column with no value at all,
+    which a cross-validation fold can produce even when the whole training set has a few
+    values. A column constant in training is never split on, so the 0 changes no prediction.
+    """
+
+    def fit(self, x: np.ndarray, y: object = None) -> AllMissingFilled:
+        self.all_missing_ = np.isnan(np.asarray(x, dtype=float)).all(axis=0)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        filled = np.array(x, dtype=float, copy=True)
+        filled[:, self.all_missing_] = 0.0
+        return filled
+
+
+def _booster(settings: ChurnSettings) -> Pipeline:
+    return make_pipeline(
+        AllMissingFilled(),
+        HistGradientBoostingClassifier(
+            max_iter=100,
+            learning_rate=0.06,
+            max_leaf_nodes=15,
+            min_samples_leaf=20,
+            l2_regularization=1.0,
+            random_state=settings.seed,
+        ),
     )
+
+
+def _classifier(settings: ChurnSettings, folds: int) -> CalibratedClassifierCV | Pipeline:
+    """The calibrated booster with `folds` stratified folds; the plain booster (probabilities
+    uncalibrated) when folds < 2, i.e. a class has a single member in the rows fitted."""
+    if folds < 2:
+        return _booster(settings)
     # ensemble=False: the isotonic map is fitted on out-of-fold predictions of `folds` boosters
     # and one booster fitted on all rows predicts. Scoring 1M buyers and the permutation
     # importance's 85 scorings then run one booster instead of `folds` (at 1M: predicting took
     # 24 s with five), for one more fit.
     return CalibratedClassifierCV(
-        booster,
+        _booster(settings),
         method="isotonic",
         cv=StratifiedKFold(folds, shuffle=True, random_state=settings.seed),
         ensemble=False,
     )
+
+
+def _fitted(
+    x: np.ndarray, y: np.ndarray, settings: ChurnSettings, folds: int
+) -> CalibratedClassifierCV | Pipeline:
+    """The classifier fitted on x, y with at most `folds` calibration folds: as many as the
+    smaller class of y allows (each fold needs a member of each class)."""
+    return _classifier(settings, min(folds, _minority(y))).fit(x, y)
+
+
+def _minority(labels: np.ndarray | pd.Series) -> int:
+    """Members of the smaller class (0 when there are fewer than two classes)."""
+    counts = np.unique(np.asarray(labels), return_counts=True)[1]
+    return int(counts.min()) if len(counts) == 2 else 0
 
 
 def expected_calibration_error(
@@ -292,13 +353,55 @@ def expected_calibration_error(
     return float(error)
 
 
+@dataclass(frozen=True)
+class FitPlan:
+    """Whether and how a training set is fitted: calibration folds (0 = nothing is fitted),
+    fit_status and the note that says why it is not the full fit."""
+
+    folds: int
+    status: str
+    note: str | None
+
+
+def _label_counts(labels: pd.Series) -> str:
+    counts = labels.value_counts().to_dict()
+    return f"{counts.get(1, 0)} churned, {counts.get(0, 0)} not churned"
+
+
+def fit_plan(labels: pd.Series, settings: ChurnSettings) -> FitPlan:
+    """How the training set with these labels is fitted (never raises).
+
+    Skipped (no model) with no second class, fewer than min_training_customers, or a class
+    of one customer (nothing to stratify, calibrate or validate on); degraded with fewer
+    calibration folds than cv_folds when the smaller class has fewer members than cv_folds.
+    """
+    n, minority = len(labels), _minority(labels)
+    if n < settings.min_training_customers or minority < 2:
+        why = (
+            "a single class"
+            if minority == 0
+            else f"fewer than {settings.min_training_customers} customers"
+            if n < settings.min_training_customers
+            else "a class of one customer"
+        )
+        return FitPlan(
+            0,
+            FIT_SKIPPED,
+            f"not trained: {n} training customers ({_label_counts(labels)}), {why}; "
+            "customer_churn_scores is empty",
+        )
+    if minority < settings.cv_folds:
+        return FitPlan(
+            minority,
+            FIT_DEGRADED,
+            f"calibrated on {minority} folds instead of {settings.cv_folds}: the smaller class "
+            f"has {minority} customers ({_label_counts(labels)})",
+        )
+    return FitPlan(settings.cv_folds, FIT_OK, None)
+
+
 def _trainable(labels: pd.Series, settings: ChurnSettings) -> bool:
-    counts = labels.value_counts()
-    return (
-        len(labels) >= settings.min_training_customers
-        and len(counts) == 2
-        and counts.min() >= 2 * max(settings.cv_folds, settings.outer_cv_folds)
-    )
+    return fit_plan(labels, settings).folds >= 2
 
 
 @dataclass
@@ -369,6 +472,16 @@ def stored_model(model: Any) -> tuple[bytes | None, str | None]:
         return None, None
     model_bytes, version = rows[0]
     return (bytes(model_bytes) if model_bytes is not None else None), version
+
+
+def report_missing_model(model: Any) -> None:
+    """Warn, with its fit_note, when int_churn_model (relation `model`) holds no fitted model:
+    the reason customer_churn_scores, model_metrics and model_feature_importance record."""
+    rows = model.project("model_bytes is null, fit_note").fetchall()
+    if not rows:
+        logger.warning("no churn model: int_churn_model holds no row")
+    elif rows[0][0]:
+        logger.warning("no churn model: %s", rows[0][1] or "int_churn_model.model_bytes is null")
 
 
 def rows_of_the_fit(
@@ -456,28 +569,23 @@ def refit_key(cutoff: date, settings: ChurnSettings) -> str:
 def fit_churn_model(
     train: ChurnTrainingSet, settings: ChurnSettings
 ) -> CalibratedClassifierCV | None:
-    """The calibrated classifier fitted on `train`; None, with a warning, when the training set
-    is too small or has one class only."""
-    if not _trainable(train.labels, settings):
-        logger.warning(
-            "churn model not trained: %d training customers at cutoff %s, label counts %s "
-            "(needs %d and %d of each class); customer_churn_scores will be empty",
-            len(train.labels),
-            train.cutoff,
-            train.labels.value_counts().to_dict(),
-            settings.min_training_customers,
-            2 * settings.cv_folds,
-        )
+    """The calibrated classifier fitted on `train` as fit_plan says; None, with a warning,
+    when it says nothing can be fitted."""
+    plan = fit_plan(train.labels, settings)
+    if plan.note:
+        logger.warning("churn model at cutoff %s %s", train.cutoff, plan.note)
+    if plan.folds < 2:
         return None
     with threadpool_limits(SINGLE_THREAD):
-        return _classifier(settings, settings.cv_folds).fit(
+        return _classifier(settings, plan.folds).fit(
             train.features.to_numpy(), train.labels.to_numpy()
         )
 
 
 def model_row(train: ChurnTrainingSet, settings: ChurnSettings) -> pd.DataFrame:
-    """int_churn_model's one row (MODEL_SCHEMA): the fit on `train`, pickled, its version and
-    when it was fitted (UTC)."""
+    """int_churn_model's one row (MODEL_SCHEMA): the fit on `train`, pickled, its version,
+    when it was fitted (UTC), and fit_status / fit_note from fit_plan."""
+    plan = fit_plan(train.labels, settings)
     model = fit_churn_model(train, settings)
     trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
     return pd.DataFrame(
@@ -490,8 +598,17 @@ def model_row(train: ChurnTrainingSet, settings: ChurnSettings) -> pd.DataFrame:
             "positive_rate": [float(train.labels.mean()) if len(train.labels) else np.nan],
             "model_bytes": [dump_model(model) if model is not None else None],
             "trained_at": [trained_at],
+            "fit_status": [plan.status],
+            "fit_note": [plan.note],
         }
     )[list(MODEL_SCHEMA)]
+
+
+def report_kept_fit(row: pd.DataFrame) -> None:
+    """Warn with a kept int_churn_model row's fit_note, so a build that reuses a degraded or
+    skipped fit records why as well as the build that made it."""
+    for note in row["fit_note"].dropna():
+        logger.warning("churn model kept from an earlier build of this period: %s", note)
 
 
 def score_with_model(
@@ -523,7 +640,7 @@ def score_training_set(
 
 
 def _scores(
-    model: CalibratedClassifierCV | None,
+    model: CalibratedClassifierCV | Pipeline | None,
     version: str | None,
     current: pd.DataFrame,
     as_of_date: date | str,
@@ -570,16 +687,15 @@ def evaluate_training_set(
         ("training_size", float(len(train.labels))),
         ("positive_rate", float(train.labels.mean()) if len(train.labels) else np.nan),
     ]
-    if _trainable(train.labels, settings):
+    outer_folds = min(settings.outer_cv_folds, _minority(train.labels))
+    if _trainable(train.labels, settings) and outer_folds >= 2:
         x = train.features.to_numpy()
         y = train.labels.to_numpy()
         out_of_fold = np.zeros(len(y))
-        outer = StratifiedKFold(
-            settings.outer_cv_folds, shuffle=True, random_state=settings.seed + 1
-        )
+        outer = StratifiedKFold(outer_folds, shuffle=True, random_state=settings.seed + 1)
         with threadpool_limits(SINGLE_THREAD):
             for fit_rows, test_rows in outer.split(x, y):
-                model = _classifier(settings, 3).fit(x[fit_rows], y[fit_rows])
+                model = _fitted(x[fit_rows], y[fit_rows], settings, 3)
                 out_of_fold[test_rows] = model.predict_proba(x[test_rows])[:, 1]
         predicted = out_of_fold >= settings.decision_threshold
         rows += [
@@ -589,13 +705,20 @@ def evaluate_training_set(
             ("decision_threshold", settings.decision_threshold),
             ("brier_score", brier_score_loss(y, out_of_fold)),
             ("expected_calibration_error", expected_calibration_error(y, out_of_fold)),
-            ("cv_folds", float(settings.outer_cv_folds)),
+            ("cv_folds", float(outer_folds)),
         ]
+        if outer_folds < settings.outer_cv_folds:
+            logger.warning(
+                "churn model evaluated on %d outer folds instead of %d: the smaller class has "
+                "%d customers",
+                outer_folds,
+                settings.outer_cv_folds,
+                outer_folds,
+            )
     else:
         logger.warning(
-            "churn model not evaluated: training set of %d customers, labels %s",
-            len(train.labels),
-            train.labels.value_counts().to_dict(),
+            "churn model not evaluated (only training_size and positive_rate): %s",
+            fit_plan(train.labels, settings).note,
         )
     metrics = pd.DataFrame(rows, columns=["metric", "value"])
     metrics["model_name"] = MODEL_NAME
@@ -603,6 +726,12 @@ def evaluate_training_set(
     metrics["model_version"] = training_version(train, settings)
     metrics["as_of_date"] = str(_as_date(as_of_date))
     return metrics[list(METRICS_SCHEMA)]
+
+
+def has_cv_metrics(metrics: pd.DataFrame) -> bool:
+    """Whether model_metrics' rows hold the cross-validated metrics, not only training_size
+    and positive_rate (what is left when the training set cannot be learnt from)."""
+    return bool((metrics["metric"] == "roc_auc").any())
 
 
 def feature_importance(
@@ -626,14 +755,19 @@ def importance_of_training_set(
     cannot be learnt from.
     """
     if not _trainable(train.labels, settings):
-        logger.warning("churn feature importance not computed: training set too small")
+        logger.warning(
+            "churn feature importance not computed: %s", fit_plan(train.labels, settings).note
+        )
         return pd.DataFrame(columns=list(IMPORTANCE_SCHEMA))
     x = train.features.to_numpy()
     y = train.labels.to_numpy()
-    split = StratifiedKFold(4, shuffle=True, random_state=settings.seed + 2)
+    # A quarter held out; fewer splits (a larger share held out) when the smaller class has
+    # fewer than 4 customers, so the held-out rows still hold both classes.
+    splits = min(4, _minority(y))
+    split = StratifiedKFold(splits, shuffle=True, random_state=settings.seed + 2)
     fit_rows, test_rows = next(split.split(x, y))
     with threadpool_limits(SINGLE_THREAD):
-        model = _classifier(settings, 3).fit(x[fit_rows], y[fit_rows])
+        model = _fitted(x[fit_rows], y[fit_rows], settings, 3)
         permuted = permutation_importance(
             model,
             x[test_rows],

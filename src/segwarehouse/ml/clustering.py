@@ -262,6 +262,7 @@ def cluster_profiles(
 ) -> pd.DataFrame:
     """One row per cluster: persona, size, share, mean raw features, run-level ARI."""
     if clusters.empty:
+        logger.warning("cluster profiles empty: customer_clusters has no clusters")
         return pd.DataFrame(columns=list(PROFILES_SCHEMA))
     joined = clusters.join(features.reindex(columns=list(FEATURES)), on="customer_key")
     grouped = joined.groupby(["cluster_id", "persona"])
@@ -301,6 +302,8 @@ def clusters_table(
 ) -> pd.DataFrame:
     """CLUSTERS_SCHEMA rows at the k chosen in `diagnostics`; none when nothing was chosen."""
     chosen = diagnostics.loc[diagnostics["is_chosen"].astype(bool), "k"] if len(diagnostics) else []
+    if not len(chosen):
+        logger.warning("clusters not computed: cluster_diagnostics chose no k")
     prepared = prepare_features(features) if len(chosen) else None
     if prepared is None:
         return pd.DataFrame(columns=list(CLUSTERS_SCHEMA))

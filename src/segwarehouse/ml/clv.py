@@ -34,6 +34,10 @@ GAMMA_GAMMA_PARAMETERS = ("p", "q", "v")
 MIN_CUSTOMERS = 20
 MIN_REPEAT_CUSTOMERS = 10
 PERIOD_DAYS = 30
+# A fitted parameter beyond e^±EDGE_LOG (the search is clipped at e^±20) means the likelihood
+# kept improving towards a limit: the data shows no heterogeneity to estimate (e.g. every
+# buyer with the same history or the same spend). The fit is kept, with a warning.
+EDGE_LOG = 15.0
 
 
 @dataclass(frozen=True)
@@ -471,6 +475,7 @@ def fit_clv_parameters(rfm: pd.DataFrame, as_of_date: str) -> pd.DataFrame:
         )
         return pd.DataFrame(columns=list(PARAMS_SCHEMA))
     bg = fit_bg_nbd(x, t_x, t)
+    _warn_at_edge("BG/NBD", bg)
     rows += [
         {
             "model_name": "bg_nbd",
@@ -489,6 +494,7 @@ def fit_clv_parameters(rfm: pd.DataFrame, as_of_date: str) -> pd.DataFrame:
         )
     else:
         gg = fit_gamma_gamma(x[repeat], m[repeat])
+        _warn_at_edge("Gamma-Gamma", gg)
         rows += [
             {
                 "model_name": "gamma_gamma",
@@ -503,6 +509,19 @@ def fit_clv_parameters(rfm: pd.DataFrame, as_of_date: str) -> pd.DataFrame:
     params["time_unit"] = np.where(params["model_name"] == "bg_nbd", TIME_UNIT, None)
     params["fitted_at"] = as_of_date
     return params[list(PARAMS_SCHEMA)]
+
+
+def _warn_at_edge(model_name: str, params: BgNbdParams | GammaGammaParams) -> None:
+    """Warn when a fitted parameter ran to the edge of the search (see EDGE_LOG)."""
+    values = vars(params)
+    edge = {name: value for name, value in values.items() if abs(np.log(value)) > EDGE_LOG}
+    if edge:
+        logger.warning(
+            "%s parameters %s ran to the edge of the search: the histories show no "
+            "heterogeneity to estimate (all alike?); its predictions are extrapolations",
+            model_name,
+            ", ".join(f"{name}={value:.3g}" for name, value in edge.items()),
+        )
 
 
 def _params_of(parameters: pd.DataFrame, model_name: str, cls: type) -> object | None:
@@ -526,8 +545,13 @@ def predict_clv(
     """
     bg = _params_of(parameters, "bg_nbd", BgNbdParams)
     if bg is None:
+        logger.warning("customer_clv empty: BG/NBD was not fitted (clv_model_params)")
         return pd.DataFrame(columns=list(CLV_SCHEMA))
     gg = _params_of(parameters, "gamma_gamma", GammaGammaParams)
+    if gg is None:
+        logger.warning(
+            "expected spend, revenue and CLV null: Gamma-Gamma was not fitted (clv_model_params)"
+        )
     buyers = _buyers(rfm)
     x = buyers["frequency"].to_numpy(dtype=float)
     t_x = buyers["recency_clv_days"].to_numpy(dtype=float)
