@@ -1,9 +1,11 @@
 -- The Python models whose run in this build hit an unexpected error (audit.model_runs status
 -- 'failed'). An optional model (ML, campaign lift) that fails publishes an empty table so the
--- marts that do not need it still build; this test makes the failure visible in the build's
--- summary as a warning, with the error in `reason`, rather than a build failure.
+-- marts that do not need it still build; this test then fails the build (exit 1) with the
+-- error in `reason`: an unexpected error is a bug to fix, not a degraded input, so the run
+-- must not end green. A model that merely had too little to learn from is 'skipped' or
+-- 'degraded' and passes here (audit.model_runs says why).
 
-{{ config(severity='warn') }}
+{{ config(severity='error') }}
 
 with
 

@@ -47,7 +47,9 @@ def write_orders_only_history(raw_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def orders_only(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, str]:
+def orders_only(
+    tmp_path_factory: pytest.TempPathFactory, dbt_project: Path
+) -> tuple[Workspace, str]:
     """The project built on the orders-only history; (workspace, dbt output)."""
     root = tmp_path_factory.mktemp("orders_only")
     raw_dir = root / "raw"
