@@ -19,7 +19,13 @@ import great_expectations as gx
 import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 
-from segwarehouse.quality.suites import SUITE_VERSION, Lookups, Suite, all_suites
+from segwarehouse.quality.suites import (
+    OPTIONAL_RAW_COLUMNS,
+    SUITE_VERSION,
+    Lookups,
+    Suite,
+    all_suites,
+)
 
 RESULTS_TABLE = "audit.data_quality_results"
 DOCS_SITE = "segwarehouse"
@@ -263,13 +269,37 @@ def _relations(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 
 def _lookups(con: duckdb.DuckDBPyConnection, relations: set[str]) -> Lookups:
-    if "intermediate.int_identity_erased_customer_keys" not in relations:
-        return Lookups()
-    rows = con.execute(
-        "select distinct customer_key from intermediate.int_identity_erased_customer_keys "
-        "where customer_key is not null order by 1"
-    ).fetchall()
-    return Lookups(erased_customer_keys=[row[0] for row in rows])
+    erased: list[str] = []
+    if "intermediate.int_identity_erased_customer_keys" in relations:
+        rows = con.execute(
+            "select distinct customer_key from intermediate.int_identity_erased_customer_keys "
+            "where customer_key is not null order by 1"
+        ).fetchall()
+        erased = [row[0] for row in rows]
+    skipped: frozenset[str] = frozenset()
+    if "audit.model_runs" in relations:
+        rows = con.execute(
+            "select model_name from audit.model_runs "
+            "where is_current_invocation and status = 'skipped'"
+        ).fetchall()
+        skipped = frozenset(row[0] for row in rows)
+    return Lookups(
+        erased_customer_keys=erased,
+        undelivered_columns=_undelivered(con, relations),
+        skipped_models=skipped,
+    )
+
+
+def _undelivered(con: duckdb.DuckDBPyConnection, relations: set[str]) -> frozenset[str]:
+    """The OPTIONAL_RAW_COLUMNS without a single value in their landing file."""
+    absent = set()
+    for source, columns in OPTIONAL_RAW_COLUMNS.items():
+        if f"raw.{source}" not in relations:
+            continue
+        counts = ", ".join(f"count({column})" for column in columns)
+        found = con.execute(f"select {counts} from raw.{source}").fetchone() or ()
+        absent |= {f"{source}.{column}" for column, n in zip(columns, found, strict=True) if not n}
+    return frozenset(absent)
 
 
 def _query(suite: Suite, relations: set[str]) -> str:
