@@ -65,12 +65,8 @@ def busy_file(hint: str | Callable[[int | None], str]) -> Iterator[None]:
 
 def describe_process(pid: int) -> str:
     """The command line of a running process, shortened; '?' when it cannot be read."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return "?"
-    words = [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-    text = " ".join([Path(words[0]).name, *words[1:]]) if words else "?"
+    words = _command_line(pid)
+    text = " ".join(" ".join([Path(words[0]).name, *words[1:]]).split()) if words else "?"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -78,7 +74,15 @@ def is_dbt(pid: int | None) -> bool:
     """Whether a pid runs dbt (its executable or script is named dbt)."""
     if not pid:
         return False
-    return any(Path(word).name == "dbt" for word in describe_process(pid).split()[:2])
+    return any(Path(word).name == "dbt" for word in _command_line(pid)[:2])
+
+
+def _command_line(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
 
 
 @contextlib.contextmanager
