@@ -442,3 +442,70 @@ def test_singular_export_tests_catch_a_leak(
     assert run.returncode != 0
     assert "FAIL 1 assert_export_only_consented" in run.output, run.output
     assert "FAIL 1 assert_export_excludes_control_and_erased" in run.output, run.output
+
+
+# --- only audited data leaves: the export reads the published run, never a failed build ------
+
+
+def _published_counts(serving: Path) -> dict[str, int]:
+    return dict(
+        frame(serving, "select audience_id, exported_count from marts.audience_summary").values
+    )
+
+
+def test_export_after_a_failed_build_writes_the_published_run_or_refuses(
+    built: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A refresh whose build emptied the audiences and failed (an empty orders file) leaves
+    them empty in the work warehouse; the export still writes the published lists, or refuses
+    when it would need the work warehouse (the emails)."""
+    good = publish_copy(built.warehouse, tmp_path / "run")
+    published = _published_counts(good.serving)
+
+    def empties_then_fails() -> list[str]:
+        with duckdb.connect(str(good.work)) as con:
+            con.execute("delete from marts.audience_exports")
+            con.execute("update marts.audience_summary set exported_count = 0")
+        return ["test.segments.not_null_stg_commerce__orders_order_id"]
+
+    code, failed = publish.refresh(
+        good.work, good.serving, None, empties_then_fails, log=lambda _: None
+    )
+    assert code == publish.EXIT_QUALITY
+    ads = export_audiences(
+        good.serving, good.work, tmp_path / "ads", audience_ids=[ADS_AUDIENCE], now=GENERATED_AT
+    )
+    assert ads.run_id == good.run_id == manifest_of(ads.folder)["run_id"]
+    assert [file.row_count for file in ads.files] == [published[ADS_AUDIENCE]]
+    assert published[ADS_AUDIENCE] > 50
+    with pytest.raises(ValueError, match="email audiences need the published run's emails") as no:
+        export_audiences(good.serving, good.work, tmp_path / "all", now=GENERATED_AT)
+    assert (
+        f"{good.work} does not hold run {good.run_id} published in {good.serving} "
+        f"(its last build, run {failed.run_id}, tests_failed)" in str(no.value)
+    )
+    assert not (tmp_path / "all").exists()
+    monkeypatch.chdir(PROJECT_DIR)
+    monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(good.work))
+    monkeypatch.setenv("SEGMENTS_SERVING", str(good.serving))
+    assert main(["export", "--out", str(tmp_path / "cli")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segwarehouse export: email audiences need") and err.count("\n") == 1
+
+
+def test_export_refuses_a_work_warehouse_written_after_the_publish(
+    built: Workspace, tmp_path: Path
+) -> None:
+    """A dbt build or check outside refresh rewrites the work warehouse: its emails are no
+    longer those of the published run."""
+    good = publish_copy(built.warehouse, tmp_path / "run")
+    assert publish.unpublished_reason(good.work, good.serving) is None
+    with duckdb.connect(str(good.work)) as con:
+        con.execute("update activation.audience_candidates set email = 'x@example.com'")
+    with pytest.raises(ValueError, match=f"{good.work} changed after run {good.run_id} was"):
+        export_audiences(good.serving, good.work, tmp_path / "out", now=GENERATED_AT)
+
+
+def test_export_without_a_published_run_refuses(built: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="export writes only the audited, published"):
+        export_audiences(tmp_path / "serving.duckdb", built.warehouse, tmp_path / "out")
