@@ -294,8 +294,10 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
         description="dbt build into the work warehouse ($SEGMENTS_WAREHOUSE), run the GX suites "
         "and the volume checks there, and only if all pass copy the marts and audit schemas "
         "into a new file and os.replace it over the serving file ($SEGMENTS_SERVING, default "
-        "warehouse/serving.duckdb). Exit codes: 0 published, 3 audit failed (serving file "
-        "untouched), 4 another refresh is running, 1 an error.",
+        "warehouse/serving.duckdb). Never generates data: an empty or missing landing folder "
+        "is an error (exit 2). Exit codes: 0 published, 3 audit failed or refused (serving "
+        "file untouched), 4 another refresh or process holds a lock (one line with its pid), "
+        "1 an error.",
         epilog="Examples:\n  segwarehouse refresh --as-of-date 2026-06-30\n"
         "  SEGMENTS_SERVING=/srv/segments.duckdb segwarehouse refresh --max-quarantine-rate 0.02",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -311,7 +313,8 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--skip-build",
         action="store_true",
-        help="audit and publish the work warehouse as it is (no dbt build)",
+        help="audit and publish the work warehouse as it is (no dbt build); refused when the "
+        "last build by refresh failed, had failing tests or did not finish",
     )
     command.set_defaults(handler=_refresh)
 
