@@ -558,9 +558,22 @@ def _require_landing(settings: Settings) -> None:
 
 
 def _summary(_args: argparse.Namespace) -> int:
+    from segwarehouse.locks import BusyFile, busy_file
+    from segwarehouse.publish import EXIT_LOCKED
+
     settings = Settings.from_env()
     if not settings.warehouse.is_file():
         raise FileNotFoundError(f"no warehouse at {settings.warehouse}: run `make run` first")
+    try:
+        with busy_file("a build is writing it (a refresh or dbt); run summary after it"):
+            _print_summary(settings)
+    except BusyFile as error:
+        print(f"segwarehouse summary: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    return 0
+
+
+def _print_summary(settings: Settings) -> None:
     print(f"\nwarehouse: {settings.warehouse}")
     for table in table_counts(settings.warehouse):
         print(f"  {table.schema}.{table.name:<32} {table.rows:>12,} rows")
@@ -572,7 +585,6 @@ def _summary(_args: argparse.Namespace) -> int:
         f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', "
         "read_only=True).sql('select * from audit.source_reconciliation'))\""
     )
-    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -652,11 +652,12 @@ def _synthetic_refusal(serving: Path, record: RunRecord) -> str | None:
     if published is None or not published.holds_real_data:
         return None
     last = published.last_run
-    run = f" (run {last.get('run_id')})" if last else ""
+    run = f" (run {last.get('run_id')})" if last else " (no marked run)"
     return (
         f"the landing data is generated demo data and {serving} holds real data{run}: "
-        "not publishing synthetic over it; "
-        "point SEGMENTS_SERVING at another file for the demo, or land real files"
+        "not publishing synthetic over it; point SEGMENTS_SERVING at another file for the "
+        "demo (a file published before runs were marked counts as real: delete an old demo "
+        "one), or land real files"
     )
 
 

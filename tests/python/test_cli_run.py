@@ -134,7 +134,8 @@ def test_synthetic_data_is_refused_over_a_serving_file_holding_real_data(
     assert refused == (
         f"refused: the landing data is generated demo data and {serving} holds real data "
         "(run real-run): not publishing synthetic over it; point SEGMENTS_SERVING at another "
-        "file for the demo, or land real files"
+        "file for the demo (a file published before runs were marked counts as real: delete "
+        "an old demo one), or land real files"
     )
     assert serving.read_bytes() == before
     record = json.loads(serving.with_name("serving.duckdb.runs.jsonl").read_text())

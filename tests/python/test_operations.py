@@ -23,6 +23,7 @@ import pytest
 from conftest import PROJECT_DIR, Workspace
 from segwarehouse import locks, publish
 from segwarehouse.activation import export_audiences
+from segwarehouse.cli import main
 
 SEGWAREHOUSE = Path(sys.executable).parent / "segwarehouse"
 
@@ -275,3 +276,21 @@ def test_export_from_a_serving_file_held_read_write_is_one_line(
     assert busy.value.pid == reader.pid and "\n" not in message
     assert message.startswith(f"{serving} is locked by pid {reader.pid} (")
     assert "readers should connect read-only" in message
+
+
+def test_summary_of_a_work_file_being_built_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    work = tmp_path / "work.duckdb"
+    with duckdb.connect(str(work)) as con:
+        con.execute("create schema audit; create table audit.publish_runs (run_id varchar)")
+    holder = _hold_read_write(work)
+    try:
+        monkeypatch.chdir(PROJECT_DIR)
+        monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(work))
+        assert main(["summary"]) == publish.EXIT_LOCKED
+    finally:
+        holder.kill()
+        holder.wait()
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"segwarehouse summary: {work} is locked by pid {holder.pid} (")
