@@ -9,9 +9,14 @@ leaves the serving file untouched. The audit also compares every source's raw ro
 the last published run (spike / truncation), applies per-source quarantine limits
 (reference.source_quarantine_limits, falling back to the global limit) and scans what would be
 published for raw emails, phones and names (segwarehouse.quality.privacy). Tables holding raw
-PII for data owners (WITHHELD_TABLES) stay in the work warehouse. A lock file next to the
-serving file keeps two refreshes apart. Every attempt is appended to `<serving>.runs.jsonl`;
-published runs are also recorded in the serving file's `audit.publish_runs`.
+PII for data owners (WITHHELD_TABLES) stay in the work warehouse. Lock files next to the
+serving file and the work warehouse keep two refreshes apart (segwarehouse.locks); a stale one
+of a killed refresh is taken over, and leftovers of interrupted publishes are removed. The
+current serving file is only read, from a copy when a reader holds it read-write. Every attempt
+is appended to `<serving>.runs.jsonl`; published runs are also recorded in the serving file's
+`audit.publish_runs`, with a `synthetic` flag: demo data is refused over real data.
+`<work>.state.json` records the last build (so --skip-build refuses a failed one) and the run
+published from the work file (so the export uses its emails only while it still holds it).
 """
 
 from __future__ import annotations
