@@ -163,6 +163,35 @@ def test_kill_9_at_the_build_stage_and_the_next_refresh_recovers(
     assert publish.read_state(work)["build"]["status"] == "passed"
 
 
+def test_kill_9_at_the_audit_stage_and_the_next_refresh_recovers(
+    built: Workspace, work: Path, serving: Path
+) -> None:
+    env = {**_env(built, work, serving), "PYTHONUNBUFFERED": "1"}
+    publish.record_build(work, "built-run", "passed")  # the build stage finished
+    refresh = subprocess.Popen(
+        [str(SEGWAREHOUSE), "refresh", "--skip-build"],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert refresh.stdout is not None
+    for line in refresh.stdout:
+        if line.rstrip().endswith(": data-quality checks"):
+            break
+    refresh.send_signal(signal.SIGKILL)
+    refresh.wait()
+    refresh.stdout.close()
+    assert serving.with_name("serving.duckdb.lock").read_text() == str(refresh.pid)
+    assert not serving.exists()
+    recovered = _segwarehouse(env, "refresh", "--skip-build")
+    output = recovered.stdout + recovered.stderr
+    assert recovered.returncode == 0, output
+    assert output.count(f"of a killed refresh (pid {refresh.pid}, no longer running)") == 2
+    assert f"published {serving}" in output
+
+
 def test_a_real_dbt_child_dies_with_its_parent(tmp_path: Path) -> None:
     parent = subprocess.Popen(
         [
