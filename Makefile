@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)  ## create .venv with the pinned dependencies
 
 run: $(STAMP)  ## generate demo data if data/raw is empty, dbt build, print where the marts are
-	$(BIN)/segwarehouse run
+	$(BIN)/segwarehouse run --demo
 
 test: $(STAMP) lint  ## the whole suite: lint, dbt build + tests on generated data, pytest
 	$(BIN)/pytest

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from segwarehouse.settings import Settings, landing_files
+from segwarehouse.settings import (
+    DEFAULT_RAW_DIR,
+    SYNTHETIC_MANIFEST,
+    Settings,
+    landing_files,
+    synthetic_files,
+)
 from segwarehouse.warehouse import reconciliation, table_counts
 
 DEMO_CUSTOMERS = 10_000
@@ -154,14 +160,16 @@ def _add_doctor(commands: argparse._SubParsersAction) -> None:
 def _add_run(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser(
         "run",
-        help="build, check and publish the warehouse (demo data first if the landing folder is "
-        "empty)",
-        description="If the landing folder holds no contract file, generate demo data into it; "
-        "then the same write-audit-publish job as `segwarehouse refresh`: dbt build (seeds, "
-        "models, tests) into the work warehouse, the GX suites and volume checks, and only if "
-        "all pass the atomic swap of the serving file BI tools read. Prints where the marts "
-        "are. Exit codes as refresh: 0 published, 3 audit failed, 4 locked, 1 error.",
-        epilog="Examples:\n  segwarehouse run\n  segwarehouse run --as-of-date 2026-01-31\n"
+        help="build, check and publish the warehouse (with --demo: demo data first if the "
+        "repository's data/raw is empty)",
+        description="The same write-audit-publish job as `segwarehouse refresh`: dbt build "
+        "(seeds, models, tests) into the work warehouse, the GX suites and volume checks, and "
+        "only if all pass the atomic swap of the serving file BI tools read; then prints where "
+        "the marts are. An empty or missing landing folder is an error; only with --demo, and "
+        "only in the repository's own data/raw (SEGMENTS_RAW_DIR unset), demo data is generated "
+        "first (what `make run` does). Exit codes as refresh: 0 published, 3 audit failed or "
+        "refused, 4 locked, 1 error; 2 bad arguments or no landing files.",
+        epilog="Examples:\n  segwarehouse run --demo\n  segwarehouse run --as-of-date 2026-01-31\n"
         "  SEGMENTS_RAW_DIR=~/exports segwarehouse run",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -170,6 +178,12 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         type=date.fromisoformat,
         default=None,
         help="build as of this day, YYYY-MM-DD (default today, UTC)",
+    )
+    command.add_argument(
+        "--demo",
+        action="store_true",
+        help="when the repository's data/raw holds no landing file, generate demo data into it "
+        "first (never into a folder set with SEGMENTS_RAW_DIR)",
     )
     command.add_argument(
         "--demo-customers",
@@ -315,8 +329,10 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
         description="dbt build into the work warehouse ($SEGMENTS_WAREHOUSE), run the GX suites "
         "and the volume checks there, and only if all pass copy the marts and audit schemas "
         "into a new file and os.replace it over the serving file ($SEGMENTS_SERVING, default "
-        "warehouse/serving.duckdb). Exit codes: 0 published, 3 audit failed (serving file "
-        "untouched), 4 another refresh is running, 1 an error.",
+        "warehouse/serving.duckdb). Never generates data: an empty or missing landing folder "
+        "is an error (exit 2). Exit codes: 0 published, 3 audit failed or refused (serving "
+        "file untouched), 4 another refresh or process holds a lock (one line with its pid), "
+        "1 an error.",
         epilog="Examples:\n  segwarehouse refresh --as-of-date 2026-06-30\n"
         "  SEGMENTS_SERVING=/srv/segments.duckdb segwarehouse refresh --max-quarantine-rate 0.02",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -332,7 +348,8 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--skip-build",
         action="store_true",
-        help="audit and publish the work warehouse as it is (no dbt build)",
+        help="audit and publish the work warehouse as it is (no dbt build); refused when the "
+        "last build by refresh failed, had failing tests or did not finish",
     )
     command.set_defaults(handler=_refresh)
 
@@ -460,17 +477,23 @@ def _add_docs_dir_argument(command: argparse.ArgumentParser) -> None:
 def _add_export(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser(
         "export",
-        help="write the consent-gated audience files and their manifest",
-        description="Read marts.audience_exports from the warehouse (read-only) and write one "
-        "file per active audience into <out>/<as_of_date>/: ads destinations get only the "
-        "SHA-256 of the normalised email and phone, email platforms customer_key, email and "
-        "segment attributes. Each file is written under a temporary name and renamed; "
-        "manifest.json (audience, segment, version, destination, row count, file, sha256, "
-        "generated_at, as_of_date) is written last. Who is in a file is decided by the dbt "
-        "build: treatment arm, not erased, consent for the channel as of as_of_date.",
+        help="write the consent-gated audience files of the published run and their manifest",
+        description="Read marts.audience_summary and marts.audience_exports from the serving "
+        "file (the audited, published version; read-only) and write one file per active "
+        "audience into <out>/<as_of_date>/: ads destinations get only the SHA-256 of the "
+        "normalised email and phone, email platforms customer_key, email and segment "
+        "attributes. The emails come from the work warehouse's unpublished "
+        "activation.audience_candidates, and only while the work warehouse still holds the "
+        "published run (its state file says so and it was not written since); otherwise, or "
+        "with no published run, the export refuses. Each file is written under a temporary "
+        "name and renamed; manifest.json (run_id of the published run, audience, segment, "
+        "version, destination, row count, file, sha256, generated_at, as_of_date) is written "
+        "last. Who is in a file is decided by the dbt build: treatment arm, not erased, "
+        "consent for the channel as of as_of_date. Exit codes: 0 written, 2 refused or bad "
+        "input, 4 a file is locked.",
         epilog="Examples:\n  segwarehouse export\n  segwarehouse export --format parquet\n"
         "  segwarehouse export --audience win_back_email --audience win_back_google_ads\n"
-        "  SEGMENTS_EXPORT_DIR=/srv/exports segwarehouse export --warehouse /tmp/w.duckdb",
+        "  SEGMENTS_EXPORT_DIR=/srv/exports segwarehouse export --serving /srv/segments.duckdb",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     command.add_argument(
@@ -483,10 +506,18 @@ def _add_export(commands: argparse._SubParsersAction) -> None:
         help="export folder (default $SEGMENTS_EXPORT_DIR or warehouse/exports)",
     )
     command.add_argument(
+        "--serving",
+        type=Path,
+        default=None,
+        help="published DuckDB file to export (default $SEGMENTS_SERVING or "
+        "warehouse/serving.duckdb)",
+    )
+    command.add_argument(
         "--warehouse",
         type=Path,
         default=None,
-        help="DuckDB file to read (default $SEGMENTS_WAREHOUSE or warehouse/segments.duckdb)",
+        help="work warehouse that published it, for the emails (default $SEGMENTS_WAREHOUSE "
+        "or warehouse/segments.duckdb)",
     )
     command.add_argument(
         "--audience",
@@ -526,11 +557,13 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from segwarehouse.publish import EXIT_LOCKED
+
     settings = Settings.from_env()
-    if not landing_files(settings.raw_dir):
+    if args.demo and not landing_files(settings.raw_dir) and _is_repository_raw_dir(settings):
         print(
             f"{settings.raw_dir} holds no raw files: generating demo data "
-            f"({args.demo_customers:,} customers)"
+            f"({args.demo_customers:,} customers, marked in {SYNTHETIC_MANIFEST})"
         )
         _generate(
             argparse.Namespace(
@@ -547,15 +580,45 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     code = _refresh(args)
     print(f"\nrefresh finished in {time.perf_counter() - started:.0f}s with exit code {code}")
-    if settings.warehouse.is_file():
+    if settings.warehouse.is_file() and code != EXIT_LOCKED:  # locked: the file is busy too
         _summary(args)
     return code
 
 
+def _is_repository_raw_dir(settings: Settings) -> bool:
+    """The landing folder is the repository's own data/raw, not one the user set."""
+    return settings.raw_dir == (settings.project_dir / DEFAULT_RAW_DIR).resolve()
+
+
+def _require_landing(settings: Settings) -> None:
+    """A build needs landing files: an empty or missing landing folder is an error naming it."""
+    if landing_files(settings.raw_dir):
+        return
+    state = "does not exist" if not settings.raw_dir.exists() else "holds no landing file"
+    raise FileNotFoundError(
+        f"landing folder {settings.raw_dir} {state} (the contract files: "
+        "docs/raw_data_contract.md); check SEGMENTS_RAW_DIR, or for demo data run `make run` "
+        f"(repository's data/raw only) or `segwarehouse generate --out {settings.raw_dir}`"
+    )
+
+
 def _summary(_args: argparse.Namespace) -> int:
+    from segwarehouse.locks import BusyFile, busy_file
+    from segwarehouse.publish import EXIT_LOCKED
+
     settings = Settings.from_env()
     if not settings.warehouse.is_file():
         raise FileNotFoundError(f"no warehouse at {settings.warehouse}: run `make run` first")
+    try:
+        with busy_file("a build is writing it (a refresh or dbt); run summary after it"):
+            _print_summary(settings)
+    except BusyFile as error:
+        print(f"segwarehouse summary: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    return 0
+
+
+def _print_summary(settings: Settings) -> None:
     print(f"\nwarehouse: {settings.warehouse}")
     for table in table_counts(settings.warehouse):
         print(f"  {table.schema}.{table.name:<32} {table.rows:>12,} rows")
@@ -567,7 +630,6 @@ def _summary(_args: argparse.Namespace) -> int:
         f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', "
         "read_only=True).sql('select * from audit.source_reconciliation'))\""
     )
-    return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -630,6 +692,8 @@ def _refresh(args: argparse.Namespace) -> int:
     work = settings.warehouse
     work.parent.mkdir(parents=True, exist_ok=True)
     dbt_vars = {"as_of_date": args.as_of_date.isoformat()} if args.as_of_date else None
+    if not args.skip_build:
+        _require_landing(settings)
 
     def build() -> list[str]:
         # A separate process: dbt-duckdb keeps its DuckDB instance open for the life of the
@@ -650,29 +714,42 @@ def _refresh(args: argparse.Namespace) -> int:
             None if args.skip_build else build,
             docs_dir=_docs_dir(settings, args.docs_dir),
             config=config,
+            synthetic=bool(synthetic_files(settings.raw_dir)),
         )
-    except publish.RefreshLocked as error:
+    except (publish.RefreshLocked, publish.BusyFile) as error:
         print(f"segwarehouse refresh: {error}", file=sys.stderr)
         return publish.EXIT_LOCKED
     except Exception as error:
         print(f"segwarehouse refresh: error: {error}", file=sys.stderr)
         return publish.EXIT_ERROR
-    print(f"run record: {serving.name}.runs.jsonl (run_id {record.run_id}, {record.status})")
+    synthetic = ", synthetic demo data" if record.synthetic else ""
+    print(
+        f"run record: {serving.name}.runs.jsonl (run_id {record.run_id}, {record.status}"
+        f"{synthetic})"
+    )
     return code
 
 
 def _export(args: argparse.Namespace) -> int:
+    from segwarehouse import publish
     from segwarehouse.activation import export_audiences, export_dir_from_env
 
     settings = Settings.from_env()
-    warehouse = _from_root(settings, args.warehouse) if args.warehouse else settings.warehouse
+    work = _from_root(settings, args.warehouse) if args.warehouse else settings.warehouse
+    serving = _from_root(settings, args.serving) if args.serving else publish.serving_path(settings)
     out_dir = (
         _from_root(settings, args.out) if args.out else export_dir_from_env(settings.project_dir)
     )
-    result = export_audiences(warehouse, out_dir, fmt=args.format, audience_ids=args.audience)
+    try:
+        result = export_audiences(
+            serving, work, out_dir, fmt=args.format, audience_ids=args.audience
+        )
+    except publish.BusyFile as error:
+        print(f"segwarehouse export: {error}", file=sys.stderr)
+        return publish.EXIT_LOCKED
     for file in result.files:
         print(f"  {file.file:<56} {file.row_count:>10,} rows")
-    print(f"manifest: {result.manifest} (as_of_date {result.as_of_date})")
+    print(f"manifest: {result.manifest} (as_of_date {result.as_of_date}, run_id {result.run_id})")
     return 0
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+# The dbt executable; default the one installed beside this Python.
+DBT_ENV = "SEGMENTS_DBT"
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -31,8 +37,11 @@ def run_dbt(
     the invocation, and DuckDB then refuses any other connection from this process to that
     file ("different configuration than existing connections"), so the summary that follows
     a build could not read it.
+
+    On Linux the child gets SIGTERM when this process dies (prctl PR_SET_PDEATHSIG), so a
+    killed refresh leaves no orphaned dbt holding the work warehouse's lock.
     """
-    dbt = Path(sys.executable).parent / "dbt"
+    dbt = os.environ.get(DBT_ENV) or str(Path(sys.executable).parent / "dbt")
     command = [
         str(dbt),
         *args,
@@ -44,6 +53,26 @@ def run_dbt(
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
     completed = subprocess.run(
-        command, cwd=project_dir, env={**os.environ, **(env or {})}, check=False
+        command,
+        cwd=project_dir,
+        env={**os.environ, **(env or {})},
+        check=False,
+        preexec_fn=die_with_parent(os.getpid()) if sys.platform == "linux" else None,
     )
     return DbtResult(success=completed.returncode == 0, returncode=completed.returncode)
+
+
+def die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """A preexec_fn: the child gets SIGTERM when the thread that started it dies (Linux).
+
+    prctl is looked up here, before the fork: the child only calls it.
+    """
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def arm() -> None:
+        if prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            os._exit(126)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(126)
+
+    return arm

@@ -9,9 +9,14 @@ leaves the serving file untouched. The audit also compares every source's raw ro
 the last published run (spike / truncation), applies per-source quarantine limits
 (reference.source_quarantine_limits, falling back to the global limit) and scans what would be
 published for raw emails, phones and names (segwarehouse.quality.privacy). Tables holding raw
-PII for data owners (WITHHELD_TABLES) stay in the work warehouse. A lock file next to the
-serving file keeps two refreshes apart. Every attempt is appended to `<serving>.runs.jsonl`;
-published runs are also recorded in the serving file's `audit.publish_runs`.
+PII for data owners (WITHHELD_TABLES) stay in the work warehouse. Lock files next to the
+serving file and the work warehouse keep two refreshes apart (segwarehouse.locks); a stale one
+of a killed refresh is taken over, and leftovers of interrupted publishes are removed. The
+current serving file is only read, from a copy when a reader holds it read-write. Every attempt
+is appended to `<serving>.runs.jsonl`; published runs are also recorded in the serving file's
+`audit.publish_runs`, with a `synthetic` flag: demo data is refused over real data.
+`<work>.state.json` records the last build (so --skip-build refuses a failed one) and the run
+published from the work file (so the export uses its emails only while it still holds it).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -28,9 +34,17 @@ from pathlib import Path
 import duckdb
 
 from segwarehouse.dbt_runner import run_dbt
+from segwarehouse.locks import (
+    BusyFile,
+    RefreshLocked,
+    busy_file,
+    duckdb_lock_holder,
+    is_dbt,
+    pid_lock,
+)
 from segwarehouse.quality import run_checks
 from segwarehouse.quality.privacy import privacy_findings
-from segwarehouse.settings import DEFAULT_SERVING, SERVING_ENV, Settings
+from segwarehouse.settings import DEFAULT_SERVING, SERVING_ENV, Settings, file_fingerprint
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 RUNS_TABLE = "audit.publish_runs"
@@ -55,10 +69,6 @@ EXIT_QUALITY = 3
 EXIT_LOCKED = 4
 
 
-class RefreshLocked(RuntimeError):
-    """Another refresh holds the lock."""
-
-
 @dataclass
 class RunRecord:
     """One refresh attempt."""
@@ -74,6 +84,7 @@ class RunRecord:
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     serving: str | None = None
+    synthetic: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,32 +104,18 @@ def serving_path(settings: Settings) -> Path:
 
 
 @contextlib.contextmanager
-def refresh_lock(serving: Path) -> Iterator[Path]:
-    """Hold `<serving>.lock` (O_EXCL); a lock left by a dead process is taken over."""
-    lock = serving.with_name(serving.name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    for _attempt in range(2):
-        try:
-            descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            holder = _lock_holder(lock)
-            if (holder is None and _age_seconds(lock) < 10) or (
-                holder is not None and _alive(holder)
-            ):
-                raise RefreshLocked(
-                    f"another refresh (pid {holder or '?'}) holds {lock}; wait for it to finish "
-                    "(remove the file only if that process is gone)"
-                ) from None
-            lock.unlink(missing_ok=True)
-    else:  # pragma: no cover - lost a race twice
-        raise RefreshLocked(f"could not take {lock}")
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(str(os.getpid()))
+def refresh_lock(serving: Path, log: Callable[[str], None] = print) -> Iterator[Path]:
+    """Hold `<serving>.lock` (O_EXCL); a lock left by a dead process is taken over (logged)."""
+    with pid_lock(serving.with_name(serving.name + ".lock"), "a killed refresh", log) as lock:
         yield lock
-    finally:
-        lock.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def work_lock(work: Path, log: Callable[[str], None] = print) -> Iterator[Path]:
+    """Hold `<work>.lock`: two refreshes into one work warehouse (whatever their serving
+    files) would build over each other."""
+    with pid_lock(work.with_name(work.name + ".lock"), "a killed refresh", log) as lock:
+        yield lock
 
 
 def volume_checks(
@@ -131,12 +128,12 @@ def volume_checks(
         failures = quarantine_rate_checks(con, config.max_quarantine_rate, notes)
         new_sources = _source_rows(con)
         new_counts = _table_counts(con, ("marts",))
-    if not serving.is_file():
+    published = read_published(serving)
+    if published is None:
         notes.append("volume: no published run yet, source row counts not compared")
         return failures
-    with duckdb.connect(str(serving), read_only=True) as con:
-        old_counts = _table_counts(con, ("marts",))
-        old_sources = _source_rows(con)
+    notes += published.notes
+    old_counts, old_sources = published.mart_counts, published.source_rows
     if old_sources is None:
         notes.append(f"volume: {serving} has no {RECONCILIATION_TABLE}, source rows not compared")
     else:
@@ -221,44 +218,36 @@ def _quarantine_limits(con: duckdb.DuckDBPyConnection) -> dict[str, float] | Non
 
 def _has_table(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     schema, table = relation.split(".")
-    found = con.execute(
+    [(found,)] = con.execute(
         "select count(*) from duckdb_tables() where database_name = current_database() "
         "and schema_name = ? and table_name = ?",
         [schema, table],
-    ).fetchone()
-    return bool(found and found[0])
+    ).fetchall()
+    return bool(found)
 
 
 def publish(work: Path, serving: Path, record: RunRecord) -> None:
-    """Copy the published schemas of `work` into a new file and move it over `serving`."""
+    """Copy the published schemas of `work` into a new file and move it over `serving`.
+
+    The current serving file is only read (its run history), never locked for writing: a
+    reader holding it, even read-write, does not block the swap (os.replace of an open file
+    is a rename on Linux; the reader keeps the old version until it reconnects).
+    """
     serving.parent.mkdir(parents=True, exist_ok=True)
     staged = serving.with_name(f".{serving.name}.{record.run_id}.tmp")
     staged.unlink(missing_ok=True)
+    previous = read_published(serving)
+    if previous is not None:
+        record.notes += [note for note in previous.notes if note not in record.notes]
     try:
         with duckdb.connect(str(staged)) as con:
-            con.execute("attach ? as work (read_only)", [str(work.resolve())])
-            tables = [
-                (schema, table)
-                for schema, table in con.execute(
-                    "select schema_name, table_name from duckdb_tables() "
-                    "where database_name = 'work' and schema_name in (select unnest(?)) "
-                    "order by 1, 2",
-                    [list(PUBLISHED_SCHEMAS)],
-                ).fetchall()
-                if f"{schema}.{table}" not in WITHHELD_TABLES
-            ]
-            for schema in PUBLISHED_SCHEMAS:
-                con.execute(f"create schema if not exists {schema}")
-            for schema, table in tables:
-                con.execute(
-                    f'create table "{schema}"."{table}" as select * from work."{schema}"."{table}"'
-                )
-            con.execute("detach work")
-            _copy_run_history(con, serving)
+            _copy_published_schemas(con, work)
             record.serving = str(serving)
             con.execute(_RUNS_DDL)
+            if previous is not None:
+                _insert_runs(con, previous.runs)
             con.execute(
-                f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     record.run_id,
                     record.as_of_date,
@@ -268,6 +257,7 @@ def publish(work: Path, serving: Path, record: RunRecord) -> None:
                     json.dumps(record.rows_per_mart, sort_keys=True),
                     record.checks_passed,
                     record.checks_failed,
+                    record.synthetic,
                 ],
             )
             con.execute("checkpoint")
@@ -276,14 +266,204 @@ def publish(work: Path, serving: Path, record: RunRecord) -> None:
         os.replace(staged, serving)
     finally:
         staged.unlink(missing_ok=True)
+        _wal(staged).unlink(missing_ok=True)
+    record_published(work, serving, record.run_id)
+
+
+def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> None:
+    con.execute("attach ? as work (read_only)", [str(work.resolve())])
+    tables = [
+        (schema, table)
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where database_name = 'work' and schema_name in (select unnest(?)) "
+            "order by 1, 2",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+        if f"{schema}.{table}" not in WITHHELD_TABLES
+    ]
+    for schema in PUBLISHED_SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    for schema, table in tables:
+        con.execute(f'create table "{schema}"."{table}" as select * from work."{schema}"."{table}"')
+    con.execute("detach work")
 
 
 _RUNS_DDL = f"""
 create table if not exists {RUNS_TABLE} (
     run_id varchar, as_of_date varchar, started_at varchar, finished_at varchar,
-    status varchar, rows_per_mart json, checks_passed integer, checks_failed integer
+    status varchar, rows_per_mart json, checks_passed integer, checks_failed integer,
+    synthetic boolean
 )
 """
+
+
+def _insert_runs(con: duckdb.DuckDBPyConnection, runs: list[dict]) -> None:
+    """Carry the previous serving file's run history over (by column name: files published
+    before a column existed have it null)."""
+    for run in runs:
+        names = list(run)
+        con.execute(
+            f"insert into {RUNS_TABLE} ({', '.join(names)}) "
+            f"values ({', '.join('?' for _ in names)})",
+            [run[name] for name in names],
+        )
+
+
+@dataclass
+class PublishedState:
+    """What the current serving file holds, as far as the audit and publish need it."""
+
+    mart_counts: dict[str, int]
+    source_rows: dict[str, int] | None
+    runs: list[dict]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def last_run(self) -> dict | None:
+        """The latest published run (by finished_at), None for a file without history."""
+        return max(self.runs, key=lambda run: str(run.get("finished_at")), default=None)
+
+    @property
+    def holds_real_data(self) -> bool:
+        """True unless the last published run is marked synthetic (unknown counts as real)."""
+        last = self.last_run
+        return last is None or last.get("synthetic") is not True
+
+
+def read_published(serving: Path) -> PublishedState | None:
+    """Mart row counts, source rows and run history of the serving file; None when there is
+    none. A reader holding it read-write (DuckDB's lock) does not stop this: a copy is read."""
+    if not serving.is_file():
+        return None
+    try:
+        return _read_published(serving)
+    except duckdb.Error as error:
+        holder = duckdb_lock_holder(error)
+        if holder is None:
+            raise
+    copy = serving.with_name(f".{serving.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copyfile(serving, copy)
+        state = _read_published(copy)
+    finally:
+        copy.unlink(missing_ok=True)
+        _wal(copy).unlink(missing_ok=True)
+    state.notes.append(
+        f"serving: {serving} is held read-write by pid {holder[1] or '?'}; read a copy "
+        "(readers should connect read-only, docs/bi.md)"
+    )
+    return state
+
+
+def _read_published(path: Path) -> PublishedState:
+    with duckdb.connect(str(path), read_only=True) as con:
+        runs: list[dict] = []
+        if _has_table(con, RUNS_TABLE):
+            result = con.execute(f"select * from {RUNS_TABLE}")
+            names = [column[0] for column in result.description]
+            runs = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+        return PublishedState(_table_counts(con, ("marts",)), _source_rows(con), runs)
+
+
+def published_run_id(serving: Path) -> str | None:
+    """The run_id of the version in the serving file (its latest audit.publish_runs row)."""
+    state = read_published(serving)
+    last = state.last_run if state else None
+    return str(last["run_id"]) if last else None
+
+
+# --- the work warehouse's state: last build, last publish ------------------------------------
+
+
+def state_path(work: Path) -> Path:
+    """`<work>.state.json`: the last build by refresh and the run last published from it."""
+    return work.with_name(work.name + ".state.json")
+
+
+def read_state(work: Path) -> dict:
+    """The work warehouse's recorded state ({} when none was recorded)."""
+    try:
+        state = json.loads(state_path(work).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def record_build(
+    work: Path,
+    run_id: str,
+    status: str,
+    failures: list[str] | None = None,
+    synthetic: bool = False,
+) -> None:
+    """Record a build of the work warehouse: 'running' (which also forgets the last publish:
+    the file is being rewritten), then 'passed', 'tests_failed' or 'failed'."""
+    state = read_state(work)
+    if status == "running":
+        state.pop("published", None)
+    state["build"] = {
+        "run_id": run_id,
+        "status": status,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "failures": (failures or [])[:20],
+        "synthetic": synthetic,
+    }
+    _write_state(work, state)
+
+
+def record_published(work: Path, serving: Path, run_id: str) -> None:
+    """Record that run_id was published from the work warehouse as it is now (its size and
+    modification time: any later write to it makes it unpublished)."""
+    state = read_state(work)
+    state["published"] = {
+        "run_id": run_id,
+        "serving": str(serving.resolve()),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        **file_fingerprint(work),
+    }
+    _write_state(work, state)
+
+
+def unpublished_reason(work: Path, serving: Path) -> str | None:
+    """Why the work warehouse is not the version in the serving file, or None when it is:
+    its state names the serving file's latest run and the file has not been written since."""
+    run_id = published_run_id(serving)
+    if run_id is None:
+        return f"{serving} holds no published run: run `segwarehouse refresh` first"
+    published = read_state(work).get("published") or {}
+    if published.get("run_id") != run_id:
+        build = read_state(work).get("build") or {}
+        since = (
+            f" (its last build, run {build.get('run_id')}, {build.get('status')})" if build else ""
+        )
+        return (
+            f"{work} does not hold run {run_id} published in {serving}{since}: "
+            "run `segwarehouse refresh` and export after it publishes"
+        )
+    if not work.is_file() or file_fingerprint(work) != {
+        key: published.get(key) for key in ("size", "mtime_ns")
+    }:
+        return (
+            f"{work} changed after run {run_id} was published from it (a dbt build or check "
+            "outside refresh?): run `segwarehouse refresh` and export after it publishes"
+        )
+    return None
+
+
+def _write_state(work: Path, state: dict) -> None:
+    path = state_path(work)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+# --- the refresh ------------------------------------------------------------------------------
 
 
 def refresh(
@@ -294,22 +474,29 @@ def refresh(
     docs_dir: Path | None = None,
     config: GateConfig | None = None,
     log: Callable[[str], None] = print,
+    synthetic: bool = False,
 ) -> tuple[int, RunRecord]:
     """Build (if `build` is given), audit, publish; return the exit code and the run record.
 
     `build` runs dbt and returns the failures as 'error: …' / 'test: …' strings ([] = built).
+    `synthetic`: the landing folder holds generated demo data (marks the run; the publish
+    refuses it over a serving file holding real data). Raises RefreshLocked or BusyFile when
+    another process holds a lock (one line each).
     """
     config = config or GateConfig()
     record = RunRecord(
         run_id=uuid.uuid4().hex,
         as_of_date=as_of_date.isoformat() if as_of_date else None,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        synthetic=synthetic,
     )
     code = EXIT_ERROR
     try:
-        with refresh_lock(serving):
+        with refresh_lock(serving, log), work_lock(work, log):
             code = _refresh_locked(work, serving, build, docs_dir, config, record, log)
-    except RefreshLocked:
+    except (RefreshLocked, BusyFile) as error:
+        record.failures.append(f"locked: {error}")
+        record.status = "locked"
         raise
     except Exception as error:
         record.failures.append(f"error: {error}")
@@ -330,26 +517,61 @@ def _refresh_locked(
     record: RunRecord,
     log: Callable[[str], None],
 ) -> int:
+    for line in clean_leftovers(serving):
+        record.notes.append(line)
+        log(line)
+    require_unlocked(work)
+    refusal = _skip_build_refusal(work, record) if build is None else None
+    refusal = refusal or _synthetic_refusal(serving, record)
+    if refusal:
+        record.failures.append(refusal)
+        record.status = "refused"
+        log(f"refused: {refusal}")
+        return EXIT_QUALITY
     if build is not None:
-        log(f"refresh {record.run_id}: dbt build into {work}")
-        build_failures = build()
-        if build_failures:
-            record.failures += build_failures
-            only_tests = all(item.startswith("test") for item in build_failures)
-            record.status = "failed_audit" if only_tests else "error"
-            log("dbt build failed; serving file left as it was:")
-            for line in build_failures:
-                log(f"  {line}")
-            return EXIT_QUALITY if only_tests else EXIT_ERROR
+        code = _build(work, build, record, log)
+        if code != EXIT_OK:
+            return code
+    return _audit_and_publish(work, serving, docs_dir, config, record, log)
+
+
+def _build(
+    work: Path, build: Callable[[], list[str]], record: RunRecord, log: Callable[[str], None]
+) -> int:
+    log(f"refresh {record.run_id}: dbt build into {work}")
+    record_build(work, record.run_id, "running", synthetic=record.synthetic)
+    build_failures = build()
+    only_tests = all(item.startswith("test") for item in build_failures)
+    status = "passed" if not build_failures else "tests_failed" if only_tests else "failed"
+    record_build(work, record.run_id, status, build_failures, record.synthetic)
+    if not build_failures:
+        return EXIT_OK
+    record.failures += build_failures
+    record.status = "failed_audit" if only_tests else "error"
+    log("dbt build failed; serving file left as it was:")
+    for line in build_failures:
+        log(f"  {line}")
+    return EXIT_QUALITY if only_tests else EXIT_ERROR
+
+
+def _audit_and_publish(
+    work: Path,
+    serving: Path,
+    docs_dir: Path | None,
+    config: GateConfig,
+    record: RunRecord,
+    log: Callable[[str], None],
+) -> int:
     log(f"refresh {record.run_id}: data-quality checks")
-    report = run_checks(work, docs_dir=docs_dir, run_id=record.run_id)
-    record.checks_failed = len(report.failures)
-    record.checks_passed = len(report.outcomes) - record.checks_failed
-    record.failures += [line.strip() for line in report.summary_lines()[1:]]
-    record.failures += volume_checks(work, serving, config, record.notes)
-    record.failures += privacy_findings(work, PUBLISHED_SCHEMAS, set(WITHHELD_TABLES))
-    with duckdb.connect(str(work), read_only=True) as con:
-        record.rows_per_mart = _table_counts(con, ("marts",))
+    with busy_file(_work_hint):
+        report = run_checks(work, docs_dir=docs_dir, run_id=record.run_id)
+        record.checks_failed = len(report.failures)
+        record.checks_passed = len(report.outcomes) - record.checks_failed
+        record.failures += [line.strip() for line in report.summary_lines()[1:]]
+        record.failures += volume_checks(work, serving, config, record.notes)
+        record.failures += privacy_findings(work, PUBLISHED_SCHEMAS, set(WITHHELD_TABLES))
+        with duckdb.connect(str(work), read_only=True) as con:
+            record.rows_per_mart = _table_counts(con, ("marts",))
     for line in report.summary_lines()[:1] + record.notes:
         log(line)
     if record.failures:
@@ -358,10 +580,90 @@ def _refresh_locked(
         for line in record.failures:
             log(f"  {line}")
         return EXIT_QUALITY
-    publish(work, serving, record)
+    with busy_file(_work_hint):
+        publish(work, serving, record)
     record.status = "published"
     log(f"published {serving} ({sum(record.rows_per_mart.values()):,} mart rows)")
     return EXIT_OK
+
+
+def clean_leftovers(serving: Path) -> list[str]:
+    """Remove what interrupted publishes left beside the serving file (`.<name>.<id>.tmp`
+    and its `.tmp.wal`); one line saying what was removed, [] when nothing was. Call it only
+    while holding the refresh lock: no other publish can be writing them."""
+    leftovers = sorted(
+        {
+            *serving.parent.glob(f".{serving.name}.*.tmp"),
+            *serving.parent.glob(f".{serving.name}.*.tmp.wal"),
+        }
+    )
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    if not leftovers:
+        return []
+    names = ", ".join(path.name for path in leftovers)
+    return [f"cleaned {len(leftovers)} leftover file(s) of an interrupted publish: {names}"]
+
+
+def require_unlocked(work: Path) -> None:
+    """Raise BusyFile (one line, the pid) when another process holds the work warehouse:
+    an orphaned dbt of a killed refresh, or a reader; the build and audit need to write it."""
+    if work.is_file():
+        with busy_file(_work_hint):
+            duckdb.connect(str(work)).close()
+
+
+def _work_hint(pid: int | None) -> str:
+    if is_dbt(pid):
+        return (
+            f"an orphaned dbt of a killed refresh, or a dbt run of your own: stop it "
+            f"(kill {pid}) or let it finish, then rerun"
+        )
+    return "close that connection (read the work warehouse only while no refresh runs), then rerun"
+
+
+def _skip_build_refusal(work: Path, record: RunRecord) -> str | None:
+    """--skip-build: why the work warehouse must not be audited as it is (its last build by
+    refresh failed, its tests failed or it never finished), else None. Takes the synthetic
+    flag of the build. A warehouse never built by refresh is audited, with a note."""
+    build = read_state(work).get("build")
+    if not build:
+        record.notes.append(
+            f"skip-build: no build recorded in {state_path(work)} (built outside refresh): "
+            "its dbt test results are not checked"
+        )
+        return None
+    record.synthetic = bool(build.get("synthetic")) or record.synthetic
+    status = build.get("status")
+    if status == "passed":
+        return None
+    what = {
+        "running": "did not finish (killed?)",
+        "tests_failed": "had failing dbt tests",
+        "failed": "failed",
+    }.get(str(status), f"ended {status}")
+    failures = ", ".join(build.get("failures") or [])
+    return (
+        f"the last build of {work} (run {build.get('run_id')}) {what}"
+        + (f" [{failures[:200]}]" if failures else "")
+        + ": --skip-build publishes only a passing build; run `segwarehouse refresh` without it"
+    )
+
+
+def _synthetic_refusal(serving: Path, record: RunRecord) -> str | None:
+    if not record.synthetic:
+        return None
+    published = read_published(serving)
+    if published is None or not published.holds_real_data:
+        return None
+    last = published.last_run
+    run = f" (run {last.get('run_id')})" if last else " (no marked run)"
+    return (
+        f"the landing data is generated demo data and {serving} holds real data{run}: "
+        "not publishing synthetic over it; point SEGMENTS_SERVING at another file for the "
+        "demo (a file published before runs were marked counts as real: delete an old demo "
+        "one), or land real files"
+    )
 
 
 def dbt_build_subprocess(project_dir: Path, dbt_vars: dict[str, str] | None) -> list[str]:
@@ -378,22 +680,6 @@ def dbt_build_subprocess(project_dir: Path, dbt_vars: dict[str, str] | None) -> 
         nodes = []
     failed = [str(n["unique_id"]) for n in nodes if n.get("status") in {"error", "fail"}]
     return failed or [f"error: dbt build exited {completed.returncode} before running nodes"]
-
-
-def _copy_run_history(con: duckdb.DuckDBPyConnection, serving: Path) -> None:
-    if not serving.is_file():
-        return
-    con.execute("attach ? as previous (read_only)", [str(serving.resolve())])
-    try:
-        exists = con.execute(
-            "select count(*) from duckdb_tables() where database_name = 'previous' "
-            "and schema_name = 'audit' and table_name = 'publish_runs'"
-        ).fetchone()[0]
-        if exists:
-            con.execute(_RUNS_DDL)
-            con.execute(f"insert into {RUNS_TABLE} select * from previous.{RUNS_TABLE}")
-    finally:
-        con.execute("detach previous")
 
 
 def _append_log(serving: Path, record: RunRecord) -> None:
@@ -415,27 +701,3 @@ def _table_counts(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> d
         )
         for schema, table in tables
     }
-
-
-def _lock_holder(lock: Path) -> int | None:
-    try:
-        return int(lock.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _age_seconds(path: Path) -> float:
-    try:
-        return datetime.now(UTC).timestamp() - path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_WAREHOUSE = "warehouse/segments.duckdb"
 DEFAULT_TRUTH_DIR = "data/truth"
 DEFAULT_SERVING = "warehouse/serving.duckdb"
+# Written into the landing folder by the generator: these files are synthetic demo data.
+SYNTHETIC_MANIFEST = "synthetic_data.json"
 
 # The landing files of the raw-data contract (models/staging/*/_*__sources.yml).
 REQUIRED_SOURCES = ("crm_customers", "orders")
@@ -62,14 +65,44 @@ def find_project_dir(start: Path | None = None) -> Path:
 
 
 def landing_files(raw_dir: Path) -> list[Path]:
-    """Contract landing files present in raw_dir (csv or parquet)."""
+    """Contract landing files present in raw_dir (csv or parquet): `<source>.<ext>` or the
+    daily deliveries `<source>/*.<ext>`."""
     names = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
-    return sorted(
+    single = [
         path
         for name in names
         for path in (raw_dir / f"{name}.csv", raw_dir / f"{name}.parquet")
         if path.is_file()
-    )
+    ]
+    daily = [
+        path
+        for name in names
+        for pattern in ("*.csv", "*.parquet")
+        for path in (raw_dir / name).glob(pattern)
+        if path.is_file()
+    ]
+    return sorted([*single, *daily])
+
+
+def file_fingerprint(path: Path) -> dict[str, int]:
+    """Size and modification time (ns) of a file: changes when the file is rewritten."""
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def synthetic_files(raw_dir: Path) -> list[Path]:
+    """Landing files that are still the generator's (listed in SYNTHETIC_MANIFEST with the
+    same size and modification time): [] for real data."""
+    manifest = raw_dir / SYNTHETIC_MANIFEST
+    try:
+        listed = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [
+        path
+        for path in landing_files(raw_dir)
+        if listed.get(path.relative_to(raw_dir).as_posix()) == file_fingerprint(path)
+    ]
 
 
 def _resolve(root: Path, value: str) -> Path:

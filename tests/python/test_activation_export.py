@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from conftest import BUILD_VARS, PROJECT_DIR, Workspace, frame, linked_workspace, make_workspace
+from segwarehouse import publish
 from segwarehouse.activation import export as export_module
 from segwarehouse.activation import export_audiences
 from segwarehouse.cli import main
@@ -39,11 +40,35 @@ def manifest_of(folder: Path) -> dict:
     return json.loads((folder / "manifest.json").read_text())
 
 
+@dataclass
+class Published:
+    """A work warehouse and the serving file a publish from it wrote (export's inputs)."""
+
+    work: Path
+    serving: Path
+    run_id: str
+
+
+def publish_copy(warehouse: Path, root: Path, run_id: str = "run-export") -> Published:
+    """Publish a copy of a built warehouse (no audit: the tests here are about the export)."""
+    root.mkdir(parents=True, exist_ok=True)
+    work, serving = root / "work.duckdb", root / "serving.duckdb"
+    shutil.copyfile(warehouse, work)
+    publish.publish(work, serving, publish.RunRecord(run_id, None, "2026-07-01T00:00:00"))
+    return Published(work, serving, run_id)
+
+
 @pytest.fixture(scope="module")
-def exported(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built warehouse exported as CSV; the folder of its as_of_date."""
+def published(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Published:
+    return publish_copy(built.warehouse, tmp_path_factory.mktemp("published"))
+
+
+@pytest.fixture(scope="module")
+def exported(published: Published, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The published build exported as CSV; the folder of its as_of_date."""
     out = tmp_path_factory.mktemp("exports")
-    result = export_audiences(built.warehouse, out, "csv", now=GENERATED_AT)
+    result = export_audiences(published.serving, published.work, out, "csv", now=GENERATED_AT)
+    assert result.run_id == published.run_id
     return result.folder
 
 
@@ -53,6 +78,7 @@ def test_manifest_matches_files_and_warehouse(built: Workspace, exported: Path) 
     assert manifest["as_of_date"] == BUILD_VARS["as_of_date"] == exported.name
     assert manifest["generated_at"] == GENERATED_AT.isoformat()
     assert manifest["format"] == "csv"
+    assert manifest["run_id"] == "run-export"
     assert {entry["audience_id"] for entry in manifest["files"]} == set(summary.index)
     for entry in manifest["files"]:
         path = exported / entry["file"]
@@ -140,9 +166,11 @@ def test_email_files_hold_consented_treatment_customers_and_their_email(
 
 
 def test_parquet_export_holds_the_same_rows(
-    built: Workspace, exported: Path, tmp_path: Path
+    published: Published, exported: Path, tmp_path: Path
 ) -> None:
-    result = export_audiences(built.warehouse, tmp_path, "parquet", now=GENERATED_AT)
+    result = export_audiences(
+        published.serving, published.work, tmp_path, "parquet", now=GENERATED_AT
+    )
     as_csv = {entry["audience_id"]: entry for entry in manifest_of(exported)["files"]}
     for entry in manifest_of(result.folder)["files"]:
         assert entry["file"].endswith(".parquet")
@@ -154,16 +182,18 @@ def test_parquet_export_holds_the_same_rows(
         )
 
 
-def test_rerun_writes_byte_identical_files(built: Workspace, exported: Path) -> None:
+def test_rerun_writes_byte_identical_files(published: Published, exported: Path) -> None:
     before = {e["file"]: e["sha256"] for e in manifest_of(exported)["files"]}
-    result = export_audiences(built.warehouse, exported.parent, "csv", now=GENERATED_AT)
+    result = export_audiences(
+        published.serving, published.work, exported.parent, "csv", now=GENERATED_AT
+    )
     assert {file.file: file.sha256 for file in result.files} == before
 
 
 def test_a_failed_export_leaves_the_previous_files_whole(
-    built: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = export_audiences(built.warehouse, tmp_path, "csv", now=GENERATED_AT)
+    first = export_audiences(published.serving, published.work, tmp_path, "csv", now=GENERATED_AT)
     snapshot = {path.name: path.read_bytes() for path in first.folder.iterdir()}
     real_count = export_module._rows_in_file
     calls = []
@@ -176,7 +206,13 @@ def test_a_failed_export_leaves_the_previous_files_whole(
 
     monkeypatch.setattr(export_module, "_rows_in_file", failing_count)
     with pytest.raises(OSError, match="disk full"):
-        export_audiences(built.warehouse, tmp_path, "csv", now=datetime(2026, 7, 2, tzinfo=UTC))
+        export_audiences(
+            published.serving,
+            published.work,
+            tmp_path,
+            "csv",
+            now=datetime(2026, 7, 2, tzinfo=UTC),
+        )
     # The manifest (generated_at) is not rewritten, the file that failed is untouched, and no
     # temporary file is left behind.
     assert len(calls) == 2
@@ -184,25 +220,31 @@ def test_a_failed_export_leaves_the_previous_files_whole(
 
 
 def test_cli_export_writes_to_the_env_folder(
-    built: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    published: Published,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
 ) -> None:
     monkeypatch.chdir(PROJECT_DIR)
     monkeypatch.setenv("SEGMENTS_EXPORT_DIR", str(tmp_path / "env_exports"))
-    monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(built.warehouse))
+    monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(published.work))
+    monkeypatch.setenv("SEGMENTS_SERVING", str(published.serving))
     code = main(["export", "--audience", ADS_AUDIENCE, "--audience", EMAIL_AUDIENCE])
     assert code == 0
     folder = tmp_path / "env_exports" / BUILD_VARS["as_of_date"]
     manifest = manifest_of(folder)
     assert {e["audience_id"] for e in manifest["files"]} == {ADS_AUDIENCE, EMAIL_AUDIENCE}
-    assert "manifest:" in capsys.readouterr().out
+    assert f"run_id {published.run_id}" in capsys.readouterr().out
 
     assert main(["export", "--audience", "no_such_audience"]) == 2
     assert "no_such_audience" in capsys.readouterr().err
     serving_like = tmp_path / "serving.duckdb"
     with duckdb.connect(str(serving_like)) as con:
         con.execute("create schema marts; create table marts.audience_summary (x int)")
-    assert main(["export", "--warehouse", str(serving_like)]) == 2
-    assert "activation.audience_candidates" in capsys.readouterr().err
+    assert main(["export", "--serving", str(serving_like)]) == 2
+    assert "holds no published run" in capsys.readouterr().err
+    assert main(["export", "--serving", str(tmp_path / "absent.duckdb")]) == 2
+    assert "no serving file at" in capsys.readouterr().err
     with pytest.raises(SystemExit) as help_exit:
         main(["export", "--help"])
     assert help_exit.value.code == 0
@@ -289,7 +331,10 @@ def revised(built: Workspace, generated: Path, tmp_path_factory: pytest.TempPath
     )
     run = workspace.dbt("build", dbt_vars=BUILD_VARS)
     assert run.returncode == 0, run.output
-    result = export_audiences(workspace.warehouse, root / "exports", "csv", now=GENERATED_AT)
+    revised_publish = publish_copy(workspace.warehouse, root / "publish", "run-revised")
+    result = export_audiences(
+        revised_publish.serving, revised_publish.work, root / "exports", "csv", now=GENERATED_AT
+    )
     return Revised(workspace, result.folder, revoked_yesterday, revoked_tomorrow, erased)
 
 
@@ -397,3 +442,70 @@ def test_singular_export_tests_catch_a_leak(
     assert run.returncode != 0
     assert "FAIL 1 assert_export_only_consented" in run.output, run.output
     assert "FAIL 1 assert_export_excludes_control_and_erased" in run.output, run.output
+
+
+# --- only audited data leaves: the export reads the published run, never a failed build ------
+
+
+def _published_counts(serving: Path) -> dict[str, int]:
+    return dict(
+        frame(serving, "select audience_id, exported_count from marts.audience_summary").values
+    )
+
+
+def test_export_after_a_failed_build_writes_the_published_run_or_refuses(
+    built: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A refresh whose build emptied the audiences and failed (an empty orders file) leaves
+    them empty in the work warehouse; the export still writes the published lists, or refuses
+    when it would need the work warehouse (the emails)."""
+    good = publish_copy(built.warehouse, tmp_path / "run")
+    published = _published_counts(good.serving)
+
+    def empties_then_fails() -> list[str]:
+        with duckdb.connect(str(good.work)) as con:
+            con.execute("delete from marts.audience_exports")
+            con.execute("update marts.audience_summary set exported_count = 0")
+        return ["test.segments.not_null_stg_commerce__orders_order_id"]
+
+    code, failed = publish.refresh(
+        good.work, good.serving, None, empties_then_fails, log=lambda _: None
+    )
+    assert code == publish.EXIT_QUALITY
+    ads = export_audiences(
+        good.serving, good.work, tmp_path / "ads", audience_ids=[ADS_AUDIENCE], now=GENERATED_AT
+    )
+    assert ads.run_id == good.run_id == manifest_of(ads.folder)["run_id"]
+    assert [file.row_count for file in ads.files] == [published[ADS_AUDIENCE]]
+    assert published[ADS_AUDIENCE] > 50
+    with pytest.raises(ValueError, match="email audiences need the published run's emails") as no:
+        export_audiences(good.serving, good.work, tmp_path / "all", now=GENERATED_AT)
+    assert (
+        f"{good.work} does not hold run {good.run_id} published in {good.serving} "
+        f"(its last build, run {failed.run_id}, tests_failed)" in str(no.value)
+    )
+    assert not (tmp_path / "all").exists()
+    monkeypatch.chdir(PROJECT_DIR)
+    monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(good.work))
+    monkeypatch.setenv("SEGMENTS_SERVING", str(good.serving))
+    assert main(["export", "--out", str(tmp_path / "cli")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segwarehouse export: email audiences need") and err.count("\n") == 1
+
+
+def test_export_refuses_a_work_warehouse_written_after_the_publish(
+    built: Workspace, tmp_path: Path
+) -> None:
+    """A dbt build or check outside refresh rewrites the work warehouse: its emails are no
+    longer those of the published run."""
+    good = publish_copy(built.warehouse, tmp_path / "run")
+    assert publish.unpublished_reason(good.work, good.serving) is None
+    with duckdb.connect(str(good.work)) as con:
+        con.execute("update activation.audience_candidates set email = 'x@example.com'")
+    with pytest.raises(ValueError, match=f"{good.work} changed after run {good.run_id} was"):
+        export_audiences(good.serving, good.work, tmp_path / "out", now=GENERATED_AT)
+
+
+def test_export_without_a_published_run_refuses(built: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="export writes only the audited, published"):
+        export_audiences(tmp_path / "serving.duckdb", built.warehouse, tmp_path / "out")

@@ -18,6 +18,7 @@ import pytest
 from segwarehouse import cli
 from segwarehouse.generator import GenerationSummary, generate, sqlkit
 from segwarehouse.generator.params import Params, Salt
+from segwarehouse.settings import SYNTHETIC_MANIFEST
 
 END = date(2025, 6, 30)
 END_EXCL = "TIMESTAMPTZ '2025-07-01 00:00:00+00'"
@@ -393,6 +394,10 @@ def test_progress_lines_and_summary(csv_run: tuple[GenerationSummary, list[str]]
     manifest = json.loads((summary.truth_dir / "dirt_manifest.json").read_text())
     assert {k: v["total_rows"] for k, v in manifest.items()} == summary.rows
     assert sorted(p.name for p in summary.out_dir.iterdir()) == sorted(
+        [*(f"{name}.csv" for name in COLUMNS), SYNTHETIC_MANIFEST]
+    )
+    marked = json.loads((summary.out_dir / SYNTHETIC_MANIFEST).read_text())
+    assert marked["synthetic"] is True and sorted(marked["files"]) == sorted(
         f"{name}.csv" for name in COLUMNS
     )
 

@@ -332,3 +332,47 @@ def test_pii_audit_tables_are_withheld_from_serving(work: Path, serving: Path):
     assert set(publish.WITHHELD_TABLES) <= in_work
     assert not set(publish.WITHHELD_TABLES) & served
     assert "audit.source_reconciliation" in served
+
+
+# --- refresh --skip-build publishes only a passing build --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failures", "says"),
+    [
+        (["test.segments.unique_dim_customers_customer_key"], "had failing dbt tests"),
+        (["model.segments.dim_customers"], "failed"),
+    ],
+)
+def test_skip_build_is_refused_after_a_failed_build(
+    work: Path, serving: Path, failures: list[str], says: str
+):
+    code, failed = _refresh(work, serving, build=lambda: failures)
+    assert code in (publish.EXIT_QUALITY, publish.EXIT_ERROR)
+    assert publish.read_state(work)["build"]["status"] in ("tests_failed", "failed")
+    code, record = _refresh(work, serving)  # --skip-build
+    assert (code, record.status) == (publish.EXIT_QUALITY, "refused")
+    assert record.failures == [
+        f"the last build of {work} (run {failed.run_id}) {says} [{failures[0]}]: --skip-build "
+        "publishes only a passing build; run `segwarehouse refresh` without it"
+    ]
+    assert not serving.exists()
+
+
+def test_skip_build_is_refused_after_a_build_that_never_finished(work: Path, serving: Path):
+    publish.record_build(work, "killed-run", "running")  # what a kill -9 mid-build leaves
+    lines: list[str] = []
+    code, record = refresh(work, serving, None, None, log=lines.append)
+    assert (code, record.status) == (publish.EXIT_QUALITY, "refused")
+    assert "(run killed-run) did not finish (killed?)" in record.failures[0]
+    assert lines == [f"refused: {record.failures[0]}"]
+    assert not serving.exists()
+
+
+def test_skip_build_after_a_passing_build_is_audited_and_published(work: Path, serving: Path):
+    code, built_run = _refresh(work, serving, build=lambda: [])
+    assert code == publish.EXIT_OK, built_run.failures
+    assert publish.read_state(work)["published"]["run_id"] == built_run.run_id
+    code, record = _refresh(work, serving)
+    assert code == publish.EXIT_OK, record.failures
+    assert publish.published_run_id(serving) == record.run_id

@@ -1,13 +1,18 @@
-"""Write the audience files of a built warehouse: one file per active audience, plus a manifest.
+"""Write the audience files of the published run: one file per active audience, plus a manifest.
 
-The warehouse decides who is in a file (marts.audience_exports: treatment arm, not erased,
+Only audited data leaves: the audiences and their rows are read from the serving file (the
+version the write-audit-publish gate published, segwarehouse.publish), never from the work
+warehouse, which holds whatever the last build wrote even when its refresh failed. The
+warehouse decides who is in a file (marts.audience_exports: treatment arm, not erased,
 consent for the destination's channel as of as_of_date, reachable); this module only writes
 what it says, read-only. Ads destinations get the two SHA-256 columns and nothing else; email
-platforms get customer_key, the email (joined from the unpublished
-activation.audience_candidates: the only place a raw email leaves the warehouse) and segment
-attributes. Files go to `<export dir>/<as_of_date>/`, each written under a temporary name and
-renamed into place; manifest.json is written last the same way, so a reader that starts from
-the manifest only ever sees complete files whose sha256 and row count it can check.
+platforms get customer_key, the email and segment attributes. The email is joined from the
+unpublished activation.audience_candidates of the work warehouse (the only place a raw email
+leaves the warehouse), and only while the work warehouse still holds the published run
+(publish.unpublished_reason); otherwise the export refuses. The manifest names the run_id.
+Files go to `<export dir>/<as_of_date>/`, each written under a temporary name and renamed
+into place; manifest.json is written last the same way, so a reader that starts from the
+manifest only ever sees complete files whose sha256 and row count it can check.
 """
 
 from __future__ import annotations
@@ -23,18 +28,18 @@ from pathlib import Path
 
 import duckdb
 
+from segwarehouse.locks import busy_file
+from segwarehouse.publish import published_run_id, unpublished_reason
 from segwarehouse.settings import find_project_dir
 
 EXPORT_DIR_ENV = "SEGMENTS_EXPORT_DIR"
 DEFAULT_EXPORT_DIR = "warehouse/exports"
 MANIFEST_NAME = "manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: run_id and serving of the published run the files came from
 FORMATS = ("csv", "parquet")
-REQUIRED_TABLES = (
-    "marts.audience_summary",
-    "marts.audience_exports",
-    "activation.audience_candidates",
-)
+REQUIRED_TABLES = ("marts.audience_summary", "marts.audience_exports")
+CANDIDATES_TABLE = "activation.audience_candidates"
+EMAIL_KIND = "email_platform"
 
 # The columns of each destination kind's file, in order.
 FILE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -56,17 +61,27 @@ from marts.audience_summary
 order by audience_id
 """
 
-# One audience's rows; $1 = audience_id. Email-platform rows take the email from the
-# unpublished candidates table (the published mart has none).
+# One audience's rows from the serving file; $1 = audience_id. Email-platform rows take the
+# email from the work warehouse's unpublished candidates table (the published mart has none).
 _ROWS_SQL = """
 select exports.customer_key, candidates.email, exports.email_sha256, exports.phone_sha256,
        exports.segment_id, exports.rfm_segment, exports.lifecycle_stage, exports.clv_band
 from marts.audience_exports as exports
-left join activation.audience_candidates as candidates
+left join work.activation.audience_candidates as candidates
     on exports.audience_id = candidates.audience_id
     and exports.customer_key = candidates.customer_key
 where exports.audience_id = $1
 """
+_ROWS_WITHOUT_EMAIL_SQL = """
+select exports.customer_key, null::varchar as email, exports.email_sha256, exports.phone_sha256,
+       exports.segment_id, exports.rfm_segment, exports.lifecycle_stage, exports.clv_band
+from marts.audience_exports as exports
+where exports.audience_id = $1
+"""
+_SERVING_HINT = (
+    "a reader holds the serving file read-write; readers should connect read-only "
+    "(docs/bi.md). Close it, then rerun"
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,7 @@ class ExportResult:
     as_of_date: date
     generated_at: datetime
     files: list[ExportedFile]
+    run_id: str
 
 
 def export_dir_from_env(project_dir: Path | None = None) -> Path:
@@ -108,35 +124,70 @@ def export_dir_from_env(project_dir: Path | None = None) -> Path:
 
 
 def export_audiences(
-    warehouse: Path,
+    serving: Path,
+    work: Path,
     out_dir: Path,
     fmt: str = "csv",
     audience_ids: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> ExportResult:
-    """Write one file per active audience (or the given ones) and the manifest; return them."""
+    """Write one file per active audience (or the given ones) of the run published in
+    `serving` and the manifest; return them. `work` is the work warehouse that published it,
+    read for the emails of email-platform audiences only.
+
+    Raises FileNotFoundError (no serving file), ValueError (no published run, the work
+    warehouse no longer holds it, unknown audience) or BusyFile, each with a one-line message.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if not warehouse.is_file():
-        raise FileNotFoundError(f"no warehouse at {warehouse}: build it first (make run)")
+    if not serving.is_file():
+        raise FileNotFoundError(
+            f"no serving file at {serving}: export writes only the audited, published version; "
+            "run `segwarehouse refresh` (or `make run`) first"
+        )
     generated_at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        _require_tables(con, warehouse)
-        audiences = _audiences(con, audience_ids)
-        as_of_date = _single_as_of_date(audiences)
-        folder = out_dir / as_of_date.isoformat()
-        folder.mkdir(parents=True, exist_ok=True)
-        files = [_write_audience(con, audience, folder, fmt) for audience in audiences]
+    with busy_file(_SERVING_HINT):
+        run_id = published_run_id(serving)
+        if run_id is None:
+            raise ValueError(f"{serving} holds no published run (audit.publish_runs)")
+        with duckdb.connect() as con:
+            con.execute("attach ? as serving (read_only)", [str(serving)])
+            con.execute("use serving")
+            _require_tables(con, serving)
+            audiences = _audiences(con, audience_ids)
+            if any(audience["destination_kind"] == EMAIL_KIND for audience in audiences):
+                _attach_published_work(con, work, serving)
+            as_of_date = _single_as_of_date(audiences)
+            folder = out_dir / as_of_date.isoformat()
+            folder.mkdir(parents=True, exist_ok=True)
+            files = [_write_audience(con, audience, folder, fmt) for audience in audiences]
     manifest = folder / MANIFEST_NAME
     document = {
         "manifest_version": MANIFEST_VERSION,
+        "run_id": run_id,
+        "serving": str(serving),
         "generated_at": generated_at.isoformat(),
         "as_of_date": as_of_date.isoformat(),
         "format": fmt,
         "files": [asdict(file) for file in files],
     }
     _atomic_write_bytes(manifest, (json.dumps(document, indent=2) + "\n").encode())
-    return ExportResult(folder, manifest, as_of_date, generated_at, files)
+    return ExportResult(folder, manifest, as_of_date, generated_at, files, run_id)
+
+
+def _attach_published_work(con: duckdb.DuckDBPyConnection, work: Path, serving: Path) -> None:
+    """Attach the work warehouse (read-only) for the emails, only if it holds the published
+    run; else refuse: its candidates may be those of a failed, unaudited build."""
+    reason = unpublished_reason(work, serving)
+    if reason:
+        raise ValueError(f"email audiences need the published run's emails: {reason}")
+    con.execute("attach ? as work (read_only)", [str(work)])
+    [(found,)] = con.execute(
+        "select count(*) from duckdb_tables() where database_name = 'work' "
+        "and schema_name = 'activation' and table_name = 'audience_candidates'"
+    ).fetchall()
+    if not found:
+        raise ValueError(f"{work} has no {CANDIDATES_TABLE}: build it with models/marts/activation")
 
 
 def file_name(audience_id: str, destination_id: str, fmt: str) -> str:
@@ -154,8 +205,6 @@ def sha256_of(path: Path) -> str:
 
 
 def _require_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
-    # The serving file has no `activation` schema (it holds no raw email): exports are written
-    # from the work warehouse.
     present = {
         f"{schema}.{table}"
         for schema, table in con.execute(
@@ -166,8 +215,8 @@ def _require_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
     missing = sorted(set(REQUIRED_TABLES) - present)
     if missing:
         raise ValueError(
-            f"{warehouse} has no {', '.join(missing)}: export from the work warehouse "
-            "($SEGMENTS_WAREHOUSE) after a dbt build that includes models/marts/activation"
+            f"{warehouse} has no {', '.join(missing)}: publish a build that includes "
+            "models/marts/activation (segwarehouse refresh)"
         )
 
 
@@ -208,7 +257,8 @@ def _write_audience(
     name = file_name(audience["audience_id"], audience["destination_id"], fmt)
     target = folder / name
     temporary = _temporary_path(target)
-    relation = con.sql(_ROWS_SQL, params=[audience["audience_id"]])
+    sql = _ROWS_SQL if audience["destination_kind"] == EMAIL_KIND else _ROWS_WITHOUT_EMAIL_SQL
+    relation = con.sql(sql, params=[audience["audience_id"]])
     relation = relation.select(*columns).order(", ".join(columns))
     try:
         if fmt == "csv":

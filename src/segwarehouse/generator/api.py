@@ -22,6 +22,7 @@ from segwarehouse.generator.writer import (
     write_query,
     write_truth,
 )
+from segwarehouse.settings import SYNTHETIC_MANIFEST, file_fingerprint
 
 SOURCES: tuple[str, ...] = (
     "crm_customers",
@@ -291,7 +292,32 @@ def generate(
     (truth_path / SUMMARY_FILE).write_text(
         json.dumps(summary.to_dict(), indent=2) + "\n", encoding="utf-8"
     )
+    write_synthetic_manifest(out_path, run.files, customers, seed, end_date)
     return summary
+
+
+def write_synthetic_manifest(
+    out_dir: Path, files: dict[str, Path], customers: int, seed: int, end_date: date
+) -> Path:
+    """Mark the landing folder as synthetic: SYNTHETIC_MANIFEST lists the generated files with
+    their size and modification time, so a file later replaced by a real export no longer
+    counts (segwarehouse.settings.synthetic_files) and the publish can refuse demo data over a
+    serving file holding real data."""
+    listed = {
+        path.relative_to(out_dir).as_posix(): file_fingerprint(path)
+        for path in sorted(files.values())
+    }
+    document = {
+        "synthetic": True,
+        "written_by": "segwarehouse generate",
+        "customers": customers,
+        "seed": seed,
+        "end_date": end_date.isoformat(),
+        "files": listed,
+    }
+    manifest = out_dir / SYNTHETIC_MANIFEST
+    manifest.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return manifest
 
 
 def _run_steps(run: _Run, summary: GenerationSummary, progress: Progress | None) -> None:
