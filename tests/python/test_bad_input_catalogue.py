@@ -37,19 +37,14 @@ import pytest
 
 from conftest import BUILD_VARS, END_DATE, PROJECT_DIR, Workspace
 from segwarehouse import publish
+from segwarehouse.doctor import STAGING_BUILD
 from segwarehouse.generator import generate
 
 PEOPLE = 300
 SEED = 5
-STAGING = (
-    "build",
-    "--select",
-    "+staging",
-    "marts.data_quality",
-    "source_quarantine_limits",
-    "--indirect-selection",
-    "cautious",
-)
+# The staging selection `segwarehouse doctor` builds: contract hook, staging, the audit models
+# and the quarantine limits, with their data tests.
+STAGING = STAGING_BUILD
 RECONCILED = (
     "select source_name, raw_rows, staged_rows, quarantined_rows, duplicate_rows, "
     "superseded_rows, not_yet_visible_rows, is_reconciled from audit.source_reconciliation"
