@@ -436,15 +436,16 @@ def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
         default=float(
             os.environ.get("SEGMENTS_MAX_QUARANTINE_RATE", publish.DEFAULT_MAX_QUARANTINE_RATE)
         ),
-        help="fail when a source quarantines more than this share of its rows "
-        "(default $SEGMENTS_MAX_QUARANTINE_RATE or %(default)s)",
+        help="limit on the share of rows a source may quarantine, for a work warehouse "
+        "without the seed source_quarantine_limits (default $SEGMENTS_MAX_QUARANTINE_RATE or "
+        "%(default)s)",
     )
     command.add_argument(
         "--max-row-drop",
         type=float,
         default=float(os.environ.get("SEGMENTS_MAX_ROW_DROP", publish.DEFAULT_MAX_ROW_DROP)),
-        help="fail when a mart loses more than this share of the rows it has in the published "
-        "version (default $SEGMENTS_MAX_ROW_DROP or %(default)s)",
+        help="fail when a mart loses this share of the rows it has in the published version "
+        "or more (default $SEGMENTS_MAX_ROW_DROP or %(default)s)",
     )
     command.add_argument(
         "--max-source-growth",
@@ -452,15 +453,15 @@ def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
         default=float(
             os.environ.get("SEGMENTS_MAX_SOURCE_GROWTH", publish.DEFAULT_MAX_SOURCE_GROWTH)
         ),
-        help="fail when a source has more than this many times the raw rows of the last "
-        "published run (default $SEGMENTS_MAX_SOURCE_GROWTH or %(default)s)",
+        help="fail when a source has this many times the raw rows of the last published "
+        "run or more (default $SEGMENTS_MAX_SOURCE_GROWTH or %(default)s)",
     )
     command.add_argument(
         "--max-source-drop",
         type=float,
         default=float(os.environ.get("SEGMENTS_MAX_SOURCE_DROP", publish.DEFAULT_MAX_SOURCE_DROP)),
-        help="fail when a source loses more than this share of the raw rows of the last "
-        "published run (default $SEGMENTS_MAX_SOURCE_DROP or %(default)s)",
+        help="fail when a source loses this share of the raw rows of the last published "
+        "run or more (default $SEGMENTS_MAX_SOURCE_DROP or %(default)s)",
     )
 
 

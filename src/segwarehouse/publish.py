@@ -54,6 +54,7 @@ DEFAULT_MAX_SOURCE_GROWTH = 10.0
 DEFAULT_MAX_SOURCE_DROP = 0.90
 QUARANTINE_LIMITS_TABLE = "reference.source_quarantine_limits"
 RECONCILIATION_TABLE = "audit.source_reconciliation"
+QUARANTINE_COUNTS_TABLE = "audit.quarantine_reason_counts"
 # Built into the work warehouse for the people who fix data, never copied to the serving file
 # that BI tools read: they hold raw values (PII) by design.
 WITHHELD_TABLES = {
@@ -140,10 +141,10 @@ def volume_checks(
         failures += source_volume_failures(new_sources or {}, old_sources, config)
     for table, old in sorted(old_counts.items()):
         new = new_counts.get(table, 0)
-        if old > 0 and new < old * (1 - config.max_row_drop):
+        if old > 0 and at_or_above((old - new) / old, config.max_row_drop):
             failures.append(
                 f"volume: {table} has {new:,} rows, {old:,} in the published version "
-                f"(drop above {config.max_row_drop:.0%})"
+                f"(drop at or above {config.max_row_drop:.0%})"
             )
     return failures
 
@@ -175,26 +176,33 @@ def quarantine_rate_checks(
     return failures
 
 
+def at_or_above(value: float, bound: float) -> bool:
+    """value >= bound, with a bound met exactly in decimal also met in binary floating point
+    (1 - 0.9 is 0.09999999999999998: a drop of exactly 90 % must still count)."""
+    return value >= bound - 1e-9
+
+
 def source_volume_failures(
     new: dict[str, int], old: dict[str, int], config: GateConfig
 ) -> list[str]:
-    """Sources whose raw row count grew more than max_source_growth times, or lost more than
-    max_source_drop of their rows, against the last published run."""
+    """Sources whose raw row count reached max_source_growth times the last published run's,
+    or lost max_source_drop of its rows or more (both bounds fail: a tenfold jump is a
+    duplicated export, not growth)."""
     failures = []
     for source in sorted(old.keys() & new.keys()):
         before, now = old[source], new[source]
         if before <= 0:
             continue
-        if now > before * config.max_source_growth:
+        if at_or_above(now / before, config.max_source_growth):
             failures.append(
                 f"volume: {source} has {now:,} raw rows, {before:,} in the last published run "
-                f"({now / before:.1f}x, above {config.max_source_growth:g}x: a duplicated or "
-                "appended export?)"
+                f"({now / before:.1f}x, at or above {config.max_source_growth:g}x: a duplicated "
+                "or appended export?)"
             )
-        elif now < before * (1 - config.max_source_drop):
+        elif at_or_above((before - now) / before, config.max_source_drop):
             failures.append(
                 f"volume: {source} has {now:,} raw rows, {before:,} in the last published run "
-                f"({1 - now / before:.0%} fewer, more than {config.max_source_drop:.0%}: "
+                f"({1 - now / before:.0%} fewer, at or above {config.max_source_drop:.0%}: "
                 "a truncated export?)"
             )
     return failures
@@ -318,6 +326,8 @@ class PublishedState:
     source_rows: dict[str, int] | None
     runs: list[dict]
     notes: list[str] = field(default_factory=list)
+    # (source, reason) -> quarantined rows; None for a file published before the table existed
+    quarantine_counts: dict[tuple[str, str], int] | None = None
 
     @property
     def last_run(self) -> dict | None:
@@ -363,7 +373,48 @@ def _read_published(path: Path) -> PublishedState:
             result = con.execute(f"select * from {RUNS_TABLE}")
             names = [column[0] for column in result.description]
             runs = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-        return PublishedState(_table_counts(con, ("marts",)), _source_rows(con), runs)
+        return PublishedState(
+            _table_counts(con, ("marts",)),
+            _source_rows(con),
+            runs,
+            quarantine_counts=_quarantine_counts(con),
+        )
+
+
+def _quarantine_counts(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int] | None:
+    if not _has_table(con, QUARANTINE_COUNTS_TABLE):
+        return None
+    rows = con.execute(
+        f"select source_name, quarantine_reason, quarantined_rows from {QUARANTINE_COUNTS_TABLE}"
+    ).fetchall()
+    return {(source, reason): int(count) for source, reason, count in rows}
+
+
+def quarantine_summary(work: Path, serving: Path) -> list[str]:
+    """One line per (source, reason) whose quarantined rows grew against the last published
+    run (all of them on a first run), or one line saying none did: printed at the end of every
+    refresh, so an upstream format change is seen the day it happens."""
+    with duckdb.connect(str(work), read_only=True) as con:
+        now = _quarantine_counts(con)
+    if now is None:
+        return [f"quarantine: no {QUARANTINE_COUNTS_TABLE} in the work warehouse"]
+    published = read_published(serving)
+    before = published.quarantine_counts if published else None
+    grown = sorted(key for key, count in now.items() if count > (before or {}).get(key, 0))
+    if not grown:
+        total = sum(now.values())
+        return [f"quarantine: no reason grew since the last published run ({total:,} rows in all)"]
+
+    def was(key: tuple[str, str]) -> str:
+        if before is None:
+            return "no published count to compare with"
+        return f"{before.get(key, 0):,} in the last published run"
+
+    return [
+        f"quarantine: {source} {reason} {now[(source, reason)]:,} rows ({was((source, reason))}); "
+        "see audit.quarantined_rows"
+        for source, reason in grown
+    ]
 
 
 def published_run_id(serving: Path) -> str | None:
@@ -572,6 +623,7 @@ def _audit_and_publish(
         record.failures += privacy_findings(work, PUBLISHED_SCHEMAS, set(WITHHELD_TABLES))
         with duckdb.connect(str(work), read_only=True) as con:
             record.rows_per_mart = _table_counts(con, ("marts",))
+    record.notes += quarantine_summary(work, serving)
     for line in report.summary_lines()[:1] + record.notes:
         log(line)
     if record.failures:

@@ -432,7 +432,7 @@ def check_spike(lab: Lab) -> None:
     check_volume(
         lab,
         f"volume: web_events has {events * 11:,} raw rows, {events:,} in the last published run",
-        "(11.0x, above 10x",
+        "(11.0x, at or above 10x",
     )
 
 
@@ -442,7 +442,7 @@ def check_truncated(lab: Lab) -> None:
     check_volume(
         lab,
         f"volume: campaign_events has {now:,} raw rows, {before:,} in the last published run",
-        "fewer, more than 90%",
+        "fewer, at or above 90%",
     )
 
 
@@ -555,7 +555,7 @@ CASES = {
         check_row_folder_reconciles,
     ),
     "volume_spike": Case(
-        "web_events 11x", "audit", "web_events has … (11.0x, above 10x)", check_spike
+        "web_events 11x", "audit", "web_events has … (11.0x, at or above 10x)", check_spike
     ),
     "truncated_source": Case(
         "campaign_events 95% fewer", "audit", "campaign_events has … fewer", check_truncated

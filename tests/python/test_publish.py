@@ -275,21 +275,36 @@ def _reconciled_warehouse(path: Path, rows: dict[str, tuple[int, int]], limits=N
 
 
 def test_source_spike_and_truncation_against_last_publish(tmp_path: Path):
-    old = {"orders": (1000, 0), "web_events": (1000, 0), "products": (200, 0), "new": (0, 0)}
-    new = {"orders": (10_000, 0), "web_events": (10_001, 0), "products": (19, 0), "new": (50, 0)}
+    old = {
+        "orders": (1000, 0),
+        "web_events": (1000, 0),
+        "products": (200, 0),
+        "consents": (100, 0),
+        "campaign_events": (1000, 0),
+        "new": (0, 0),
+    }
+    new = {
+        "orders": (9_999, 0),
+        "web_events": (10_000, 0),
+        "products": (20, 0),
+        "consents": (11, 0),
+        "campaign_events": (1_001, 0),
+        "new": (50, 0),
+    }
     served = _reconciled_warehouse(tmp_path / "served.duckdb", old)
     work = _reconciled_warehouse(tmp_path / "work.duckdb", new, limits={})
     notes: list[str] = []
     failures = publish.volume_checks(work, served, GateConfig(), notes)
     assert failures == [
-        "volume: products has 19 raw rows, 200 in the last published run (90% fewer, more "
-        "than 90%: a truncated export?)",
-        "volume: web_events has 10,001 raw rows, 1,000 in the last published run (10.0x, above "
-        "10x: a duplicated or appended export?)",
-    ]  # 10x exactly and exactly 90% fewer pass; a source that had 0 rows is not compared
+        "volume: products has 20 raw rows, 200 in the last published run (90% fewer, at or "
+        "above 90%: a truncated export?)",
+        "volume: web_events has 10,000 raw rows, 1,000 in the last published run (10.0x, at or "
+        "above 10x: a duplicated or appended export?)",
+    ]  # the bounds fail (10x exactly, 90% fewer exactly); just inside them passes (9.999x,
+    # 89% fewer); a source that had 0 rows is not compared
     assert notes == []
     strict = GateConfig(max_source_growth=2, max_source_drop=0.5)
-    assert len(publish.volume_checks(work, served, strict)) == 3
+    assert len(publish.volume_checks(work, served, strict)) == 4
     first: list[str] = []
     assert publish.volume_checks(work, tmp_path / "absent.duckdb", GateConfig(), first) == []
     assert first == ["volume: no published run yet, source row counts not compared"]
@@ -376,3 +391,49 @@ def test_skip_build_after_a_passing_build_is_audited_and_published(work: Path, s
     code, record = _refresh(work, serving)
     assert code == publish.EXIT_OK, record.failures
     assert publish.published_run_id(serving) == record.run_id
+
+
+def _quarantine_counts_file(path: Path, counts: dict[tuple[str, str], int] | None) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema audit")
+        if counts is not None:
+            con.execute(
+                "create table audit.quarantine_reason_counts (source_name varchar, "
+                "quarantine_reason varchar, quarantined_rows bigint)"
+            )
+            for (source, reason), count in counts.items():
+                con.execute(
+                    "insert into audit.quarantine_reason_counts values (?, ?, ?)",
+                    [source, reason, count],
+                )
+    return path
+
+
+def test_quarantine_summary_names_the_reasons_that_grew(tmp_path: Path):
+    """60 orders in a new date format: the day it happens, the run's last lines say so."""
+    before = {("orders", "unparseable_order_ts"): 2, ("web_events", "future_timestamp"): 5}
+    now = {
+        ("orders", "unparseable_order_ts"): 62,
+        ("web_events", "future_timestamp"): 4,
+        ("consents", "unknown_channel"): 1,
+    }
+    served = _quarantine_counts_file(tmp_path / "served.duckdb", before)
+    work = _quarantine_counts_file(tmp_path / "work.duckdb", now)
+    assert publish.quarantine_summary(work, served) == [
+        "quarantine: consents unknown_channel 1 rows (0 in the last published run); "
+        "see audit.quarantined_rows",
+        "quarantine: orders unparseable_order_ts 62 rows (2 in the last published run); "
+        "see audit.quarantined_rows",
+    ]
+    steady = _quarantine_counts_file(tmp_path / "steady.duckdb", before)
+    assert publish.quarantine_summary(steady, served) == [
+        "quarantine: no reason grew since the last published run (7 rows in all)"
+    ]
+    first = publish.quarantine_summary(work, tmp_path / "absent.duckdb")
+    assert first[0] == (
+        "quarantine: consents unknown_channel 1 rows (no published count to compare with); "
+        "see audit.quarantined_rows"
+    )
+    assert len(first) == 3
+    old_serving = _quarantine_counts_file(tmp_path / "old.duckdb", None)
+    assert len(publish.quarantine_summary(work, old_serving)) == 3
