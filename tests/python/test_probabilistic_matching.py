@@ -494,7 +494,7 @@ def test_model_parameters_are_trained(con, linked) -> None:
     assert weight[("name", "exact full name")] > 5
     assert weight[("name", "first and last name swapped")] > 5
     assert weight[("birth_date", "exact birth date")] > 5
-    assert weight[("address", "same street and postal code")] > 5
+    assert weight[("address", "same street, postal code and city")] > 5
     for comparison in ("name", "birth_date", "address"):
         assert weight[(comparison, "all other")] < 0
 
