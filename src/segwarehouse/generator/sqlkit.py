@@ -207,16 +207,18 @@ def _macros(params: Params) -> list[str]:
             ELSE typo_raw(s, 2 + floor(r1 * (length(s) - 1))::BIGINT, floor(r2 * 3)::BIGINT)
             END""",
         # Birth-date typos of a day number (days since 1970-01-01), as typed by people: one
-        # digit of the year mistyped (the last; another date if the day does not exist), and
-        # day and month transposed (a day of 13 or more cannot be: then the digit typo).
+        # digit of the day of month mistyped (the units; the tens when that is no date), and
+        # day and month transposed (a day of 13 or more cannot be: then the digit typo). The
+        # year is kept, so nobody turns younger than the generator's youngest customer.
         """CREATE MACRO birth_day_digit_typo(d, r) AS coalesce(
             try(make_date(
-                year(DATE '1970-01-01' + CAST(d AS INTEGER)) // 10 * 10
-                  + (year(DATE '1970-01-01' + CAST(d AS INTEGER)) % 10 + 1
-                     + floor(r * 9)::BIGINT) % 10,
+                year(DATE '1970-01-01' + CAST(d AS INTEGER)),
                 month(DATE '1970-01-01' + CAST(d AS INTEGER)),
-                day(DATE '1970-01-01' + CAST(d AS INTEGER))) - DATE '1970-01-01'),
-            d + 10)""",
+                day(DATE '1970-01-01' + CAST(d AS INTEGER)) // 10 * 10
+                  + (day(DATE '1970-01-01' + CAST(d AS INTEGER)) % 10 + 1
+                     + floor(r * 9)::BIGINT) % 10) - DATE '1970-01-01'),
+            CASE WHEN day(DATE '1970-01-01' + CAST(d AS INTEGER)) <= 18 THEN d + 10
+                 ELSE d - 10 END)""",
         """CREATE MACRO birth_day_transposed(d, r) AS CASE
             WHEN day(DATE '1970-01-01' + CAST(d AS INTEGER)) <= 12
              AND day(DATE '1970-01-01' + CAST(d AS INTEGER))
