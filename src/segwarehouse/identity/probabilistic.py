@@ -23,15 +23,18 @@ Standardisation (one TEMP table, columns used by the model):
 
 Blocking rules (candidate pairs are the union, each pair scored once; ``BLOCKING_RULE_KEYS``):
 one strong field agreeing exactly is enough, so a typo in any other field cannot hide a
-match, and the comparisons decide.
+match, and the comparisons decide. A strong field is paired with a cheap second key where it
+alone would make blocks too large at 1M customers (a birth date is shared by ~60 records):
 
-1. same birth date;
-2. same postal code;
-3. same street (with house number);
-4. same standardised first and last name;
-5. same first name and city; 6. same last name and city (a name alone is too weak a key at
-   1M customers);
-7. first and last name swapped.
+1-4. same birth date and same first initial, last initial, city or first two characters of
+     the postal code;
+5-6. same postal code and same first or last initial;
+7. same street (with house number);
+8. same standardised first and last name and city;
+9. same first name, last initial and city; 10. same last name, first initial and city;
+11. first and last name swapped.
+
+Candidate pairs per rule, on FEBRL and on 1M generated customers: docs/real_data.md.
 
 Comparisons (levels in order):
 
@@ -613,7 +616,8 @@ def _create_standardised_table(
           c.city_std,
           left(c.first_name_clean, 1) AS first_initial,
           left(c.last_name_std, 1) AS last_initial,
-          year(c.birth_date_raw) AS birth_year
+          year(c.birth_date_raw) AS birth_year,
+          left(c.postal_code_std, 2) AS postal_prefix
         FROM dated AS c
         LEFT JOIN {nicknames} AS n ON n.nickname = c.first_name_clean
         ORDER BY c.record_id
@@ -637,7 +641,10 @@ def _prediction_blocking_rules() -> list[BlockingRuleCreator]:
 # 1M customers) are paired with one more field. Candidate pairs per rule on FEBRL and on 1M
 # generated customers: docs/real_data.md.
 BLOCKING_RULE_KEYS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
-    ("birth_date", ("birth_date",), ("birth_date",)),
+    ("birth_date_first_initial", ("birth_date", "first_initial"), ("birth_date", "first_initial")),
+    ("birth_date_last_initial", ("birth_date", "last_initial"), ("birth_date", "last_initial")),
+    ("birth_date_city", ("birth_date", "city_std"), ("birth_date", "city_std")),
+    ("birth_date_postal_prefix", ("birth_date", "postal_prefix"), ("birth_date", "postal_prefix")),
     (
         "postal_code_first_initial",
         ("postal_code_std", "first_initial"),
