@@ -98,7 +98,7 @@ def test_candidate_pair_counts_are_exact_per_rule_and_cumulative() -> None:
             "('1', 'Ann', 'Lee', date '1980-01-01', '1 Main St', '1000', 'Sydney', 'AU'),"
             "('2', 'Anne', 'Lee', date '1980-01-01', '9 High St', '2000', 'Perth', 'AU'),"
             "('3', 'Lee', 'Ann', date '1981-01-01', '9 High St', '3000', 'Perth', 'AU'),"
-            "('4', 'Al', 'Kim', date '1990-05-05', '5 Side Rd', '1000', 'Sydney', 'AU')) "
+            "('4', 'Ann', 'Kim', date '1990-05-05', '5 Side Rd', '1000', 'Sydney', 'AU')) "
             "as t(record_id, first_name, last_name, birth_date, street_address, postal_code, "
             "city, country_code)"
         )
@@ -108,15 +108,15 @@ def test_candidate_pair_counts_are_exact_per_rule_and_cumulative() -> None:
         )
         counts = candidate_pair_counts(con, "records")
     assert [name for name, _, _ in counts] == [name for name, _ in PREDICTION_BLOCKING_RULES]
-    # pairs: 1-2 same birth date and initials, 1-4 same postal code and first initial,
+    # pairs: 1-2 same birth date and initials, 1-4 same postal code and first name,
     # 2-3 same street, 1-3 names swapped
     assert [(own, union) for _, own, union in counts] == [
         (1, 1),  # birth date + first initial: 1-2
         (1, 1),  # birth date + last initial: 1-2
         (0, 1),  # birth date + city
         (0, 1),  # birth date + postal prefix
-        (1, 2),  # postal code + first initial: 1-4
-        (0, 2),  # postal code + last initial
+        (1, 2),  # postal code + first name: 1-4
+        (0, 2),  # postal code + last name
         (1, 3),  # street: 2-3
         (0, 3),  # full name + city
         (0, 3),  # first name + last initial + city
