@@ -117,10 +117,10 @@ def duckdb_candidates(
     scratch = pm._ScratchNames()
     record_count = pm._prepare(con, RECORDS, nicknames, scratch)
     rules = [k for k in pm.EM_TRAINING_BLOCKINGS if pm._pairs_sharing_keys(con, scratch.input, k)]
-    prior = pm._estimate_prior(con, scratch.input, record_count, settings)
+    found_pairs = pm._deterministic_pairs(con, scratch.input)
     with pm._quiet_splink():
         linker = pm._train(
-            pm._TempTableDuckDBAPI(con), scratch.input, record_count, settings, prior, rules
+            pm._TempTableDuckDBAPI(con), scratch.input, record_count, settings, found_pairs, rules
         )
         predictions = linker.inference.predict()
     frame = con.sql(f"SELECT {CANDIDATE_COLUMNS} FROM {predictions.physical_name}").df()
@@ -293,7 +293,7 @@ def run_spark(
         for keys in pm.EM_TRAINING_BLOCKINGS
         if pm._pairs_sharing_keys(con, scratch.input, keys) > 0
     ]
-    prior = pm._estimate_prior(con, scratch.input, record_count, settings)
+    found_pairs = pm._deterministic_pairs(con, scratch.input)
     standardised = work_dir / "standardised.parquet"
     con.execute(f"COPY {scratch.input} TO {sql_literal(standardised)} (FORMAT parquet)")
     raw_records = work_dir / "records.parquet"
@@ -310,11 +310,13 @@ def run_spark(
     spark_con = _SparkConnection(spark)
     spark_prior = _attempt(
         "prior SQL (DuckDB-rendered) on Spark",
-        lambda: pm._estimate_prior(spark_con, scratch.input, record_count, settings),  # type: ignore[arg-type]
+        lambda: pm._deterministic_pairs(spark_con, scratch.input),  # type: ignore[arg-type]
         outcomes,
     )
-    if spark_prior is not None and spark_prior != prior:
-        outcomes["prior SQL (DuckDB-rendered) on Spark"] = f"differs: {spark_prior} vs {prior}"
+    if spark_prior is not None and spark_prior != found_pairs:
+        outcomes["prior SQL (DuckDB-rendered) on Spark"] = (
+            f"differs: {spark_prior} vs {found_pairs}"
+        )
     _attempt(
         "training-blocking pair count (DuckDB-rendered) on Spark",
         lambda: pm._pairs_sharing_keys(spark_con, scratch.input, ("birth_date",)),  # type: ignore[arg-type]
@@ -326,7 +328,9 @@ def run_spark(
     with pm._quiet_splink():
         linker = _attempt(
             "Splink training on SparkAPI (u sampling + EM)",
-            lambda: pm._train(db_api, scratch.input, record_count, settings, prior, training_rules),  # type: ignore[arg-type]
+            lambda: pm._train(  # type: ignore[arg-type]
+                db_api, scratch.input, record_count, settings, found_pairs, training_rules
+            ),
             outcomes,
         )
     seconds["train (u + EM) on Spark"] = time.perf_counter() - start

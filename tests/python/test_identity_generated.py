@@ -169,3 +169,49 @@ def test_person_records_alone_resolve_their_duplicates(generated: Path, tmp_path
     precision, recall = pairwise_scores(workspace, truth, "crm_customer")
     assert precision >= PRECISION_TARGET
     assert recall >= 0.5, recall
+
+
+def test_generated_crm_carries_real_world_noise(generated: Path) -> None:
+    """Records of one person differ the way FEBRL's do: day and month transposed, a digit of
+    the birth day or of the postal code mistyped, a first or last name missing."""
+    raw, truth = generated / "raw", generated / "truth"
+    pairs = f"""
+        with records as (
+            select t.person_id, c.customer_id, c.first_name, c.last_name,
+                   try_cast(c.birth_date as date) as birth_date,
+                   upper(c.postal_code) as postal_code
+            from read_csv('{raw / "crm_customers.csv"}', all_varchar = true) as c
+            inner join read_parquet('{truth / "crm_truth.parquet"}') as t
+                on c.customer_id = t.customer_id
+        )
+        select l.*, r.first_name as first_r, r.last_name as last_r,
+               r.birth_date as birth_r, r.postal_code as postal_r
+        from records as l
+        inner join records as r
+            on l.person_id = r.person_id and l.customer_id < r.customer_id
+    """
+    with duckdb.connect() as con:
+        [(transposed, day_typo, postal_typo, no_first, no_last)] = con.execute(
+            f"""
+            select
+                count(*) filter (where year(birth_date) = year(birth_r)
+                    and month(birth_date) = day(birth_r) and day(birth_date) = month(birth_r)
+                    and month(birth_date) <> day(birth_date)),
+                count(*) filter (where birth_date <> birth_r
+                    and strftime(birth_date, '%Y-%m') = strftime(birth_r, '%Y-%m')
+                    and day(birth_date) // 10 = day(birth_r) // 10),
+                count(*) filter (where postal_code <> postal_r
+                    and length(postal_code) = length(postal_r)
+                    and hamming(postal_code, postal_r) = 1),
+                count(*) filter (where first_name is null and first_r is not null),
+                count(*) filter (where last_name is null and last_r is not null)
+            from ({pairs})
+            """
+        ).fetchall()
+    assert min(transposed, day_typo, postal_typo, no_first, no_last) > 0, (
+        transposed,
+        day_typo,
+        postal_typo,
+        no_first,
+        no_last,
+    )

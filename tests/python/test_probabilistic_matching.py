@@ -408,10 +408,36 @@ HANDMADE = pd.DataFrame(
             None,
             None,
         ),
+        # day and month transposed and two postcode digits swapped: no exact birth date or
+        # postcode to block on (the old rules never compared this pair)
+        (
+            "X07",
+            "Ingrid",
+            "Halvorsen",
+            "1979-03-08",
+            "41 Birch Lane",
+            "30309",
+            "Atlanta",
+            "US",
+            None,
+            None,
+        ),
+        (
+            "X08",
+            "Ingrid",
+            "Halvorsen",
+            "1979-08-03",
+            "41 Birch Ln",
+            "30390",
+            "Atlanta",
+            "US",
+            None,
+            None,
+        ),
     ],
     columns=HANDMADE_COLUMNS,
 ).assign(birth_date=lambda f: pd.to_datetime(f["birth_date"]))
-HANDMADE_TRUTH = frozenset({("X01", "X02"), ("X03", "X04")})
+HANDMADE_TRUTH = frozenset({("X01", "X02"), ("X03", "X04"), ("X07", "X08")})
 
 
 @pytest.fixture(scope="module")
@@ -456,6 +482,11 @@ def test_nickname_and_swapped_names_link_with_their_evidence(linked) -> None:
     assert fields[("X03", "X04")] == "name,postal_code,street_address,city"
 
 
+def test_transposed_birth_date_and_postcode_typo_link(linked) -> None:
+    fields = linked.pairs.set_index(["record_id_l", "record_id_r"])["agreeing_fields"]
+    assert fields[("X07", "X08")] == "name,birth_date,postal_code,street_address,city"
+
+
 def test_common_name_in_same_city_with_other_birth_date_and_address_is_not_linked(
     linked,
 ) -> None:
@@ -494,7 +525,7 @@ def test_model_parameters_are_trained(con, linked) -> None:
     assert weight[("name", "exact full name")] > 5
     assert weight[("name", "first and last name swapped")] > 5
     assert weight[("birth_date", "exact birth date")] > 5
-    assert weight[("address", "same street and postal code")] > 5
+    assert weight[("address", "same street, postal code and city")] > 5
     for comparison in ("name", "birth_date", "address"):
         assert weight[(comparison, "all other")] < 0
 

@@ -228,6 +228,11 @@ def _record_draws() -> str:
         "r_birth0": unif("ck", Salt.REC_BIRTH, 0),
         "r_birth1": unif("ck", Salt.REC_BIRTH, 1),
         "r_birth2": unif("ck", Salt.REC_BIRTH, 2),
+        "r_birth3": unif("ck", Salt.REC_BIRTH, 3),
+        "r_post0": unif("ck", Salt.REC_ADDRESS, 1),
+        "r_post1": unif("ck", Salt.REC_ADDRESS, 2),
+        "r_post2": unif("ck", Salt.REC_ADDRESS, 3),
+        "r_name4": unif("ck", Salt.REC_NAME, 4),
         "r_gender": unif("ck", Salt.REC_GENDER),
         "r_addr0": unif("ck", Salt.REC_ADDRESS, 0),
         "r_country": unif("ck", Salt.REC_COUNTRY, 0),
@@ -290,12 +295,18 @@ def _record_attributes(params: Params) -> str:
            ELSE last_name END AS rec_last,
       slot IN (1, 2) AND (r_email0 < 0.6 OR NOT (share_phone OR share_loyalty)) AS share_email,
       CASE WHEN slot = 3 THEN (CASE WHEN r_birth0 < 0.15 THEN NULL
-                                    WHEN r_birth0 < 0.45 AND r_birth1 < 0.5
+                                    WHEN r_birth0 < 0.45 AND r_birth3 < 0.5 AND r_birth1 < 0.5
                                       THEN birth_day + 1 + floor(r_birth2 * 30)::BIGINT
-                                    WHEN r_birth0 < 0.45
+                                    WHEN r_birth0 < 0.45 AND r_birth3 < 0.5
                                       THEN birth_day - 1 - floor(r_birth2 * 30)::BIGINT
+                                    WHEN r_birth0 < 0.45 AND r_birth3 < 0.75
+                                      THEN birth_day_digit_typo(birth_day, r_birth2)
+                                    WHEN r_birth0 < 0.45
+                                      THEN birth_day_transposed(birth_day, r_birth2)
                                     ELSE birth_day END)
            WHEN r_birth0 < 0.25 THEN NULL ELSE birth_day END AS rec_birth,
+      CASE WHEN slot = 3 AND r_post0 < 0.15 THEN postal_typo(postal_code, r_post1, r_post2)
+           ELSE postal_code END AS rec_postal,
       CASE WHEN r_gender < 0.2 THEN NULL ELSE gender END AS rec_gender,
       CASE WHEN slot = 0 THEN main_abbr
            WHEN slot = 3 THEN NOT main_abbr
@@ -381,14 +392,15 @@ SELECT p, ck, v, slot, defect, {params.customer_perm.sql("ck")} AS sort_key,
                               r_dirt_kind)
        ELSE rec_email END AS email,
   CASE WHEN defect = 'junk_phone' THEN '0000000000' ELSE rec_phone END AS phone,
-  rec_first AS first_name,
-  rec_last AS last_name,
+  CASE WHEN slot = 3 AND r_name4 < 0.06 THEN NULL ELSE rec_first END AS first_name,
+  CASE WHEN slot = 3 AND r_name4 >= 0.06 AND r_name4 < 0.09 THEN NULL ELSE rec_last END
+    AS last_name,
   fmt_day(rec_birth) AS birth_date,
   rec_gender AS gender,
   st_no::VARCHAR || ' ' || getvariable('streets')[st_idx] || ' '
     || CASE WHEN abbr THEN getvariable('suffix_abbr')[sf_idx]
             ELSE getvariable('suffix_full')[sf_idx] END AS street_address,
-  city, region, postal_code,
+  city, region, rec_postal AS postal_code,
   country_text AS country,
   rec_loyalty AS loyalty_id,
   ({SOURCE_SYSTEMS})[system_idx + 1] AS source_system,

@@ -206,6 +206,41 @@ def _macros(params: Params) -> list[str]:
             THEN typo_raw(s, 2 + floor(r1 * (length(s) - 1))::BIGINT, 0)
             ELSE typo_raw(s, 2 + floor(r1 * (length(s) - 1))::BIGINT, floor(r2 * 3)::BIGINT)
             END""",
+        # Birth-date typos of a day number (days since 1970-01-01), as typed by people: one
+        # digit of the day of month mistyped (the units; the tens when that is no date), and
+        # day and month transposed (a day of 13 or more cannot be: then the digit typo). The
+        # year is kept, so nobody turns younger than the generator's youngest customer.
+        """CREATE MACRO birth_day_digit_typo(d, r) AS coalesce(
+            try(make_date(
+                year(DATE '1970-01-01' + CAST(d AS INTEGER)),
+                month(DATE '1970-01-01' + CAST(d AS INTEGER)),
+                day(DATE '1970-01-01' + CAST(d AS INTEGER)) // 10 * 10
+                  + (day(DATE '1970-01-01' + CAST(d AS INTEGER)) % 10 + 1
+                     + floor(r * 9)::BIGINT) % 10) - DATE '1970-01-01'),
+            CASE WHEN day(DATE '1970-01-01' + CAST(d AS INTEGER)) <= 18 THEN d + 10
+                 ELSE d - 10 END)""",
+        """CREATE MACRO birth_day_transposed(d, r) AS CASE
+            WHEN day(DATE '1970-01-01' + CAST(d AS INTEGER)) <= 12
+             AND day(DATE '1970-01-01' + CAST(d AS INTEGER))
+                 <> month(DATE '1970-01-01' + CAST(d AS INTEGER))
+            THEN make_date(year(DATE '1970-01-01' + CAST(d AS INTEGER)),
+                           day(DATE '1970-01-01' + CAST(d AS INTEGER)),
+                           month(DATE '1970-01-01' + CAST(d AS INTEGER))) - DATE '1970-01-01'
+            ELSE birth_day_digit_typo(d, r) END""",
+        # Postal-code typo: one digit replaced by another (a code without digits is kept).
+        """CREATE MACRO postal_typo(s, r1, r2) AS CASE
+            WHEN NOT regexp_matches(s, '[0-9]') THEN s
+            ELSE left(s, list_filter(range(1, length(s) + 1),
+                                     lambda i: substr(s, i, 1) BETWEEN '0' AND '9')[
+                   1 + floor(r1 * length(regexp_replace(s, '[^0-9]', '', 'g')))::BIGINT] - 1)
+                 || ((CAST(substr(s, list_filter(range(1, length(s) + 1),
+                       lambda i: substr(s, i, 1) BETWEEN '0' AND '9')[
+                       1 + floor(r1 * length(regexp_replace(s, '[^0-9]', '', 'g')))::BIGINT], 1)
+                       AS INTEGER) + 1 + floor(r2 * 9)::BIGINT) % 10)::VARCHAR
+                 || substr(s, list_filter(range(1, length(s) + 1),
+                       lambda i: substr(s, i, 1) BETWEEN '0' AND '9')[
+                       1 + floor(r1 * length(regexp_replace(s, '[^0-9]', '', 'g')))::BIGINT] + 1)
+            END""",
         """CREATE MACRO capdots(s) AS array_to_string(
             list_transform(string_split(s, '.'), lambda x: upper(left(x, 1)) || substr(x, 2)),
             '.')""",

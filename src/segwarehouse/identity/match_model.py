@@ -24,7 +24,7 @@ from segwarehouse.ml.model_cache import model_version, retrain_anchor
 
 MATCH_MODEL_NAME = "splink_person_match"
 # Part of refit_key: bump it when the comparisons, blocking or training procedure change.
-MATCH_MODEL_REVISION = 1
+MATCH_MODEL_REVISION = 2
 
 # stg_crm__customers as the matcher's input records (probabilistic.INPUT_COLUMNS).
 CRM_PERSON_RECORDS = (
