@@ -43,6 +43,8 @@ from segwarehouse.settings import (
     REQUIRED_SOURCES,
     SERVING_ENV,
     WAREHOUSE_ENV,
+    Settings,
+    pseudonym_key_env,
 )
 from segwarehouse.sqltext import sql_literal
 
@@ -440,8 +442,13 @@ def _dbt_options(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None =
 
 def dbt_env(config: BenchConfig, dirs: ScaleDirs) -> dict[str, str]:
     """The environment of the dbt subprocess (profiles.yml reads these)."""
+    # Generated data: without a configured key, a throw-away one in the scale's work folder.
+    key_env = pseudonym_key_env(
+        Settings.from_env(config.project_dir), scratch_key=dirs.root / ".pseudonym.key"
+    )
     return {
         **os.environ,
+        **key_env,
         "SEGMENTS_RAW_DIR": str(dirs.raw),
         "SEGMENTS_WAREHOUSE": str(dirs.warehouse),
         "SEGMENTS_MEMORY_LIMIT": config.memory_limit,

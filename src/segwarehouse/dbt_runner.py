@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from segwarehouse.settings import Settings, pseudonym_key_env
+
 
 @dataclass(frozen=True)
 class DbtResult:
@@ -27,6 +29,9 @@ def run_dbt(
 ) -> DbtResult:
     """Run dbt in a child process; its output goes straight to this process's terminal.
 
+    The child gets the pseudonym key file (settings.pseudonym_key_env); without a usable key
+    this raises PseudonymKeyError (one line saying how to create one) before dbt starts.
+
     A child process, not dbtRunner in-process: dbt-duckdb keeps the warehouse file open after
     the invocation, and DuckDB then refuses any other connection from this process to that
     file ("different configuration than existing connections"), so the summary that follows
@@ -43,7 +48,8 @@ def run_dbt(
     ]
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
+    key_env = pseudonym_key_env(Settings.from_env(project_dir))
     completed = subprocess.run(
-        command, cwd=project_dir, env={**os.environ, **(env or {})}, check=False
+        command, cwd=project_dir, env={**os.environ, **key_env, **(env or {})}, check=False
     )
     return DbtResult(success=completed.returncode == 0, returncode=completed.returncode)
