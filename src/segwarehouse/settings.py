@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,16 +80,24 @@ def pseudonym_key_file(settings: Settings, scratch_key: Path | None = None) -> P
     configured = os.environ.get(PSEUDONYM_KEY_ENV, "").strip()
     if configured:
         return check_pseudonym_key(_resolve(settings.project_dir, configured))
-    if scratch_key is None and settings.raw_dir == settings.project_dir / DEFAULT_RAW_DIR:
-        scratch_key = settings.project_dir / DEMO_PSEUDONYM_KEY
-    if scratch_key is None:
+    if scratch_key is not None:
+        if not scratch_key.exists():
+            write_pseudonym_key(scratch_key)
+        return check_pseudonym_key(scratch_key)
+    if settings.raw_dir != settings.project_dir / DEFAULT_RAW_DIR:
         raise PseudonymKeyError(
             f"no pseudonym key: {PSEUDONYM_KEY_ENV} is not set and the landing folder "
             f"{settings.raw_dir} is not the demo's; {KEYGEN_HINT}"
         )
-    if not scratch_key.exists():
-        write_pseudonym_key(scratch_key)
-    return check_pseudonym_key(scratch_key)
+    demo_key = settings.project_dir / DEMO_PSEUDONYM_KEY
+    if not demo_key.exists():
+        write_pseudonym_key(demo_key)
+        print(
+            f"created the demo's pseudonym key {demo_key} (git-ignored); for real data set "
+            f"{PSEUDONYM_KEY_ENV} to a key outside the repository (docs/privacy.md)",
+            file=sys.stderr,
+        )
+    return check_pseudonym_key(demo_key)
 
 
 def pseudonym_key_env(settings: Settings, scratch_key: Path | None = None) -> dict[str, str]:

@@ -16,6 +16,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -100,11 +102,12 @@ def test_configured_key_file_is_used_and_checked(
 
 
 def test_demo_landing_folder_gets_a_generated_git_ignored_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv(PSEUDONYM_KEY_ENV)
     path = pseudonym_key_file(_settings(tmp_path))
     assert path == tmp_path / DEMO_PSEUDONYM_KEY and path.is_file()
+    assert f"created the demo's pseudonym key {path}" in capsys.readouterr().err
     assert pseudonym_key_file(_settings(tmp_path)).read_text() == path.read_text()  # kept
     repo = Path(__file__).resolve().parents[2]
     assert DEMO_PSEUDONYM_KEY.startswith("warehouse/")
@@ -122,6 +125,34 @@ def test_a_users_landing_folder_without_a_key_stops_before_dbt_starts(
     assert "\n" not in message and message.startswith("no pseudonym key")
     assert "segwarehouse keygen" in message and "landing" in message
     assert not (tmp_path / "warehouse").exists()  # no key made up for real data
+
+
+def test_refresh_of_a_users_folder_without_a_key_says_so_in_one_line(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "crm_customers.csv").write_text("customer_id,email\nc1,a@example.com\n")
+    (landing / "orders.csv").write_text("order_id,order_ts,status,order_total\n")
+    env = {
+        **os.environ,
+        "SEGMENTS_RAW_DIR": str(landing),
+        "SEGMENTS_WAREHOUSE": str(tmp_path / "work.duckdb"),
+        "SEGMENTS_SERVING": str(tmp_path / "serving.duckdb"),
+    }
+    env.pop(PSEUDONYM_KEY_ENV)
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "segwarehouse"), "refresh"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == publish.EXIT_ERROR
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith("segwarehouse refresh: error: no pseudonym key: ")
+    assert "segwarehouse keygen" in lines[0]
+    assert not (tmp_path / "work.duckdb").exists()  # dbt never started
 
 
 def test_keygen_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,15 +252,26 @@ def serving(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _candidates(built: Workspace) -> tuple[pd.DataFrame, list[str]]:
     """What an attacker tries: +/- 5,000 numbers around 3 real phones (E.164 with and without
-    '+'), and every generated email; each as it is and as its unsalted SHA-256."""
+    '+'), and every generated email; each as it is and as its unsalted SHA-256. The phones are
+    of published customers in an ads audience, so the unpublished ads hashes hold them too."""
     golden = frame(
         built,
         "select email, phone from intermediate.int_customer_golden_records "
         "where customer_key in (select customer_key from marts.dim_customers)",
     )
-    phones = sorted(golden["phone"].dropna())
+    phones = sorted(
+        frame(
+            built,
+            "select distinct golden.phone from intermediate.int_customer_golden_records as golden "
+            "inner join activation.audience_candidates as candidates "
+            "on golden.customer_key = candidates.customer_key "
+            "and candidates.phone_sha256 = sha256(golden.phone) "
+            "inner join marts.dim_customers as customers "
+            "on golden.customer_key = customers.customer_key",
+        )["phone"]
+    )
+    assert len(phones) > 10 and all(re.fullmatch(r"\+[1-9][0-9]{6,14}", p) for p in phones)
     real_phones = [phones[0], phones[len(phones) // 2], phones[-1]]
-    assert all(re.fullmatch(r"\+[1-9][0-9]{6,14}", phone) for phone in real_phones)
     guesses = {
         f"+{number}"
         for phone in real_phones
@@ -245,7 +287,7 @@ def _candidates(built: Workspace) -> tuple[pd.DataFrame, list[str]]:
 
 def _matches(database: Path, guesses: pd.DataFrame, schemas: tuple[str, ...]) -> dict[str, int]:
     """Per `schema.table.column` (every VARCHAR column of those schemas): values equal to a
-    guess, case-insensitively."""
+    guess, case-insensitively; and how many columns were scanned."""
     found = {}
     with duckdb.connect(str(database), read_only=True) as con:
         con.register("guesses", guesses)
@@ -256,7 +298,7 @@ def _matches(database: Path, guesses: pd.DataFrame, schemas: tuple[str, ...]) ->
             f"and schema_name in ({', '.join('?' for _ in schemas)})",
             list(schemas),
         ).fetchall()
-        assert len(columns) > 50
+        found["(columns scanned)"] = len(columns)
         for schema, table, column in columns:
             [(count,)] = con.execute(
                 f'select count(*) from "{schema}"."{table}" '
@@ -278,13 +320,15 @@ def test_enumerating_phones_and_emails_finds_nothing_in_the_serving_file(
             for row in con.execute("select distinct schema_name from duckdb_tables()").fetchall()
         )
     assert set(schemas) == {"marts", "audit"}
-    assert _matches(serving, guesses, schemas) == {}
+    found = _matches(serving, guesses, schemas)
+    assert found.pop("(columns scanned)") > 50
+    assert found == {}
 
     # The enumeration works: the unpublished ads hashes (unsalted, as the platforms require)
     # fall to it in the work warehouse.
     leaked = _matches(built.warehouse, guesses, ("activation",))
     assert leaked.get("activation.audience_candidates.email_sha256", 0) > 100, leaked
-    assert leaked.get("activation.audience_candidates.phone_sha256", 0) > 0, leaked
+    assert leaked.get("activation.audience_candidates.phone_sha256", 0) >= 3, leaked
 
     # What is published instead joins: dim_customers and customer_identity_map carry the
     # HMAC under the session's key, equal to Python's.
