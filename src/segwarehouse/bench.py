@@ -43,6 +43,8 @@ from segwarehouse.settings import (
     REQUIRED_SOURCES,
     SERVING_ENV,
     WAREHOUSE_ENV,
+    Settings,
+    pseudonym_key_env,
 )
 from segwarehouse.sqltext import sql_literal
 
@@ -102,8 +104,9 @@ For each scale, in one run, on the same landing files:
 
 - **generator**: `segwarehouse generate` (in-process), seconds per step and rows per source.
 - **dbt build**: `dbt build --select +staging marts.data_quality quarantine_reason_hints
-  --indirect-selection cautious` in a subprocess against a fresh warehouse file: seeds, the eight `base_` tables,
-  the `stg_` views, `audit.quarantined_rows`, `audit.source_reconciliation` and their tests.
+  --indirect-selection cautious` in a subprocess against a fresh warehouse file: seeds, the
+  eight `base_` tables, the `stg_` views, `audit.quarantined_rows`,
+  `audit.source_reconciliation` and their tests (the quarantine gate among them).
   Wall time of the whole process (start-up and parsing included), dbt's own execution time
   (`elapsed_time` in run_results.json), per-model times, peak RSS.
 - **baseline**: `benchmarks/staging_baseline.sql` in a fresh Python process through the
@@ -440,8 +443,13 @@ def _dbt_options(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None =
 
 def dbt_env(config: BenchConfig, dirs: ScaleDirs) -> dict[str, str]:
     """The environment of the dbt subprocess (profiles.yml reads these)."""
+    # Generated data: without a configured key, a throw-away one in the scale's work folder.
+    key_env = pseudonym_key_env(
+        Settings.from_env(config.project_dir), scratch_key=dirs.root / ".pseudonym.key"
+    )
     return {
         **os.environ,
+        **key_env,
         "SEGMENTS_RAW_DIR": str(dirs.raw),
         "SEGMENTS_WAREHOUSE": str(dirs.warehouse),
         "SEGMENTS_MEMORY_LIMIT": config.memory_limit,

@@ -1,5 +1,5 @@
 """Command line: `segwarehouse generate | doctor | run | summary | bench | check | refresh |
-export | dashboard`."""
+export | keygen | dashboard`."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_check(commands)
     _add_refresh(commands)
     _add_export(commands)
-
+    _add_keygen(commands)
     _add_dashboard(commands)
     return parser
 
@@ -751,6 +751,36 @@ def _export(args: argparse.Namespace) -> int:
     for file in result.files:
         print(f"  {file.file:<56} {file.row_count:>10,} rows")
     print(f"manifest: {result.manifest} (as_of_date {result.as_of_date}, run_id {result.run_id})")
+    return 0
+
+
+def _add_keygen(commands: argparse._SubParsersAction) -> None:
+    from segwarehouse.settings import PSEUDONYM_KEY_ENV
+
+    command = commands.add_parser(
+        "keygen",
+        help="write a new secret key for the published pseudonyms (HMAC)",
+        description="Write 32 random bytes as hex to PATH (mode 0600; an existing file is "
+        f"never overwritten). Point {PSEUDONYM_KEY_ENV} at it. Keep it outside the repository "
+        "and backed up: a new key changes every published pseudonym (docs/privacy.md).",
+        epilog="Example:\n  segwarehouse keygen ~/.config/segwarehouse/pseudonym.key\n"
+        f"  export {PSEUDONYM_KEY_ENV}=~/.config/segwarehouse/pseudonym.key",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument("path", type=Path, help="the key file to create")
+    command.set_defaults(handler=_keygen)
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from segwarehouse.settings import PSEUDONYM_KEY_ENV, write_pseudonym_key
+
+    path = args.path.expanduser().resolve()
+    try:
+        write_pseudonym_key(path)
+    except FileExistsError:
+        print(f"segwarehouse keygen: {path} exists; not overwritten", file=sys.stderr)
+        return 2
+    print(f"wrote a new pseudonym key to {path}; now: export {PSEUDONYM_KEY_ENV}={path}")
     return 0
 
 

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from segwarehouse.settings import Settings, pseudonym_key_env
+
 # The dbt executable; default the one installed beside this Python.
 DBT_ENV = "SEGMENTS_DBT"
 _PR_SET_PDEATHSIG = 1
@@ -33,6 +35,9 @@ def run_dbt(
 ) -> DbtResult:
     """Run dbt in a child process; its output goes straight to this process's terminal.
 
+    The child gets the pseudonym key file (settings.pseudonym_key_env); without a usable key
+    this raises PseudonymKeyError (one line saying how to create one) before dbt starts.
+
     A child process, not dbtRunner in-process: dbt-duckdb keeps the warehouse file open after
     the invocation, and DuckDB then refuses any other connection from this process to that
     file ("different configuration than existing connections"), so the summary that follows
@@ -52,10 +57,11 @@ def run_dbt(
     ]
     if dbt_vars:
         command += ["--vars", json.dumps(dict(dbt_vars))]
+    key_env = pseudonym_key_env(Settings.from_env(project_dir))
     completed = subprocess.run(
         command,
         cwd=project_dir,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **key_env, **(env or {})},
         check=False,
         preexec_fn=die_with_parent(os.getpid()) if sys.platform == "linux" else None,
     )

@@ -33,7 +33,7 @@ import duckdb
 import yaml
 
 from segwarehouse import publish
-from segwarehouse.settings import find_project_dir
+from segwarehouse.settings import Settings, find_project_dir, pseudonym_key_env
 
 # The staging selection: seeds staging reads, the raw-contract hook, base and stg models, the
 # audit models, the per-source quarantine limits, and their data tests (what `dbt build` runs
@@ -307,8 +307,13 @@ class DbtCall:
         ]
         if self.dbt_vars:
             command += ["--vars", json.dumps(dict(self.dbt_vars))]
+        # The throw-away build publishes nothing: without a configured key, a throw-away one.
+        key_env = pseudonym_key_env(
+            Settings.from_env(self.project_dir), scratch_key=self.work_dir / ".pseudonym.key"
+        )
         env = {
             **os.environ,
+            **key_env,
             "SEGMENTS_RAW_DIR": str(self.raw_dir),
             "SEGMENTS_WAREHOUSE": str(self.warehouse),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,22 @@ WAREHOUSE_ENV = "SEGMENTS_WAREHOUSE"
 TRUTH_DIR_ENV = "SEGMENTS_TRUTH_DIR"
 # The file BI tools read, written only by the publish step (segwarehouse.publish).
 SERVING_ENV = "SEGMENTS_SERVING"
+
+# The secret of the keyed pseudonyms (HMAC-SHA-256) published in the serving file: a file
+# holding 32 to 64 random bytes as hex, outside the repository (docs/privacy.md). dbt reads the
+# file by path at run time (macros/cross_db/pseudonym_hmac.sql), so only the path appears in
+# compiled SQL and logs.
+PSEUDONYM_KEY_ENV = "SEGMENTS_PSEUDONYM_KEY_FILE"
+# The demo's key (git-ignored, created on first use) when the landing folder is the
+# repository's own data/raw and no key is configured.
+DEMO_PSEUDONYM_KEY = "warehouse/.pseudonym.key"
+PSEUDONYM_KEY_BYTES = 32
+PSEUDONYM_KEY_PATTERN = r"([0-9a-fA-F]{2}){32,64}"
+KEYGEN_HINT = (
+    f"create one outside the repository with `segwarehouse keygen "
+    f"~/.config/segwarehouse/pseudonym.key` (or `openssl rand -hex 32 > FILE`) and set "
+    f"{PSEUDONYM_KEY_ENV} to its path"
+)
 
 DEFAULT_RAW_DIR = "data/raw"
 DEFAULT_WAREHOUSE = "warehouse/segments.duckdb"
@@ -51,6 +70,67 @@ class Settings:
             warehouse=_resolve(root, os.environ.get(WAREHOUSE_ENV, DEFAULT_WAREHOUSE)),
             truth_dir=_resolve(root, os.environ.get(TRUTH_DIR_ENV, DEFAULT_TRUTH_DIR)),
         )
+
+
+class PseudonymKeyError(RuntimeError):
+    """No usable pseudonym key: the message is one line saying what to do."""
+
+
+def pseudonym_key_file(settings: Settings, scratch_key: Path | None = None) -> Path:
+    """The key file of the keyed pseudonyms, checked: $SEGMENTS_PSEUDONYM_KEY_FILE when set;
+    else, for the demo (landing folder = the repository's data/raw) warehouse/.pseudonym.key,
+    or for a throw-away build `scratch_key`, created on first use. Else PseudonymKeyError."""
+    configured = os.environ.get(PSEUDONYM_KEY_ENV, "").strip()
+    if configured:
+        return check_pseudonym_key(_resolve(settings.project_dir, configured))
+    if scratch_key is not None:
+        if not scratch_key.exists():
+            write_pseudonym_key(scratch_key)
+        return check_pseudonym_key(scratch_key)
+    if settings.raw_dir != settings.project_dir / DEFAULT_RAW_DIR:
+        raise PseudonymKeyError(
+            f"no pseudonym key: {PSEUDONYM_KEY_ENV} is not set and the landing folder "
+            f"{settings.raw_dir} is not the demo's; {KEYGEN_HINT}"
+        )
+    demo_key = settings.project_dir / DEMO_PSEUDONYM_KEY
+    if not demo_key.exists():
+        write_pseudonym_key(demo_key)
+        print(
+            f"created the demo's pseudonym key {demo_key} (git-ignored); for real data set "
+            f"{PSEUDONYM_KEY_ENV} to a key outside the repository (docs/privacy.md)",
+            file=sys.stderr,
+        )
+    return check_pseudonym_key(demo_key)
+
+
+def pseudonym_key_env(settings: Settings, scratch_key: Path | None = None) -> dict[str, str]:
+    """The environment entry that gives a dbt child process its key file (see
+    pseudonym_key_file); every launcher of dbt adds it."""
+    return {PSEUDONYM_KEY_ENV: str(pseudonym_key_file(settings, scratch_key))}
+
+
+def check_pseudonym_key(path: Path) -> Path:
+    """`path` if it holds a usable key, else PseudonymKeyError naming the file (not the key)."""
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = "does not exist" if isinstance(error, FileNotFoundError) else "is unreadable"
+        raise PseudonymKeyError(f"pseudonym key file {path} {reason}: {KEYGEN_HINT}") from None
+    if not re.fullmatch(PSEUDONYM_KEY_PATTERN, re.sub(r"\s", "", text)):
+        raise PseudonymKeyError(
+            f"pseudonym key file {path} must hold 32 to 64 bytes as hex and nothing else: "
+            f"{KEYGEN_HINT}"
+        )
+    return path
+
+
+def write_pseudonym_key(path: Path) -> Path:
+    """Write a new random key (hex, mode 0600) to `path`; never overwrites an existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(PSEUDONYM_KEY_BYTES) + "\n")
+    return path
 
 
 def find_project_dir(start: Path | None = None) -> Path:

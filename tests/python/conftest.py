@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from segwarehouse.generator import generate
+from segwarehouse.settings import PSEUDONYM_KEY_ENV, write_pseudonym_key
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # The generated data set the build tests share: people, seed, last day of history.
@@ -92,6 +94,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "dbt_project" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.dbt)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def pseudonym_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The test session's pseudonym key (a fresh random one, in tmp): the one place the suite
+    gets its key. Set as $SEGMENTS_PSEUDONYM_KEY_FILE for the whole session, so every dbt
+    child inherits it: Workspace.dbt, and the refresh / bench / doctor launchers through
+    settings.pseudonym_key_env."""
+    path = write_pseudonym_key(tmp_path_factory.mktemp("pseudonym") / "pseudonym.key")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PSEUDONYM_KEY_ENV, str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -97,11 +97,12 @@ def test_manifest_matches_files_and_warehouse(built: Workspace, exported: Path) 
     assert not list(exported.glob(".*tmp"))
 
 
-def test_ads_files_hold_only_the_marts_hashes(built: Workspace, exported: Path) -> None:
+def test_ads_files_hold_only_the_activation_hashes(built: Workspace, exported: Path) -> None:
+    # The unsalted hashes live only in the unpublished activation schema (docs/privacy.md).
     mart = frame(
         built,
-        "select audience_id, email_sha256, phone_sha256 from marts.audience_exports "
-        "where destination_kind = 'ads_customer_match'",
+        "select audience_id, email_sha256, phone_sha256 from activation.audience_candidates "
+        "where is_exported and destination_kind = 'ads_customer_match'",
     )
     entries = [
         e for e in manifest_of(exported)["files"] if e["destination_kind"] != "email_platform"
@@ -345,8 +346,9 @@ def _file_rows(folder: Path, audience_id: str) -> pd.DataFrame:
 
 def _ads_hashes(workspace: Workspace, customer_key: str) -> set[str]:
     rows = workspace.query(
-        "select email_sha256, phone_sha256 from marts.audience_exports "
-        f"where audience_id = '{ADS_AUDIENCE}' and customer_key = '{customer_key}'"
+        "select email_sha256, phone_sha256 from activation.audience_candidates "
+        f"where is_exported and audience_id = '{ADS_AUDIENCE}' "
+        f"and customer_key = '{customer_key}'"
     )
     return {value for row in rows for value in row if value is not None}
 

@@ -237,11 +237,13 @@ def test_arms_of_two_experiments_agree_as_chance_on_the_warehouse(built: Workspa
 
 def test_exports_match_an_independent_eligibility_computation(built: Workspace) -> None:
     expected = expected_exports(built)
+    # The hashes are in the unpublished activation schema; the published mart has the rows.
     actual = frame(
         built,
         "select audience_id, customer_key, email_sha256, phone_sha256, destination_kind "
-        "from marts.audience_exports",
+        "from activation.audience_candidates where is_exported",
     )
+    published = frame(built, "select audience_id, customer_key from marts.audience_exports")
     columns = ["audience_id", "customer_key", "email_sha256", "phone_sha256"]
 
     def as_rows(rows: pd.DataFrame) -> set[tuple]:
@@ -252,6 +254,9 @@ def test_exports_match_an_independent_eligibility_computation(built: Workspace) 
 
     assert len(expected) > 500
     assert as_rows(actual) == as_rows(expected)
+    assert set(published.itertuples(index=False, name=None)) == set(
+        expected[["audience_id", "customer_key"]].itertuples(index=False, name=None)
+    )
     # Every active audience has rows, and each destination kind is represented.
     assert set(actual["audience_id"]) == set(active_audiences()["audience_id"])
     assert set(actual["destination_kind"]) == {"ads_customer_match", "email_platform"}
@@ -280,8 +285,9 @@ def test_google_and_meta_hash_the_same_customer_by_their_own_rules(built: Worksp
         "select g.customer_key, golden.email, g.email_sha256 as google_email, "
         "m.email_sha256 as meta_email, g.phone_sha256 as google_phone, "
         "m.phone_sha256 as meta_phone, golden.phone "
-        "from marts.audience_exports as g inner join marts.audience_exports as m "
-        "on g.customer_key = m.customer_key "
+        "from activation.audience_candidates as g "
+        "inner join activation.audience_candidates as m "
+        "on g.customer_key = m.customer_key and g.is_exported and m.is_exported "
         "and g.audience_id = 'high_value_google_ads' and m.audience_id = 'high_value_meta' "
         "inner join intermediate.int_customer_golden_records as golden "
         "on g.customer_key = golden.customer_key",

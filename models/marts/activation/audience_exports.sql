@@ -1,9 +1,9 @@
 -- One row per active audience and customer to send it to as of as_of_date: a current member
 -- of the experiment's segment, in the treatment arm, not erased, with consent for the
 -- destination's channel, and reachable there (audience_candidates, where the checks live).
--- No raw PII: ads destinations get SHA-256 hashes of the email and phone normalised by the
--- destination's rules; email-platform rows carry customer_key and attributes, and the export
--- command (segwarehouse export) joins the email from the unpublished audience_candidates.
+-- Published, so no contact data: the ads platforms' unsalted SHA-256 of email and phone (which
+-- enumeration reverses) and the email platform's raw email stay in the unpublished
+-- activation.audience_candidates, where the export command (segwarehouse export) reads them.
 
 with
 
@@ -24,8 +24,6 @@ final as (
         destination_id,
         destination_kind,
         consent_channel,
-        email_sha256,
-        phone_sha256,
         rfm_segment,
         lifecycle_stage,
         clv_band,

@@ -1,9 +1,10 @@
 -- Every identifier of every customer: the lookup from a customer_id, email, phone, loyalty
 -- card or cookie to its customer_key. Customers are the people with a CRM record or an order;
 -- identifiers of anyone else (cookies of visitors who never bought, campaign or consent
--- addresses with no CRM record yet) are left out. Emails, phones and loyalty ids appear only as SHA-256 of
--- the normalised value (identifier_sha256); customer ids and cookies are pseudonymous and
--- appear as they are. Erased customers are absent.
+-- addresses with no CRM record yet) are left out. Every identifier appears as its keyed
+-- pseudonym (identifier_hmac: HMAC-SHA-256 of the normalised value under the secret key,
+-- macros/cross_db/pseudonym_hmac.sql); only customer ids and cookies, pseudonymous already,
+-- also appear as they are. Erased customers are absent.
 
 with
 
@@ -37,7 +38,7 @@ final as (
         case
             when identifier_type in ('customer_id', 'anonymous_id') then identifier_value
         end as identifier_value,
-        sha256(identifier_value) as identifier_sha256
+        {{ pseudonym_hmac('identifier_value') }} as identifier_hmac
     from resolved_nodes
     where
         customer_key in (select golden_records.customer_key from golden_records)

@@ -1,5 +1,6 @@
 -- One row per resolved customer (a person with a CRM record or an order), without raw PII:
--- emails and phones only as SHA-256 of the normalised value (what ad platforms match on),
+-- emails and phones only as keyed pseudonyms (HMAC-SHA-256 of the normalised value under the
+-- secret key, macros/cross_db/pseudonym_hmac.sql: not reversible by enumeration),
 -- birth year instead of birth date, no names or street addresses. Erased customers are absent.
 
 with
@@ -43,8 +44,8 @@ final as (
         golden_records.region,
         golden_records.city,
         golden_records.gender,
-        sha256(golden_records.email) as email_sha256,
-        sha256(golden_records.phone) as phone_sha256,
+        {{ pseudonym_hmac('golden_records.email') }} as email_hmac,
+        {{ pseudonym_hmac('golden_records.phone') }} as phone_hmac,
         cast(extract(year from golden_records.birth_date) as integer) as birth_year,
         golden_records.crm_record_count,
         golden_records.identifier_count,

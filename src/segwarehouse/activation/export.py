@@ -6,13 +6,14 @@ warehouse, which holds whatever the last build wrote even when its refresh faile
 warehouse decides who is in a file (marts.audience_exports: treatment arm, not erased,
 consent for the destination's channel as of as_of_date, reachable); this module only writes
 what it says, read-only. Ads destinations get the two SHA-256 columns and nothing else; email
-platforms get customer_key, the email and segment attributes. The email is joined from the
-unpublished activation.audience_candidates of the work warehouse (the only place a raw email
-leaves the warehouse), and only while the work warehouse still holds the published run
-(publish.unpublished_reason); otherwise the export refuses. The manifest names the run_id.
-Files go to `<export dir>/<as_of_date>/`, each written under a temporary name and renamed
-into place; manifest.json is written last the same way, so a reader that starts from the
-manifest only ever sees complete files whose sha256 and row count it can check.
+platforms get customer_key, the email and segment attributes. Emails and the ads hashes are
+joined from the unpublished activation.audience_candidates of the work warehouse (never in the
+serving file: an unsalted SHA-256 of a phone falls to enumeration; docs/privacy.md), and only
+while the work warehouse still holds the published run (publish.unpublished_reason); otherwise
+the export refuses. The manifest names the run_id. Files go to `<export dir>/<as_of_date>/`,
+each written under a temporary name and renamed into place; manifest.json is written last the
+same way, so a reader that starts from the manifest only ever sees complete files whose sha256
+and row count it can check.
 """
 
 from __future__ import annotations
@@ -61,10 +62,11 @@ from marts.audience_summary
 order by audience_id
 """
 
-# One audience's rows from the serving file; $1 = audience_id. Email-platform rows take the
-# email from the work warehouse's unpublished candidates table (the published mart has none).
+# One audience's rows from the serving file; $1 = audience_id. The contact data (email-platform
+# emails, the ads platforms' unsalted SHA-256 hashes) comes from the work warehouse's
+# unpublished candidates table: the published mart has none (docs/privacy.md).
 _ROWS_SQL = """
-select exports.customer_key, candidates.email, exports.email_sha256, exports.phone_sha256,
+select exports.customer_key, candidates.email, candidates.email_sha256, candidates.phone_sha256,
        exports.segment_id, exports.rfm_segment, exports.lifecycle_stage, exports.clv_band
 from marts.audience_exports as exports
 left join work.activation.audience_candidates as candidates

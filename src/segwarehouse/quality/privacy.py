@@ -38,13 +38,11 @@ PHONE_VALUE_PATTERN = (
 )
 # (relation, column) -> why it may be published although its name matches NAME_PATTERN.
 ALLOWED_COLUMNS: dict[tuple[str, str], str] = {
-    ("marts.dim_customers", "email_sha256"): "SHA-256 of the normalised email, not the email",
-    ("marts.dim_customers", "phone_sha256"): "SHA-256 of the E.164 phone, not the phone",
-    ("marts.audience_exports", "email_sha256"): (
-        "SHA-256 of the email as the ads platform normalises it: the customer-match upload format"
+    ("marts.dim_customers", "email_hmac"): (
+        "keyed pseudonym (HMAC-SHA-256 under the secret key) of the email, not the email"
     ),
-    ("marts.audience_exports", "phone_sha256"): (
-        "SHA-256 of the phone in the ads platform's format: the customer-match upload format"
+    ("marts.dim_customers", "phone_hmac"): (
+        "keyed pseudonym (HMAC-SHA-256 under the secret key) of the E.164 phone, not the phone"
     ),
 }
 TEXT_TYPES = ("VARCHAR", "JSON")
