@@ -242,7 +242,7 @@ def test_ratios_compare_only_the_floors_scope() -> None:
     dbt = {"success": True, "seconds": 10.0, "execution_seconds": 8.0, "peak_rss_bytes": 2e9}
     baseline = {"success": True, "seconds": 5.0, "sql_seconds": 4.0, "peak_rss_bytes": 1e9}
     staging = bench.ratios(
-        dbt, baseline, 100, bench.within_floor_scope(("+staging", "marts.data_quality"))
+        dbt, baseline, 100, bench.within_floor_scope(tuple(bench.DEFAULT_SELECT.split()))
     )
     assert (staging["wall"], staging["execution"], staging["peak_rss"]) == (2.0, 2.0, 2.0)
     whole = bench.ratios(dbt, baseline, 100, bench.within_floor_scope(("fqn:*",)))
