@@ -459,8 +459,9 @@ def test_export_after_a_failed_build_writes_the_published_run_or_refuses(
     built: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     """A refresh whose build emptied the audiences and failed (an empty orders file) leaves
-    them empty in the work warehouse; the export still writes the published lists, or refuses
-    when it would need the work warehouse (the emails)."""
+    them empty in the work warehouse; the export refuses with one line rather than write
+    those, or join contact data (emails, ad-platform hashes: only in the work warehouse, never
+    in the serving file) from a build that was not published."""
     good = publish_copy(built.warehouse, tmp_path / "run")
     published = _published_counts(good.serving)
 
@@ -474,13 +475,13 @@ def test_export_after_a_failed_build_writes_the_published_run_or_refuses(
         good.work, good.serving, None, empties_then_fails, log=lambda _: None
     )
     assert code == publish.EXIT_QUALITY
-    ads = export_audiences(
-        good.serving, good.work, tmp_path / "ads", audience_ids=[ADS_AUDIENCE], now=GENERATED_AT
-    )
-    assert ads.run_id == good.run_id == manifest_of(ads.folder)["run_id"]
-    assert [file.row_count for file in ads.files] == [published[ADS_AUDIENCE]]
     assert published[ADS_AUDIENCE] > 50
-    with pytest.raises(ValueError, match="email audiences need the published run's emails") as no:
+    with pytest.raises(ValueError, match="audiences need the published run's contact data"):
+        export_audiences(
+            good.serving, good.work, tmp_path / "ads", audience_ids=[ADS_AUDIENCE], now=GENERATED_AT
+        )
+    assert not (tmp_path / "ads").exists()
+    with pytest.raises(ValueError, match="audiences need the published run's contact data") as no:
         export_audiences(good.serving, good.work, tmp_path / "all", now=GENERATED_AT)
     assert (
         f"{good.work} does not hold run {good.run_id} published in {good.serving} "
@@ -492,7 +493,7 @@ def test_export_after_a_failed_build_writes_the_published_run_or_refuses(
     monkeypatch.setenv("SEGMENTS_SERVING", str(good.serving))
     assert main(["export", "--out", str(tmp_path / "cli")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("segwarehouse export: email audiences need") and err.count("\n") == 1
+    assert err.startswith("segwarehouse export: audiences need") and err.count("\n") == 1
 
 
 def test_export_refuses_a_work_warehouse_written_after_the_publish(

@@ -74,12 +74,6 @@ left join work.activation.audience_candidates as candidates
     and exports.customer_key = candidates.customer_key
 where exports.audience_id = $1
 """
-_ROWS_WITHOUT_EMAIL_SQL = """
-select exports.customer_key, null::varchar as email, exports.email_sha256, exports.phone_sha256,
-       exports.segment_id, exports.rfm_segment, exports.lifecycle_stage, exports.clv_band
-from marts.audience_exports as exports
-where exports.audience_id = $1
-"""
 _SERVING_HINT = (
     "a reader holds the serving file read-write; readers should connect read-only "
     "(docs/bi.md). Close it, then rerun"
@@ -135,7 +129,7 @@ def export_audiences(
 ) -> ExportResult:
     """Write one file per active audience (or the given ones) of the run published in
     `serving` and the manifest; return them. `work` is the work warehouse that published it,
-    read for the emails of email-platform audiences only.
+    read for the contact data only (emails, the ad platforms' hashes).
 
     Raises FileNotFoundError (no serving file), ValueError (no published run, the work
     warehouse no longer holds it, unknown audience) or BusyFile, each with a one-line message.
@@ -157,8 +151,7 @@ def export_audiences(
             con.execute("use serving")
             _require_tables(con, serving)
             audiences = _audiences(con, audience_ids)
-            if any(audience["destination_kind"] == EMAIL_KIND for audience in audiences):
-                _attach_published_work(con, work, serving)
+            _attach_published_work(con, work, serving)
             as_of_date = _single_as_of_date(audiences)
             folder = out_dir / as_of_date.isoformat()
             folder.mkdir(parents=True, exist_ok=True)
@@ -178,11 +171,12 @@ def export_audiences(
 
 
 def _attach_published_work(con: duckdb.DuckDBPyConnection, work: Path, serving: Path) -> None:
-    """Attach the work warehouse (read-only) for the emails, only if it holds the published
-    run; else refuse: its candidates may be those of a failed, unaudited build."""
+    """Attach the work warehouse (read-only) for the contact data (emails, ad-platform
+    hashes), only if it holds the published run; else refuse: its candidates may be those of
+    a failed, unaudited build."""
     reason = unpublished_reason(work, serving)
     if reason:
-        raise ValueError(f"email audiences need the published run's emails: {reason}")
+        raise ValueError(f"audiences need the published run's contact data: {reason}")
     con.execute("attach ? as work (read_only)", [str(work)])
     [(found,)] = con.execute(
         "select count(*) from duckdb_tables() where database_name = 'work' "
@@ -259,8 +253,7 @@ def _write_audience(
     name = file_name(audience["audience_id"], audience["destination_id"], fmt)
     target = folder / name
     temporary = _temporary_path(target)
-    sql = _ROWS_SQL if audience["destination_kind"] == EMAIL_KIND else _ROWS_WITHOUT_EMAIL_SQL
-    relation = con.sql(sql, params=[audience["audience_id"]])
+    relation = con.sql(_ROWS_SQL, params=[audience["audience_id"]])
     relation = relation.select(*columns).order(", ".join(columns))
     try:
         if fmt == "csv":
