@@ -48,7 +48,7 @@ from segwarehouse.settings import (
 )
 from segwarehouse.sqltext import sql_literal
 
-DEFAULT_SELECT = "+staging marts.data_quality quarantine_reason_hints"
+DEFAULT_SELECT = "+staging marts.data_quality source_quarantine_limits quarantine_reason_hints"
 # `segwarehouse check` exit codes that are a completed validation (see docs/data_quality.md).
 QUALITY_OUTCOMES = {0: "passed", 3: "expectations failed"}
 AUDIT_OUTCOMES = {0: "published", 3: "audit failed"}
@@ -103,10 +103,11 @@ script (`benchmarks/staging_baseline.sql`), no dbt.
 For each scale, in one run, on the same landing files:
 
 - **generator**: `segwarehouse generate` (in-process), seconds per step and rows per source.
-- **dbt build**: `dbt build --select +staging marts.data_quality quarantine_reason_hints
-  --indirect-selection cautious` in a subprocess against a fresh warehouse file: seeds, the
-  eight `base_` tables, the `stg_` views, `audit.quarantined_rows`,
-  `audit.source_reconciliation` and their tests (the quarantine gate among them).
+- **dbt build**: `dbt build --select +staging marts.data_quality source_quarantine_limits
+  quarantine_reason_hints --indirect-selection cautious` in a subprocess against a fresh
+  warehouse file: seeds, the eight `base_` tables, the `stg_` views,
+  `audit.quarantined_rows`, `audit.source_reconciliation` and their tests (the quarantine
+  gate among them).
   Wall time of the whole process (start-up and parsing included), dbt's own execution time
   (`elapsed_time` in run_results.json), per-model times, peak RSS.
 - **baseline**: `benchmarks/staging_baseline.sql` in a fresh Python process through the
