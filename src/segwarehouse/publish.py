@@ -42,6 +42,7 @@ from segwarehouse.locks import (
     is_dbt,
     pid_lock,
 )
+from segwarehouse.erasure import erase
 from segwarehouse.quality import run_checks
 from segwarehouse.quality.privacy import privacy_findings
 from segwarehouse.settings import DEFAULT_SERVING, SERVING_ENV, Settings, file_fingerprint
@@ -613,6 +614,8 @@ def _audit_and_publish(
     record: RunRecord,
     log: Callable[[str], None],
 ) -> int:
+    with busy_file(_work_hint):
+        record.notes += erase(work, record.run_id).lines()
     log(f"refresh {record.run_id}: data-quality checks")
     with busy_file(_work_hint):
         report = run_checks(work, docs_dir=docs_dir, run_id=record.run_id)
