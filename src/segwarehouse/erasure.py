@@ -26,9 +26,12 @@ row_status and landing_file) are not deleted but replaced by a tombstone: every 
 except landing_file, batch_run_started_at and row_status = 'erased', so the incremental base
 tables keep their record of loaded files and audit.source_reconciliation still adds up.
 
-Stored fits: a swept int_churn_model row keeps serving this run but its refit_key is cleared,
-so the next build refits on a training set without the erased people. The fit itself holds no
-per-person rows (a gradient-boosting model and its calibrators; see docs/erasure.md).
+Stored fits: the churn training set already leaves erased people out (int_customer_orders
+drops them), but the fit of a retrain period is kept all period (segwarehouse.ml.model_cache),
+so a fit made before a request may have been trained on that person. When a request is carried
+out for the first time (not yet in the log), int_churn_model's row keeps serving this run but
+its refit_key is cleared, so the next build refits. The fit holds no per-person rows (a
+gradient-boosting model and its calibrators; see docs/erasure.md).
 
 The record that erasure was carried out is audit.erasure_log: one row per table touched per
 run (run id, date, table, rows removed, the requests carried out named by landing file and
@@ -92,7 +95,7 @@ def erase(work: Path, run_id: str) -> ErasureReport:
             removed = _sweep_table(con, schema, table)
             if removed:
                 report.rows_per_table[f"{schema}.{table}"] = removed
-        if report.rows_per_table:
+        if report.rows_per_table and _new_requests(con, report.requests):
             report.fits_invalidated = _invalidate_fits(con)
         _write_log(con, report)
     return report
@@ -251,6 +254,17 @@ def _sweep_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int
     else:
         statement = f"delete from {relation} where {condition}"
     return int(con.execute(statement, parameters).fetchall()[0][0])
+
+
+def _new_requests(con: duckdb.DuckDBPyConnection, requests: list[str]) -> bool:
+    """Whether a request is carried out for the first time (not in the log yet)."""
+    if not _exists(con, ERASURE_LOG):
+        return bool(requests)
+    logged = {
+        row[0]
+        for row in con.execute(f"select distinct unnest(requests) from {ERASURE_LOG}").fetchall()
+    }
+    return bool(set(requests) - logged)
 
 
 def _invalidate_fits(con: duckdb.DuckDBPyConnection) -> list[str]:

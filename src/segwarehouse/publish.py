@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from segwarehouse.dbt_runner import run_dbt
+from segwarehouse.erasure import erase
 from segwarehouse.locks import (
     BusyFile,
     RefreshLocked,
@@ -42,7 +43,6 @@ from segwarehouse.locks import (
     is_dbt,
     pid_lock,
 )
-from segwarehouse.erasure import erase
 from segwarehouse.quality import run_checks
 from segwarehouse.quality.privacy import privacy_findings
 from segwarehouse.settings import DEFAULT_SERVING, SERVING_ENV, Settings, file_fingerprint

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from conftest import BUILD_VARS, linked_workspace
 from segwarehouse import publish
 from segwarehouse.erasure import ERASURE_LOG, erase
 
@@ -186,3 +187,40 @@ def test_erasure_log_holds_no_identifier_and_a_second_sweep_removes_nothing(
         ).fetchall()[0][0]
     assert reconciled > 0
     assert [hit for hit in findings(work, people, LANDING_SCHEMAS) if "erasure_log" in hit[0]] == []
+
+
+def test_web_event_retention_expires_old_events_and_reconciliation_holds(
+    built, generated: Path, tmp_path: Path
+) -> None:
+    """var retention__web_events_months: events dated before as_of_date - N months become
+    `expired` tombstones (no value left but landing_file) on the next run, and
+    audit.source_reconciliation still adds up."""
+    workspace = linked_workspace(tmp_path / "retention", generated / "raw")
+    shutil.copyfile(built.warehouse, workspace.warehouse)
+    cutoff = "2025-12-30"  # END_DATE 2026-06-30 minus 6 months
+    old_rows = workspace.query(
+        f"select count(*) from staging.base_web__events where event_ts < '{cutoff}'"
+    )[0][0]
+    assert old_rows > 0
+    run = workspace.dbt(
+        "run",
+        "--select",
+        "base_web__events",
+        "source_reconciliation",
+        dbt_vars={**BUILD_VARS, "retention__web_events_months": 6},
+    )
+    assert run.returncode == 0, run.output
+    assert workspace.query(
+        "select count(*) filter (where event_ts < '2025-12-30'), "
+        "count(*) filter (where row_status = 'expired'), "
+        "count(*) filter (where row_status = 'expired' and (event_id is not null "
+        "or anonymous_id is not null or raw_record is not null)) "
+        "from staging.base_web__events"
+    ) == [(0, old_rows, 0)]
+    assert workspace.query(
+        "select is_reconciled, expired_rows from audit.source_reconciliation "
+        "where source_name = 'web_events'"
+    ) == [(True, old_rows)]
+    assert workspace.query(
+        f"select count(*) from staging.stg_web__events where event_ts < '{cutoff}'"
+    ) == [(0,)]
