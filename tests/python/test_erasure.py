@@ -224,3 +224,30 @@ def test_web_event_retention_expires_old_events_and_reconciliation_holds(
     assert workspace.query(
         f"select count(*) from staging.stg_web__events where event_ts < '{cutoff}'"
     ) == [(0,)]
+
+
+def test_next_build_on_a_swept_warehouse_passes_keeps_other_keys_and_erases_again(
+    built, generated: Path, tmp_path: Path
+) -> None:
+    """The run after an erasure: incremental staging over tombstones, its dbt tests
+    (reconciliation included) pass, every other customer keeps their customer_key, and the
+    step removes what the full-rebuild sources brought back."""
+    people = erased_people(generated / "raw", generated / "truth")
+    workspace = linked_workspace(tmp_path / "next", generated / "raw")
+    shutil.copyfile(built.warehouse, workspace.warehouse)
+    assert erase(workspace.warehouse, "first").rows_per_table
+    keys_before = {
+        row[0] for row in workspace.query("select customer_key from marts.dim_customers")
+    }
+    run = workspace.dbt("build", dbt_vars=BUILD_VARS)
+    assert run.returncode == 0, run.output
+    keys_after = {row[0] for row in workspace.query("select customer_key from marts.dim_customers")}
+    assert keys_after == keys_before
+    assert workspace.query(
+        "select count(*) from audit.source_reconciliation where not is_reconciled"
+    ) == [(0,)]
+    again = erase(workspace.warehouse, "second")
+    assert "staging.base_crm__customers" in again.rows_per_table
+    assert "staging.base_web__events" not in again.rows_per_table
+    assert again.fits_invalidated == []
+    assert findings(workspace.warehouse, people, LANDING_SCHEMAS) == []
