@@ -21,10 +21,10 @@ What identifies an erased person here (the *erased values*):
 Every table outside the `raw` schema (views over the landing files, which the project does not
 own) is swept: a row goes when a text column equals an erased value, a list column holds one,
 a customer_sk column equals an erased sk, or a JSON-like text column (a quarantined raw record)
-contains an erased value as a whole token. Rows of the staging base tables (they carry
-row_status and landing_file) are not deleted but replaced by a tombstone: every column null
-except landing_file, batch_run_started_at and row_status = 'erased', so the incremental base
-tables keep their record of loaded files and audit.source_reconciliation still adds up.
+contains an erased value as a whole token. Rows of the staging base tables (staging tables
+with row_status and landing_file) are not deleted but replaced by a tombstone: every column
+null except landing_file, batch_run_started_at and row_status = 'erased', so the incremental
+base tables keep their record of loaded files and audit.source_reconciliation still adds up.
 
 Stored fits: the churn training set already leaves erased people out (int_customer_orders
 drops them), but the fit of a retrain period is kept all period (segwarehouse.ml.model_cache),
@@ -57,7 +57,9 @@ CHURN_MODEL = "intermediate.int_churn_model"
 # Schemas not swept: views over the landing files (documented in docs/erasure.md).
 UNSWEPT_SCHEMAS = ("raw",)
 TOMBSTONE_STATUS = "erased"
-# Columns a tombstone keeps (besides row_status).
+# Tables of this schema with row_status and landing_file (the staging base tables) get
+# tombstones; a tombstone keeps these columns (when the table has them) besides row_status.
+TOMBSTONE_SCHEMA = "staging"
 TOMBSTONE_KEEPS = ("landing_file", "batch_run_started_at")
 TEXT_TYPES = ("VARCHAR", "JSON")
 LIST_TYPES = ("VARCHAR[]",)
@@ -245,7 +247,7 @@ def _sweep_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int
     if not condition:
         return 0
     names = {name for name, _ in columns}
-    if {"row_status", *TOMBSTONE_KEEPS} <= names:
+    if schema == TOMBSTONE_SCHEMA and {"row_status", "landing_file"} <= names:
         blanked = [f"{_quote(name)} = null" for name in names - {"row_status", *TOMBSTONE_KEEPS}]
         statement = (
             f"update {relation} set row_status = '{TOMBSTONE_STATUS}', "
