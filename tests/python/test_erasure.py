@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, linked_workspace
+from conftest import BUILD_VARS, frame, linked_workspace
 from segwarehouse import publish
 from segwarehouse.erasure import ERASURE_LOG, erase
 
@@ -229,9 +229,10 @@ def test_web_event_retention_expires_old_events_and_reconciliation_holds(
 def test_next_build_on_a_swept_warehouse_passes_keeps_other_keys_and_erases_again(
     built, generated: Path, tmp_path: Path
 ) -> None:
-    """The run after an erasure: incremental staging over tombstones, its dbt tests
-    (reconciliation included) pass, every other customer keeps their customer_key, and the
-    step removes what the full-rebuild sources brought back."""
+    """The run after an erasure: incremental staging over tombstones, its dbt tests and the
+    refresh's audit (reconciliation included) pass, every other customer keeps their
+    customer_key, and the step removes again what the full-rebuild sources brought back
+    (without invalidating the churn fit a second time)."""
     people = erased_people(generated / "raw", generated / "truth")
     workspace = linked_workspace(tmp_path / "next", generated / "raw")
     shutil.copyfile(built.warehouse, workspace.warehouse)
@@ -246,8 +247,15 @@ def test_next_build_on_a_swept_warehouse_passes_keeps_other_keys_and_erases_agai
     assert workspace.query(
         "select count(*) from audit.source_reconciliation where not is_reconciled"
     ) == [(0,)]
-    again = erase(workspace.warehouse, "second")
-    assert "staging.base_crm__customers" in again.rows_per_table
-    assert "staging.base_web__events" not in again.rows_per_table
-    assert again.fits_invalidated == []
+    serving = tmp_path / "serve" / "serving.duckdb"
+    code, record = publish.refresh(workspace.warehouse, serving, None, None, log=lambda _: None)
+    assert code == publish.EXIT_OK, record.failures
+    second = frame(
+        workspace.warehouse,
+        f"select table_name, fits_invalidated from {ERASURE_LOG} where run_id = '{record.run_id}'",
+    )
+    assert "staging.base_crm__customers" in set(second["table_name"])
+    assert "staging.base_web__events" not in set(second["table_name"])
+    assert all(len(fits) == 0 for fits in second["fits_invalidated"])
     assert findings(workspace.warehouse, people, LANDING_SCHEMAS) == []
+    assert findings(serving, people, ()) == []
