@@ -73,9 +73,12 @@ class ErasureReport:
     requests: list[str] = field(default_factory=list)
     rows_per_table: dict[str, int] = field(default_factory=dict)
     fits_invalidated: list[str] = field(default_factory=list)
+    skipped: str | None = None
 
     def lines(self) -> list[str]:
         """One line for the run's notes ([] when nothing was removed)."""
+        if self.skipped:
+            return [f"erasure: not run, {self.skipped}"]
         if not self.rows_per_table:
             return []
         total = sum(self.rows_per_table.values())
@@ -86,21 +89,32 @@ class ErasureReport:
 
 
 def erase(work: Path, run_id: str) -> ErasureReport:
-    """Sweep the work warehouse (see the module docstring); a warehouse without the identity
-    tables (never built, or a partial selection) is left as it is."""
+    """Sweep the work warehouse (see the module docstring) in one transaction. A warehouse
+    without the identity tables (a partial selection) is left as it is, and the report says
+    so."""
     report = ErasureReport(run_id)
     with duckdb.connect(str(work)) as con:
-        if not all(_exists(con, name) for name in (ERASED_KEYS, RECORD_KEYS, OCCURRENCES)):
+        needed = (ERASED_KEYS, RECORD_KEYS, OCCURRENCES)
+        missing = [name for name in needed if not _exists(con, name)]
+        if missing:
+            report.skipped = f"no {', '.join(missing)} in {work} (build the identity models)"
             return report
-        report.requests = _collect_erased_values(con)
-        for schema, table in _swept_tables(con):
-            removed = _sweep_table(con, schema, table)
-            if removed:
-                report.rows_per_table[f"{schema}.{table}"] = removed
-        if report.rows_per_table and _new_requests(con, report.requests):
-            report.fits_invalidated = _invalidate_fits(con)
-        _write_log(con, report)
+        con.begin()
+        _sweep(con, report)
+        con.commit()
     return report
+
+
+def _sweep(con: duckdb.DuckDBPyConnection, report: ErasureReport) -> None:
+    """Collect the erased values, sweep every table, invalidate fits, write the log."""
+    report.requests = _collect_erased_values(con)
+    for schema, table in _swept_tables(con):
+        removed = _sweep_table(con, schema, table)
+        if removed:
+            report.rows_per_table[f"{schema}.{table}"] = removed
+    if report.rows_per_table and _new_requests(con, report.requests):
+        report.fits_invalidated = _invalidate_fits(con)
+    _write_log(con, report)
 
 
 def _exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
