@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 
 from segwarehouse.dbt_runner import run_dbt
+from segwarehouse.erasure import erase
 from segwarehouse.locks import (
     BusyFile,
     RefreshLocked,
@@ -613,6 +614,8 @@ def _audit_and_publish(
     record: RunRecord,
     log: Callable[[str], None],
 ) -> int:
+    with busy_file(_work_hint):
+        record.notes += erase(work, record.run_id).lines()
     log(f"refresh {record.run_id}: data-quality checks")
     with busy_file(_work_hint):
         report = run_checks(work, docs_dir=docs_dir, run_id=record.run_id)

@@ -1,6 +1,8 @@
 -- Per source: raw rows in the landing file = staged + quarantined + duplicates + superseded
--- versions + rows not yet visible at as_of_date. Counts the raw views directly (not the base
--- models) so that a staging bug that drops or multiplies rows shows up here.
+-- versions + rows not yet visible at as_of_date + erased and expired rows
+-- (tombstones, docs/erasure.md).
+-- Counts the raw views directly (not the base models) so that a staging bug that drops or
+-- multiplies rows shows up here.
 
 {%- set sources = [
     ['crm_customers', source('crm', 'crm_customers'), 'base_crm__customers'],
@@ -36,7 +38,9 @@ disposition_counts as (
             count(*) filter (where row_status = 'quarantined') as quarantined_rows,
             count(*) filter (where row_status = 'duplicate') as duplicate_rows,
             count(*) filter (where row_status = 'superseded') as superseded_rows,
-            count(*) filter (where row_status = 'not_yet_visible') as not_yet_visible_rows
+            count(*) filter (where row_status = 'not_yet_visible') as not_yet_visible_rows,
+            count(*) filter (where row_status = 'erased') as erased_rows,
+            count(*) filter (where row_status = 'expired') as expired_rows
         from {{ ref(base_model) }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
@@ -53,13 +57,17 @@ final as (
         disposition_counts.duplicate_rows,
         disposition_counts.superseded_rows,
         disposition_counts.not_yet_visible_rows,
+        disposition_counts.erased_rows,
+        disposition_counts.expired_rows,
         cast(disposition_counts.quarantined_rows as double)
         / nullif(raw_counts.raw_rows, 0) as quarantine_rate,
         raw_counts.raw_rows = disposition_counts.staged_rows
         + disposition_counts.quarantined_rows
         + disposition_counts.duplicate_rows
         + disposition_counts.superseded_rows
-        + disposition_counts.not_yet_visible_rows as is_reconciled,
+        + disposition_counts.not_yet_visible_rows
+        + disposition_counts.erased_rows
+        + disposition_counts.expired_rows as is_reconciled,
         {{ as_of_date_sql() }} as as_of_date
     from raw_counts
     inner join disposition_counts

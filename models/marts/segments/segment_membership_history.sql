@@ -17,6 +17,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     pre_hook="{{ segment_membership_history_rewind() }}",
+    post_hook="{{ history_retention_delete('valid_to', 'retention__membership_history_days') }}",
 ) }}
 
 {%- set as_of = as_of_date_sql() %}

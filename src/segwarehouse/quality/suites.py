@@ -369,7 +369,8 @@ def all_suites() -> list[Suite]:
             "audit.source_reconciliation",
             "select r.source_name, r.raw_rows, r.is_reconciled, r.quarantine_rate, "
             "r.raw_rows - (r.staged_rows + r.quarantined_rows + r.duplicate_rows "
-            "+ r.superseded_rows + r.not_yet_visible_rows) as unaccounted_rows, "
+            "+ r.superseded_rows + r.not_yet_visible_rows + r.erased_rows + r.expired_rows) "
+            "as unaccounted_rows, "
             "l.landing_rows from audit.source_reconciliation r left join ({landing}) l "
             "using (source_name)",
             _staging_reconciliation,

@@ -7,7 +7,10 @@
     unique_key='event_id',
     on_schema_change='fail',
     pre_hook="{{ staging_incremental_reset() }}",
-    post_hook="{{ staging_record_landing_files() }}",
+    post_hook=[
+        "{{ staging_record_landing_files() }}",
+        "{{ staging_retention_expire('event_ts', 'retention__web_events_months') }}",
+    ],
     meta={'staging_incremental': {
         'source': ['web', 'web_events'],
         'key': 'event_id',
