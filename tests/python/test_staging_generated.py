@@ -17,6 +17,8 @@ STAGING_SELECTION = (
     "--select",
     "+staging",
     "marts.data_quality",
+    "source_quarantine_limits",
+    "quarantine_reason_hints",
     "--indirect-selection",
     "cautious",
 )
