@@ -40,7 +40,6 @@ MANIFEST_VERSION = 2  # 2: run_id and serving of the published run the files cam
 FORMATS = ("csv", "parquet")
 REQUIRED_TABLES = ("marts.audience_summary", "marts.audience_exports")
 CANDIDATES_TABLE = "activation.audience_candidates"
-EMAIL_KIND = "email_platform"
 
 # The columns of each destination kind's file, in order.
 FILE_COLUMNS: dict[str, tuple[str, ...]] = {
