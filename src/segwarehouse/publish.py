@@ -276,6 +276,9 @@ def publish(work: Path, serving: Path, record: RunRecord) -> None:
     finally:
         staged.unlink(missing_ok=True)
         _wal(staged).unlink(missing_ok=True)
+    from segwarehouse.activation.contacts import write_activation_file  # here: cycle
+
+    write_activation_file(work, serving, record.run_id)
     record_published(work, serving, record.run_id)
 
 

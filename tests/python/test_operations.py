@@ -297,7 +297,7 @@ def test_export_from_a_serving_file_held_read_write_is_one_line(
     reader = _hold_read_write(serving)
     try:
         with pytest.raises(locks.BusyFile) as busy:
-            export_audiences(serving, work, tmp_path / "exports")
+            export_audiences(serving, tmp_path / "exports")
     finally:
         reader.kill()
         reader.wait()

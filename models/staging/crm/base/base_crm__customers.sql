@@ -110,6 +110,7 @@ final as (
         email,
         {{ is_valid_email('email') }} as is_email_valid,
         {{ normalize_phone('phone_original', 'calling_code') }} as phone,
+        phone_original,
         first_name,
         last_name,
         gender,
