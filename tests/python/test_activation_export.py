@@ -21,6 +21,7 @@ from conftest import BUILD_VARS, PROJECT_DIR, Workspace, frame, linked_workspace
 from segwarehouse import publish
 from segwarehouse.activation import export as export_module
 from segwarehouse.activation import export_audiences
+from segwarehouse.activation.contacts import activation_path
 from segwarehouse.cli import main
 
 GENERATED_AT = datetime(2026, 7, 1, 6, 0, tzinfo=UTC)
@@ -67,7 +68,7 @@ def published(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Pub
 def exported(published: Published, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The published build exported as CSV; the folder of its as_of_date."""
     out = tmp_path_factory.mktemp("exports")
-    result = export_audiences(published.serving, published.work, out, "csv", now=GENERATED_AT)
+    result = export_audiences(published.serving, out, "csv", now=GENERATED_AT)
     assert result.run_id == published.run_id
     return result.folder
 
@@ -83,9 +84,12 @@ def test_manifest_matches_files_and_warehouse(built: Workspace, exported: Path) 
     for entry in manifest["files"]:
         path = exported / entry["file"]
         rows = read_export(path)
+        assert len(rows) == entry["row_count"]
         assert (
-            len(rows) == entry["row_count"] == summary.loc[entry["audience_id"], "exported_count"]
+            entry["row_count"] + entry["no_identifier_count"]
+            == summary.loc[entry["audience_id"], "exported_count"]
         )
+        assert entry["replace_list"] and entry["additions"]["row_count"] == len(rows)
         assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert list(rows.columns) == entry["columns"]
         expected = summary.loc[entry["audience_id"]]
@@ -97,33 +101,47 @@ def test_manifest_matches_files_and_warehouse(built: Workspace, exported: Path) 
     assert not list(exported.glob(".*tmp"))
 
 
-def test_ads_files_hold_only_the_activation_hashes(built: Workspace, exported: Path) -> None:
-    # The unsalted hashes live only in the unpublished activation schema (docs/privacy.md).
-    mart = frame(
+def _activation_contacts(serving: Path) -> pd.DataFrame:
+    return frame(activation_path(serving), "select * from contacts")
+
+
+def test_ads_files_hold_only_the_platforms_hashes(
+    built: Workspace, published: Published, exported: Path
+) -> None:
+    """Each ads file has its platform's headers and holds exactly the activation file's hashes
+    of the audience; emails hash as the dbt model hashes them (same rule), phones are the
+    phonenumbers E.164 of the landed number (docs/activation.md)."""
+    contacts = _activation_contacts(published.serving)
+    sql_hashes = frame(
         built,
-        "select audience_id, email_sha256, phone_sha256 from activation.audience_candidates "
+        "select audience_id, customer_key, email_sha256 from activation.audience_candidates "
         "where is_exported and destination_kind = 'ads_customer_match'",
-    )
+    ).set_index(["audience_id", "customer_key"])["email_sha256"]
     entries = [
         e for e in manifest_of(exported)["files"] if e["destination_kind"] != "email_platform"
     ]
-    assert {e["destination_id"] for e in entries} == {
-        "google_ads_customer_match",
-        "meta_custom_audience",
+    headers = {
+        "google_ads_customer_match": ["Email", "Phone"],
+        "meta_custom_audience": ["email", "phone"],
     }
+    assert {e["destination_id"] for e in entries} == set(headers)
     for entry in entries:
         text = (exported / entry["file"]).read_text()
         assert "@" not in text and "cus_" not in text and "+" not in text
         rows = read_export(exported / entry["file"])
-        assert list(rows.columns) == ["email_sha256", "phone_sha256"]
+        assert list(rows.columns) == headers[entry["destination_id"]]
         for column in rows.columns:
             assert rows[column].dropna().str.fullmatch(HEX64).all()
-        ours = mart[mart["audience_id"] == entry["audience_id"]]
-        as_pairs = lambda df: sorted(  # noqa: E731
-            (None if pd.isna(a) else a, None if pd.isna(b) else b)
-            for a, b in zip(df["email_sha256"], df["phone_sha256"], strict=True)
+        ours = contacts[contacts["audience_id"] == entry["audience_id"]]
+        ours = ours[ours["email_sha256"].notna() | ours["phone_sha256"].notna()]
+        as_pairs = lambda df, a, b: sorted(  # noqa: E731
+            (None if pd.isna(x) else x, None if pd.isna(y) else y)
+            for x, y in zip(df[a], df[b], strict=True)
         )
-        assert as_pairs(rows) == as_pairs(ours)
+        assert as_pairs(rows, *rows.columns) == as_pairs(ours, "email_sha256", "phone_sha256")
+        emails = ours.set_index(["audience_id", "customer_key"])["email_sha256"]
+        assert (emails.dropna() == sql_hashes.loc[emails.dropna().index]).all()
+        assert rows[rows.columns[1]].notna().sum() > 50
 
 
 def test_email_files_hold_consented_treatment_customers_and_their_email(
@@ -169,9 +187,7 @@ def test_email_files_hold_consented_treatment_customers_and_their_email(
 def test_parquet_export_holds_the_same_rows(
     published: Published, exported: Path, tmp_path: Path
 ) -> None:
-    result = export_audiences(
-        published.serving, published.work, tmp_path, "parquet", now=GENERATED_AT
-    )
+    result = export_audiences(published.serving, tmp_path, "parquet", now=GENERATED_AT)
     as_csv = {entry["audience_id"]: entry for entry in manifest_of(exported)["files"]}
     for entry in manifest_of(result.folder)["files"]:
         assert entry["file"].endswith(".parquet")
@@ -185,16 +201,14 @@ def test_parquet_export_holds_the_same_rows(
 
 def test_rerun_writes_byte_identical_files(published: Published, exported: Path) -> None:
     before = {e["file"]: e["sha256"] for e in manifest_of(exported)["files"]}
-    result = export_audiences(
-        published.serving, published.work, exported.parent, "csv", now=GENERATED_AT
-    )
+    result = export_audiences(published.serving, exported.parent, "csv", now=GENERATED_AT)
     assert {file.file: file.sha256 for file in result.files} == before
 
 
 def test_a_failed_export_leaves_the_previous_files_whole(
     published: Published, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = export_audiences(published.serving, published.work, tmp_path, "csv", now=GENERATED_AT)
+    first = export_audiences(published.serving, tmp_path, "csv", now=GENERATED_AT)
     snapshot = {path.name: path.read_bytes() for path in first.folder.iterdir()}
     real_count = export_module._rows_in_file
     calls = []
@@ -209,7 +223,6 @@ def test_a_failed_export_leaves_the_previous_files_whole(
     with pytest.raises(OSError, match="disk full"):
         export_audiences(
             published.serving,
-            published.work,
             tmp_path,
             "csv",
             now=datetime(2026, 7, 2, tzinfo=UTC),
@@ -284,7 +297,12 @@ def _append_rows(path: Path, rows: list[dict]) -> None:
 
 
 @pytest.fixture(scope="module")
-def revised(built: Workspace, generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Revised:
+def revised(
+    built: Workspace,
+    generated: Path,
+    exported: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Revised:
     # Exported CRM customers of the ads audience whose ads consent was last changed before
     # the day before as_of_date, and one of the email audience.
     candidates = frame(
@@ -333,10 +351,16 @@ def revised(built: Workspace, generated: Path, tmp_path_factory: pytest.TempPath
     run = workspace.dbt("build", dbt_vars=BUILD_VARS)
     assert run.returncode == 0, run.output
     revised_publish = publish_copy(workspace.warehouse, root / "publish", "run-revised")
+    # The next export goes where the first one went: its removals are against that one.
+    shutil.copytree(exported.parent, root / "exports")
     result = export_audiences(
-        revised_publish.serving, revised_publish.work, root / "exports", "csv", now=GENERATED_AT
+        revised_publish.serving, root / "exports", "csv", now=datetime(2026, 7, 2, tzinfo=UTC)
     )
     return Revised(workspace, result.folder, revoked_yesterday, revoked_tomorrow, erased)
+
+
+def _values(rows: pd.DataFrame) -> set[str]:
+    return {value for column in rows.columns for value in rows[column].dropna()}
 
 
 def _file_rows(folder: Path, audience_id: str) -> pd.DataFrame:
@@ -360,11 +384,11 @@ def test_consent_revoked_the_day_before_is_not_in_todays_file(
     hashes = _ads_hashes(built, key)
     assert hashes, "the customer was exported before the revocation"
     before = _file_rows(exported, ADS_AUDIENCE)
-    assert hashes & (set(before["email_sha256"].dropna()) | set(before["phone_sha256"].dropna()))
+    assert hashes & _values(before)
 
     assert not _ads_hashes(revised.workspace, key)
     after = _file_rows(revised.folder, ADS_AUDIENCE)
-    assert not hashes & (set(after["email_sha256"].dropna()) | set(after["phone_sha256"].dropna()))
+    assert not hashes & _values(after)
     [(reason, arm)] = revised.workspace.query(
         "select exclusion_reason, arm from activation.audience_candidates "
         f"where audience_id = '{ADS_AUDIENCE}' and customer_key = '{key}'"
@@ -380,6 +404,43 @@ def test_consent_revoked_the_day_before_is_not_in_todays_file(
         f"and customer_key = '{key}'"
     )
     assert was_emailed == still_emailed
+
+
+def test_revoked_consent_and_erasure_are_in_the_next_exports_removals(
+    published: Published, exported: Path, revised: Revised
+) -> None:
+    """The platform lists must drop them: the removals file of the next export holds the
+    revoked customer's hashes (ads) and the erased customer's key and email (email)."""
+    manifest = manifest_of(revised.folder)
+    assert manifest["run_id"] == "run-revised"
+    assert manifest["previous_export"]["run_id"] == published.run_id
+    entries = {e["audience_id"]: e for e in manifest["files"]}
+    contacts = _activation_contacts(published.serving).set_index(["audience_id", "customer_key"])
+
+    def pair(key: str) -> tuple:
+        row = contacts.loc[(ADS_AUDIENCE, key)]
+        return tuple(None if pd.isna(v) else v for v in (row["email_sha256"], row["phone_sha256"]))
+
+    ads = entries[ADS_AUDIENCE]
+    assert not ads["replace_list"]
+    removed = read_export(revised.folder / ads["removals"]["file"])
+    assert list(removed.columns) == ["Email", "Phone"]
+    pairs = {
+        tuple(None if pd.isna(v) else v for v in row) for row in removed.itertuples(index=False)
+    }
+    assert pair(revised.revoked_yesterday) in pairs
+    assert pair(revised.revoked_tomorrow) not in pairs
+    assert ads["removals"]["row_count"] == len(removed) >= 1
+    full = read_export(revised.folder / ads["file"])
+    full_pairs = {
+        tuple(None if pd.isna(v) else v for v in row) for row in full.itertuples(index=False)
+    }
+    assert not pairs & full_pairs
+    email = entries[EMAIL_AUDIENCE]
+    removed_keys = set(read_export(revised.folder / email["removals"]["file"])["customer_key"])
+    assert revised.erased in removed_keys
+    added = read_export(revised.folder / email["additions"]["file"])
+    assert revised.erased not in set(added["customer_key"])
 
 
 def test_a_revocation_dated_after_as_of_date_is_not_yet_visible(revised: Revised) -> None:
@@ -455,13 +516,26 @@ def _published_counts(serving: Path) -> dict[str, int]:
     )
 
 
-def test_export_after_a_failed_build_writes_the_published_run_or_refuses(
+def _varchar_values(path: Path) -> set[str]:
+    """Every VARCHAR value of every table of a DuckDB file."""
+    values: set[str] = set()
+    with duckdb.connect(str(path), read_only=True) as con:
+        columns = con.execute(
+            "select schema_name, table_name, column_name from duckdb_columns() "
+            "where data_type = 'VARCHAR' and database_name = current_database()"
+        ).fetchall()
+        for schema, table, column in columns:
+            rows = con.execute(f'select distinct "{column}" from "{schema}"."{table}"').fetchall()
+            values |= {value for (value,) in rows if value is not None}
+    return values
+
+
+def test_export_after_a_failed_build_writes_the_published_run(
     built: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     """A refresh whose build emptied the audiences and failed (an empty orders file) leaves
-    them empty in the work warehouse; the export refuses with one line rather than write
-    those, or join contact data (emails, ad-platform hashes: only in the work warehouse, never
-    in the serving file) from a build that was not published."""
+    them empty in the work warehouse; the export does not read it: it writes the published
+    run's audiences from the serving file and the activation file, and records that run."""
     good = publish_copy(built.warehouse, tmp_path / "run")
     published = _published_counts(good.serving)
 
@@ -469,46 +543,52 @@ def test_export_after_a_failed_build_writes_the_published_run_or_refuses(
         with duckdb.connect(str(good.work)) as con:
             con.execute("delete from marts.audience_exports")
             con.execute("update marts.audience_summary set exported_count = 0")
+            con.execute("update activation.audience_candidates set email = 'x@example.com'")
         return ["test.segments.not_null_stg_commerce__orders_order_id"]
 
     code, failed = publish.refresh(
         good.work, good.serving, None, empties_then_fails, log=lambda _: None
     )
     assert code == publish.EXIT_QUALITY
+    assert publish.unpublished_reason(good.work, good.serving)  # the work file moved on
     assert published[ADS_AUDIENCE] > 50
-    with pytest.raises(ValueError, match="audiences need the published run's contact data"):
-        export_audiences(
-            good.serving, good.work, tmp_path / "ads", audience_ids=[ADS_AUDIENCE], now=GENERATED_AT
-        )
-    assert not (tmp_path / "ads").exists()
-    with pytest.raises(ValueError, match="audiences need the published run's contact data") as no:
-        export_audiences(good.serving, good.work, tmp_path / "all", now=GENERATED_AT)
-    assert (
-        f"{good.work} does not hold run {good.run_id} published in {good.serving} "
-        f"(its last build, run {failed.run_id}, tests_failed)" in str(no.value)
-    )
-    assert not (tmp_path / "all").exists()
+    result = export_audiences(good.serving, tmp_path / "all", now=GENERATED_AT)
+    assert result.run_id == good.run_id != failed.run_id
+    assert manifest_of(result.folder)["run_id"] == good.run_id
+    written = {file.audience_id: file.row_count + file.no_identifier_count for file in result.files}
+    assert written == published
+    emails = read_export(result.folder / file_of(result, EMAIL_AUDIENCE))["email"]
+    assert len(emails) > 50 and "x@example.com" not in set(emails)
+    # The unsalted hashes the files carry are nowhere in the serving file.
+    hashes = set()
+    for file in result.files:
+        if file.destination_kind != "email_platform":
+            rows = read_export(result.folder / file.file)
+            hashes |= {v for column in rows.columns for v in rows[column].dropna()}
+    assert len(hashes) > 300
+    assert not hashes & _varchar_values(good.serving)
+    # The CLI the same way, even with the work warehouse gone.
+    good.work.unlink()
     monkeypatch.chdir(PROJECT_DIR)
-    monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(good.work))
     monkeypatch.setenv("SEGMENTS_SERVING", str(good.serving))
-    assert main(["export", "--out", str(tmp_path / "cli")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("segwarehouse export: audiences need") and err.count("\n") == 1
+    assert main(["export", "--out", str(tmp_path / "cli")]) == 0
+    assert f"run_id {good.run_id}" in capsys.readouterr().out
 
 
-def test_export_refuses_a_work_warehouse_written_after_the_publish(
-    built: Workspace, tmp_path: Path
-) -> None:
-    """A dbt build or check outside refresh rewrites the work warehouse: its emails are no
-    longer those of the published run."""
+def file_of(result: export_module.ExportResult, audience_id: str) -> str:
+    [file] = [f.file for f in result.files if f.audience_id == audience_id]
+    return file
+
+
+def test_export_refuses_an_activation_file_of_another_run(built: Workspace, tmp_path: Path) -> None:
     good = publish_copy(built.warehouse, tmp_path / "run")
-    assert publish.unpublished_reason(good.work, good.serving) is None
-    with duckdb.connect(str(good.work)) as con:
-        con.execute("update activation.audience_candidates set email = 'x@example.com'")
-    with pytest.raises(ValueError, match=f"{good.work} changed after run {good.run_id} was"):
-        export_audiences(good.serving, good.work, tmp_path / "out", now=GENERATED_AT)
+    other = publish_copy(built.warehouse, tmp_path / "other", "run-other")
+    shutil.copyfile(activation_path(other.serving), activation_path(good.serving))
+    with pytest.raises(ValueError, match="holds run run-other, the serving file run run-export"):
+        export_audiences(good.serving, tmp_path / "out", now=GENERATED_AT)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").rglob("*.csv"))
 
 
-def test_export_without_a_published_run_refuses(built: Workspace, tmp_path: Path) -> None:
+def test_export_without_a_published_run_refuses(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="export writes only the audited, published"):
-        export_audiences(tmp_path / "serving.duckdb", built.warehouse, tmp_path / "out")
+        export_audiences(tmp_path / "serving.duckdb", tmp_path / "out")

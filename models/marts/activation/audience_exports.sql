@@ -2,8 +2,8 @@
 -- of the experiment's segment, in the treatment arm, not erased, with consent for the
 -- destination's channel, and reachable there (audience_candidates, where the checks live).
 -- Published, so no contact data: the ads platforms' unsalted SHA-256 of email and phone (which
--- enumeration reverses) and the email platform's raw email stay in the unpublished
--- activation.audience_candidates, where the export command (segwarehouse export) reads them.
+-- enumeration reverses) and the email platform's raw email stay unpublished: the publish
+-- writes them into the restricted activation file the export command reads (docs/privacy.md).
 
 with
 
