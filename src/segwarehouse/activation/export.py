@@ -61,7 +61,7 @@ EMAIL_PLATFORM_KEYS = ("customer_key", "email")
 _SUMMARY_SQL = """
 select audience_id, audience_name, experiment_id, segment_id, segment_version, destination_id,
        destination_kind, consent_channel, holdout_share, exported_count, as_of_date
-from marts.audience_summary
+from serving.marts.audience_summary
 order by audience_id
 """
 
@@ -320,7 +320,7 @@ def _require_tables(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
 
 
 def _audiences(con: duckdb.DuckDBPyConnection, audience_ids: Sequence[str] | None) -> list[dict]:
-    relation = con.sql(_SUMMARY_SQL.replace("from marts.", "from serving.marts."))
+    relation = con.sql(_SUMMARY_SQL)
     names = relation.columns
     rows = [dict(zip(names, row, strict=True)) for row in relation.fetchall()]
     if not rows:
