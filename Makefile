@@ -44,10 +44,17 @@ $(SPARK_VENV)/.installed: pyproject.toml constraints.txt
 test-spark: $(SPARK_VENV)/.installed  ## features -> RFM -> membership on local Spark vs DuckDB
 	$(SPARK_VENV)/bin/pytest tests/python/test_spark_portability.py
 
-lint: $(STAMP)  ## ruff (Python) and sqlfluff (SQL, dbt templater)
+# dbt-score grades the dbt metadata (docs, owners, grain tests, macro descriptions; rules and
+# settings in pyproject.toml [tool.dbt-score]) on the manifest of a fresh `dbt parse`, and
+# fails under the floor.
+DBT_SCORE_FLOOR := 9.0
+
+lint: $(STAMP)  ## ruff (Python), sqlfluff (SQL, dbt templater), dbt-score (dbt metadata, floor 9.0)
 	$(BIN)/ruff check src tests/python python_models benchmarks
 	$(BIN)/ruff format --check src tests/python python_models benchmarks
 	$(BIN)/sqlfluff lint models analyses tests/dbt
+	$(BIN)/dbt parse --quiet
+	$(BIN)/dbt-score lint --manifest target/manifest.json --fail-project-under $(DBT_SCORE_FLOOR)
 
 format: $(STAMP)  ## apply ruff format and sqlfluff fix
 	$(BIN)/ruff format src tests/python python_models benchmarks

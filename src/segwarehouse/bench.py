@@ -48,7 +48,9 @@ from segwarehouse.settings import (
 )
 from segwarehouse.sqltext import sql_literal
 
-DEFAULT_SELECT = "+staging marts.data_quality source_quarantine_limits quarantine_reason_hints"
+# The staging selection is the `staging` selector of selectors.yml (bench's `selector:<name>`
+# is dbt 1.12's spelling; on dbt 1.11 it becomes --selector <name>, see `selection_args`).
+DEFAULT_SELECT = "selector:staging"
 # `segwarehouse check` exit codes that are a completed validation (see docs/data_quality.md).
 QUALITY_OUTCOMES = {0: "passed", 3: "expectations failed"}
 AUDIT_OUTCOMES = {0: "published", 3: "audit failed"}
@@ -103,8 +105,9 @@ script (`benchmarks/staging_baseline.sql`), no dbt.
 For each scale, in one run, on the same landing files:
 
 - **generator**: `segwarehouse generate` (in-process), seconds per step and rows per source.
-- **dbt build**: `dbt build --select +staging marts.data_quality source_quarantine_limits
-  quarantine_reason_hints --indirect-selection cautious` in a subprocess against a fresh
+- **dbt build**: `dbt build --selector staging` (selectors.yml: `+staging`,
+  `marts.data_quality` and the seeds in seeds/quality, cautious indirect selection) in a
+  subprocess against a fresh
   warehouse file: seeds, the eight `base_` tables, the `stg_` views,
   `audit.quarantined_rows`, `audit.source_reconciliation` and their tests (the quarantine
   gate among them).
@@ -415,12 +418,19 @@ def dbt_command(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None = 
     return [
         _dbt_executable(),
         "build",
-        "--select",
-        *config.select,
+        *selection_args(config.select),
         "--indirect-selection",
         "cautious",
         *_dbt_options(config, dirs, as_of_date),
     ]
+
+
+def selection_args(select: Sequence[str]) -> list[str]:
+    """dbt's selection arguments for bench's --select tokens: a lone `selector:<name>` (a
+    selector of selectors.yml) is `--selector <name>`, anything else `--select <tokens>`."""
+    if len(select) == 1 and select[0].startswith("selector:"):
+        return ["--selector", select[0].removeprefix("selector:")]
+    return ["--select", *select]
 
 
 def parse_command(config: BenchConfig, dirs: ScaleDirs) -> list[str]:

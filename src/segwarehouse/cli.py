@@ -243,8 +243,8 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--select",
         default=bench.DEFAULT_SELECT,
-        help="dbt selection, spaces between selectors (default %(default)r; "
-        "--indirect-selection cautious is always added)",
+        help="dbt selection, spaces between selectors, or selector:<name> for a selector of "
+        "selectors.yml (default %(default)r; --indirect-selection cautious is always added)",
     )
     command.add_argument("--seed", type=int, default=bench.DEFAULT_SEED, help="default %(default)s")
     command.add_argument(

@@ -35,21 +35,15 @@ import yaml
 from segwarehouse import publish
 from segwarehouse.settings import Settings, find_project_dir, pseudonym_key_env
 
-# The staging selection: seeds staging reads, the raw-contract hook, base and stg models, the
-# audit models, the per-source quarantine limits, and their data tests (what `dbt build` runs
-# first; a failure here fails the whole build).
+# The staging selection (selector `staging_without_quarantine_gate` in selectors.yml): seeds
+# staging reads, the raw-contract hook, base and stg models, the audit models, the per-source
+# quarantine limits, and their data tests (what `dbt build` runs first; a failure here fails
+# the whole build). Without dbt build's own quarantine gate: doctor applies the same limits
+# itself (publish.quarantine_rate_checks) and reports every source, not only the first stop.
 STAGING_BUILD = (
     "build",
-    "--select",
-    "+staging",
-    "marts.data_quality",
-    "source_quarantine_limits",
-    # dbt build's own quarantine gate: doctor applies the same limits itself
-    # (publish.quarantine_rate_checks) and reports every source, not only the first stop.
-    "--exclude",
-    "test_name:quarantine_rate_within_limit",
-    "--indirect-selection",
-    "cautious",
+    "--selector",
+    "staging_without_quarantine_gate",
     "--exclude-resource-type",
     "unit_test",
 )

@@ -249,3 +249,14 @@ def test_ratios_compare_only_the_floors_scope() -> None:
     assert (whole["wall"], whole["execution"], whole["peak_rss"]) == (None, None, None)
     assert whole["same_scope"] is False
     assert whole["dbt_rows_per_second"] == staging["dbt_rows_per_second"] > 0
+
+
+def test_default_selection_is_the_staging_selector() -> None:
+    """bench builds selectors.yml's `staging` (dbt 1.11 has no `selector:` method in
+    --select); any other selection goes to --select as typed."""
+    assert bench.selection_args(tuple(bench.DEFAULT_SELECT.split())) == ["--selector", "staging"]
+    assert bench.selection_args(("+staging", "marts.data_quality")) == [
+        "--select",
+        "+staging",
+        "marts.data_quality",
+    ]

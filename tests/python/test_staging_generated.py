@@ -13,15 +13,8 @@ import pytest
 from conftest import BUILD_VARS, Workspace, linked_workspace, make_workspace
 
 BACKFILL_DATE = "2025-12-31"
-STAGING_SELECTION = (
-    "--select",
-    "+staging",
-    "marts.data_quality",
-    "source_quarantine_limits",
-    "quarantine_reason_hints",
-    "--indirect-selection",
-    "cautious",
-)
+# selectors.yml: `+staging`, the audit models and the quality seeds, cautious indirect selection
+STAGING_SELECTION = ("--selector", "staging")
 
 # generator defect -> reason code(s) in audit.quarantined_rows (a tuple: the defect's values
 # split between those codes, e.g. 1899-12-31 is too old, 1970-01-01 a placeholder)
@@ -177,3 +170,27 @@ def test_backfill_sees_exactly_what_existed_then(generated: Path, tmp_path: Path
     ):
         query = f"select * from staging.{model} order by all"
         assert full.query(query) == cut.query(query), model
+
+
+def test_staging_selectors_carry_the_quarantine_gate_and_its_seeds(workspace: Workspace) -> None:
+    """dbt 1.11 selects the quarantine_rate_within_limit tests whenever staging is selected:
+    the `staging` selector builds both seeds they read, and doctor's variant leaves out the
+    gate and the hints seed, as it did before the selectors."""
+
+    def listed(selector: str) -> set[str]:
+        run = workspace.dbt("ls", "-q", "--selector", selector, "--output", "name")
+        assert run.returncode == 0, run.output
+        return set(run.output.split())
+
+    staging = listed("staging")
+    gate = {
+        "required_source_quarantine_rate_within_limit",
+        "optional_source_quarantine_rate_within_limit",
+    }
+    seeds = {"source_quarantine_limits", "quarantine_reason_hints"}
+    assert gate | seeds | {"stg_crm__customers", "quarantined_rows", "countries"} <= staging
+    assert "customer_features" not in staging
+    doctor = listed("staging_without_quarantine_gate")
+    assert doctor == {
+        name for name in staging if name not in gate and "quarantine_reason_hints" not in name
+    }
