@@ -129,7 +129,7 @@ of the spill folders (DuckDB's temp_directory), sampled the same way.
 make bench          # 10k and 1M customers, parquet; rewrites this file and benchmarks.json
 make bench-smoke    # 10k only, report in data/bench/ (leaves this file alone)
 .venv/bin/segwarehouse bench --customers 10000 --customers 1000000 --format parquet \\
-    --work-dir data/bench --report docs/benchmarks.md --json docs/benchmarks.json
+    --work-dir data/bench --report docs/benchmarks.md --json benchmarks/results/benchmarks.json
 ```
 
 `SEGMENTS_MEMORY_LIMIT` (default 8GB) and `SEGMENTS_DUCKDB_THREADS` (default 2) apply to all
