@@ -99,16 +99,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that run dbt (they request `dbt_project`, directly or through a fixture) are the
     `dbt` tier: `make test-fast` deselects them (`-m "not dbt"`).
 
-    Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) a module's tests stay on one
-    worker, so its module fixtures are built once: each test without an explicit
-    `xdist_group` mark gets its module's name as group. Modules that share a session build
-    (`three_date_chain`) carry one explicit group so that build is made once. Runs before
-    xdist's own hook, which reads the marks."""
+    Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) a test that uses a module
+    fixture stays on one worker with the rest of its module, so the fixture is built once:
+    without an explicit `xdist_group` mark it gets its module's name as group. Other tests are
+    spread one by one. Modules that share a session build (`three_date_chain`) carry one
+    explicit group so that build is made once. Runs before xdist's own hook, which reads the
+    marks."""
     for item in items:
         if "dbt_project" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.dbt)
-        if item.get_closest_marker("xdist_group") is None:
+        if item.get_closest_marker("xdist_group") is None and uses_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+def uses_module_fixture(item: pytest.Item) -> bool:
+    """Whether the test requests (directly or not) a fixture of module scope."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values())
 
 
 @pytest.fixture(scope="session", autouse=True)
