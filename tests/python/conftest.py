@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from segwarehouse.dbt_runner import DbtInvocation
 from segwarehouse.generator import generate
 from segwarehouse.settings import PSEUDONYM_KEY_ENV, write_pseudonym_key
 
@@ -31,7 +31,6 @@ SUCCESSIVE_DATES = ("2026-04-30", "2026-05-31", "2026-06-30")
 # dbt build arguments that skip data and unit tests: for builds whose test is about something
 # else (the session's `built` runs every data test once on the same data).
 NO_DATA_TESTS = ("--exclude-resource-type", "test", "unit_test")
-DBT = Path(sys.executable).parent / "dbt"
 
 
 @dataclass
@@ -50,27 +49,20 @@ class Workspace:
     warehouse: Path
     scratch: Path
 
+    def invocation(self, dbt_vars: dict | None = None) -> DbtInvocation:
+        """dbt on this workspace's landing folder and warehouse, target and logs in scratch."""
+        return DbtInvocation(
+            PROJECT_DIR,
+            raw_dir=self.raw_dir,
+            warehouse=self.warehouse,
+            target_path=self.scratch / "target",
+            log_path=self.scratch / "logs",
+            dbt_vars=dbt_vars,
+        )
+
     def dbt(self, *args: str, dbt_vars: dict | None = None) -> DbtRun:
         """Run dbt from the project root with this workspace's landing folder and warehouse."""
-        env = {
-            **os.environ,
-            "SEGMENTS_RAW_DIR": str(self.raw_dir),
-            "SEGMENTS_WAREHOUSE": str(self.warehouse),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-        command = [
-            str(DBT),
-            *args,
-            "--target-path",
-            str(self.scratch / "target"),
-            "--log-path",
-            str(self.scratch / "logs"),
-        ]
-        if dbt_vars:
-            command += ["--vars", json.dumps(dbt_vars)]
-        completed = subprocess.run(
-            command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
-        )
+        completed = self.invocation(dbt_vars).run(*args, capture=True)
         return DbtRun(completed.returncode, completed.stdout + completed.stderr)
 
     def query(self, sql: str) -> list[tuple]:
