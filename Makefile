@@ -24,8 +24,20 @@ install: $(STAMP)  ## create .venv with the pinned dependencies
 run: $(STAMP)  ## generate demo data if data/raw is empty, dbt build, print where the marts are
 	$(BIN)/segwarehouse run --demo
 
-test: $(STAMP) lint  ## the whole suite: lint, dbt build + tests on generated data, pytest
-	$(BIN)/pytest
+# The dashboard's browser tests drive Debian's chromium (Playwright never downloads a browser
+# here); they fail, not skip, without it. Installed through apt when missing (needs root).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@[ "$$(id -u)" = 0 ] || { echo "make test needs $(CHROMIUM) for the dashboard's browser tests: run 'sudo apt-get install -y chromium' once"; exit 1; }
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+# Test workers: pytest-xdist runs two test modules at a time (dbt spends most of a small
+# build in single-threaded Python, so two builds share the 2 cores well). TEST_WORKERS=0 runs
+# everything in one process.
+TEST_WORKERS ?= 2
+test: $(STAMP) lint $(CHROMIUM)  ## the whole suite: lint, dbt build + tests on generated data, pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations 15
 
 # The inner loop: every test that does not run dbt. dbt is pointed at a profiles folder that
 # does not exist, so a test that runs dbt without requesting the `dbt_project` fixture fails
@@ -65,7 +77,7 @@ docs: $(STAMP)  ## dbt docs generate (open target/index.html)
 
 bench: $(STAMP)  ## time dbt build of staging vs a hand-written DuckDB floor and a one-day refresh, 10k and 1M
 	$(BENCH) $(foreach n,$(BENCH_CUSTOMERS),--customers $(n)) \
-		--report docs/benchmarks.md --json docs/benchmarks.json
+		--report docs/benchmarks.md --json benchmarks/results/benchmarks.json
 
 bench-smoke: $(STAMP)  ## the benchmark at 10k customers only, report in data/bench/
 	$(BENCH) --customers 10000 \

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +28,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from segwarehouse.dbt_runner import DbtInvocation
 from segwarehouse.identity.febrl import (
     BUILD_VARS,
     IDENTITY_SELECTION,
@@ -47,7 +45,6 @@ from segwarehouse.identity.plain_splink import plain_splink_dedupe
 from segwarehouse.identity.probabilistic import MatchSettings, link_person_records_with_model
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-DBT = Path(sys.executable).parent / "dbt"
 DATASETS = {"febrl1": ["dataset1"], "febrl2": ["dataset2"], "febrl4": ["dataset4a", "dataset4b"]}
 
 
@@ -56,27 +53,16 @@ def run_build(crm: pd.DataFrame, root: Path) -> tuple[float, Path]:
     shutil.rmtree(root, ignore_errors=True)
     write_landing_folder(crm, root / "raw")
     warehouse = root / "warehouse.duckdb"
-    env = {
-        **os.environ,
-        "SEGMENTS_RAW_DIR": str(root / "raw"),
-        "SEGMENTS_WAREHOUSE": str(warehouse),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    command = [
-        str(DBT),
-        "build",
-        *IDENTITY_SELECTION,
-        "--vars",
-        json.dumps(BUILD_VARS),
-        "--target-path",
-        str(root / "target"),
-        "--log-path",
-        str(root / "logs"),
-    ]
-    started = time.perf_counter()
-    done = subprocess.run(
-        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    invocation = DbtInvocation(
+        PROJECT_DIR,
+        raw_dir=root / "raw",
+        warehouse=warehouse,
+        target_path=root / "target",
+        log_path=root / "logs",
+        dbt_vars=BUILD_VARS,
     )
+    started = time.perf_counter()
+    done = invocation.run("build", *IDENTITY_SELECTION, capture=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"dbt build failed in {root}:\n{done.stdout[-4000:]}{done.stderr}")

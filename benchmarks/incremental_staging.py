@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
+from segwarehouse.dbt_runner import DbtInvocation
 from segwarehouse.generator import generate
 from segwarehouse.landing import INCREMENTAL_BASE_MODELS as MODELS
 from segwarehouse.landing import land_daily
@@ -45,31 +43,21 @@ SLOWEST = 8
 
 def dbt(work: Path, name: str, as_of: date, *args: str) -> tuple[float, dict[str, float]]:
     """Run dbt on the work dir; wall seconds and per-model execution seconds."""
-    env = {
-        **os.environ,
-        "SEGMENTS_RAW_DIR": str(work / "raw"),
-        "SEGMENTS_WAREHOUSE": str(work / "warehouse.duckdb"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
     dbt_vars = {
         "as_of_date": as_of.isoformat(),
         "segments__loaded_at": f"{(as_of + timedelta(days=1)).isoformat()} 00:00:00",
     }
     target = work / f"target-{name}"
-    command = [
-        str(Path(sys.executable).parent / "dbt"),
-        *args,
-        "--vars",
-        json.dumps(dbt_vars),
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(work / "logs"),
-    ]
-    started = time.perf_counter()
-    completed = subprocess.run(
-        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+    invocation = DbtInvocation(
+        PROJECT_DIR,
+        raw_dir=work / "raw",
+        warehouse=work / "warehouse.duckdb",
+        target_path=target,
+        log_path=work / "logs",
+        dbt_vars=dbt_vars,
     )
+    started = time.perf_counter()
+    completed = invocation.run(*args, capture=True)
     wall = time.perf_counter() - started
     if completed.returncode != 0:
         raise SystemExit(completed.stdout + completed.stderr)

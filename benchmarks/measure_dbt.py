@@ -16,11 +16,11 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from segwarehouse import bench
+from segwarehouse.dbt_runner import DbtInvocation
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -44,22 +44,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     dbt_args = [arg for arg in args.dbt_args if arg != "--"]
     dirs = bench.ScaleDirs(args.work_dir.resolve())
     target = dirs.root / f"target-{args.name}"
-    command = [
-        str(Path(sys.executable).parent / "dbt"),
-        *dbt_args,
-        "--target-path",
-        str(target),
-        "--log-path",
-        str(dirs.logs),
-    ]
-    env = {
-        **os.environ,
-        "SEGMENTS_RAW_DIR": str(dirs.raw),
-        "SEGMENTS_WAREHOUSE": str(dirs.warehouse),
-        "SEGMENTS_MEMORY_LIMIT": args.memory_limit,
-        "SEGMENTS_DUCKDB_THREADS": str(args.threads),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    invocation = DbtInvocation(
+        PROJECT_DIR,
+        raw_dir=dirs.raw,
+        warehouse=dirs.warehouse,
+        target_path=target,
+        log_path=dirs.logs,
+        extra_env={
+            "SEGMENTS_MEMORY_LIMIT": args.memory_limit,
+            "SEGMENTS_DUCKDB_THREADS": str(args.threads),
+        },
+    )
+    command, env = invocation.command(*dbt_args), invocation.environment()
     log = dirs.root / f"dbt_{args.name}.log"
     if not args.cold_parse:
         warm_up_parse(command, env)

@@ -37,6 +37,7 @@ from typing import Any, cast
 
 import duckdb
 
+from segwarehouse.dbt_runner import DbtInvocation
 from segwarehouse.landing import INCREMENTAL_BASE_MODELS, land_daily
 from segwarehouse.settings import (
     OPTIONAL_SOURCES,
@@ -132,7 +133,7 @@ of the spill folders (DuckDB's temp_directory), sampled the same way.
 make bench          # 10k and 1M customers, parquet; rewrites this file and benchmarks.json
 make bench-smoke    # 10k only, report in data/bench/ (leaves this file alone)
 .venv/bin/segwarehouse bench --customers 10000 --customers 1000000 --format parquet \\
-    --work-dir data/bench --report docs/benchmarks.md --json docs/benchmarks.json
+    --work-dir data/bench --report docs/benchmarks.md --json benchmarks/results/benchmarks.json
 ```
 
 `SEGMENTS_MEMORY_LIMIT` (default 8GB) and `SEGMENTS_DUCKDB_THREADS` (default 2) apply to all
@@ -413,16 +414,37 @@ def build_vars(end_date: date) -> dict[str, str]:
     return {"as_of_date": end_date.isoformat(), "segments__loaded_at": str(loaded_at)}
 
 
+def dbt_invocation(
+    config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None = None
+) -> DbtInvocation:
+    """The scale's dbt: its landing folder, warehouse, target and log folders, memory limit and
+    threads, vars as of the generator's last day by default."""
+    # Generated data: without a configured key, a throw-away one in the scale's work folder.
+    key_env = pseudonym_key_env(
+        Settings.from_env(config.project_dir), scratch_key=dirs.root / ".pseudonym.key"
+    )
+    return DbtInvocation(
+        config.project_dir,
+        raw_dir=dirs.raw,
+        warehouse=dirs.warehouse,
+        target_path=dirs.target,
+        log_path=dirs.logs,
+        profiles_dir=config.profiles_dir,
+        dbt_vars=build_vars(as_of_date or config.end_date),
+        extra_env={
+            **key_env,
+            "SEGMENTS_MEMORY_LIMIT": config.memory_limit,
+            "SEGMENTS_DUCKDB_THREADS": str(config.threads),
+        },
+    )
+
+
 def dbt_command(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None = None) -> list[str]:
     """The `dbt build` invocation of one scale (as of the generator's last day by default)."""
-    return [
-        _dbt_executable(),
-        "build",
-        *selection_args(config.select),
-        "--indirect-selection",
-        "cautious",
-        *_dbt_options(config, dirs, as_of_date),
-    ]
+    invocation = dbt_invocation(config, dirs, as_of_date)
+    return invocation.command(
+        "build", *selection_args(config.select), "--indirect-selection", "cautious"
+    )
 
 
 def selection_args(select: Sequence[str]) -> list[str]:
@@ -436,37 +458,12 @@ def selection_args(select: Sequence[str]) -> list[str]:
 def parse_command(config: BenchConfig, dirs: ScaleDirs) -> list[str]:
     """`dbt parse` with the vars of `dbt_command` (same target folder): a full parse when the
     vars changed since the target's last parse."""
-    return [_dbt_executable(), "parse", *_dbt_options(config, dirs)]
-
-
-def _dbt_options(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None = None) -> list[str]:
-    """Target and log folders, vars and profiles folder shared by the scale's dbt commands."""
-    return [
-        "--target-path",
-        str(dirs.target),
-        "--log-path",
-        str(dirs.logs),
-        "--vars",
-        json.dumps(build_vars(as_of_date or config.end_date)),
-        *(["--profiles-dir", str(config.profiles_dir)] if config.profiles_dir else []),
-    ]
+    return dbt_invocation(config, dirs).command("parse")
 
 
 def dbt_env(config: BenchConfig, dirs: ScaleDirs) -> dict[str, str]:
     """The environment of the dbt subprocess (profiles.yml reads these)."""
-    # Generated data: without a configured key, a throw-away one in the scale's work folder.
-    key_env = pseudonym_key_env(
-        Settings.from_env(config.project_dir), scratch_key=dirs.root / ".pseudonym.key"
-    )
-    return {
-        **os.environ,
-        **key_env,
-        "SEGMENTS_RAW_DIR": str(dirs.raw),
-        "SEGMENTS_WAREHOUSE": str(dirs.warehouse),
-        "SEGMENTS_MEMORY_LIMIT": config.memory_limit,
-        "SEGMENTS_DUCKDB_THREADS": str(config.threads),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    return dbt_invocation(config, dirs).environment()
 
 
 def measure_dbt(
@@ -966,11 +963,6 @@ def _tail(path: Path, lines: int) -> str:
 
 def _file_size(path: Path) -> int | None:
     return path.stat().st_size if path.is_file() else None
-
-
-def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.is_file() else shutil.which("dbt") or "dbt"
 
 
 # --------------------------------------------------------------------------- orchestration

@@ -218,7 +218,8 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
         "and the JSON. Relative paths are taken from the repository root.",
         epilog="Examples:\n  segwarehouse bench --customers 10000\n"
         "  segwarehouse bench --customers 10000 --customers 1000000 --format parquet \\\n"
-        "      --work-dir data/bench --report docs/benchmarks.md --json docs/benchmarks.json\n"
+        "      --work-dir data/bench --report docs/benchmarks.md \\\n"
+        "      --json benchmarks/results/benchmarks.json\n"
         '  SEGMENTS_MEMORY_LIMIT=4GB segwarehouse bench --customers 100000 --select "+staging"',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -238,7 +239,10 @@ def _add_bench(commands: argparse._SubParsersAction) -> None:
         "--report", type=Path, default=Path("docs/benchmarks.md"), help="default %(default)s"
     )
     command.add_argument(
-        "--json", type=Path, default=Path("docs/benchmarks.json"), help="default %(default)s"
+        "--json",
+        type=Path,
+        default=Path("benchmarks/results/benchmarks.json"),
+        help="default %(default)s",
     )
     command.add_argument(
         "--select",

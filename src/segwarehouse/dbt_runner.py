@@ -1,15 +1,18 @@
-"""Run dbt from Python with the project's conventions (repo root as project and profiles dir)."""
+"""The one place dbt command lines and their environment are built (`DbtInvocation`), and the
+production launcher `run_dbt` (repo root as project and profiles dir, pseudonym key, dies with
+its parent). The CLI, refresh, doctor, bench and the tests' workspaces all go through it."""
 
 from __future__ import annotations
 
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from segwarehouse.settings import Settings, pseudonym_key_env
@@ -17,6 +20,70 @@ from segwarehouse.settings import Settings, pseudonym_key_env
 # The dbt executable; default the one installed beside this Python.
 DBT_ENV = "SEGMENTS_DBT"
 _PR_SET_PDEATHSIG = 1
+
+
+def dbt_executable() -> str:
+    """$SEGMENTS_DBT, else the dbt installed beside this Python, else dbt on PATH."""
+    configured = os.environ.get(DBT_ENV)
+    if configured:
+        return configured
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.is_file() else shutil.which("dbt") or "dbt"
+
+
+@dataclass(frozen=True)
+class DbtInvocation:
+    """What differs between two dbt processes of this project: the landing folder and
+    warehouse it reads and writes (profiles.yml reads SEGMENTS_RAW_DIR and SEGMENTS_WAREHOUSE),
+    its target and log folders, its vars and any other environment. dbt runs with the project
+    folder as working directory; flags are added only for what is set, so a command line stays
+    short enough to print in a report."""
+
+    project_dir: Path
+    raw_dir: Path | None = None
+    warehouse: Path | None = None
+    target_path: Path | None = None
+    log_path: Path | None = None
+    profiles_dir: Path | None = None
+    dbt_vars: Mapping[str, object] | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    def command(self, *args: str) -> list[str]:
+        """The dbt command line: executable, args, then this invocation's flags."""
+        command = [dbt_executable(), *args]
+        for flag, value in (
+            ("--profiles-dir", self.profiles_dir),
+            ("--target-path", self.target_path),
+            ("--log-path", self.log_path),
+        ):
+            if value is not None:
+                command += [flag, str(value)]
+        if self.dbt_vars:
+            command += ["--vars", json.dumps(dict(self.dbt_vars))]
+        return command
+
+    def environment(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The child's environment: `base` (default this process's), no usage stats, the
+        landing folder and warehouse when set, then `extra_env`."""
+        env = {**(os.environ if base is None else base), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        if self.raw_dir is not None:
+            env["SEGMENTS_RAW_DIR"] = str(self.raw_dir)
+        if self.warehouse is not None:
+            env["SEGMENTS_WAREHOUSE"] = str(self.warehouse)
+        return {**env, **self.extra_env}
+
+    def run(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+        """dbt in a child process from the project folder; output captured (text) or not. On
+        Linux the child gets SIGTERM when this process dies (see `die_with_parent`)."""
+        return subprocess.run(
+            self.command(*args),
+            cwd=self.project_dir,
+            env=self.environment(),
+            capture_output=capture,
+            text=True,
+            check=False,
+            preexec_fn=die_with_parent(os.getpid()) if sys.platform == "linux" else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -46,25 +113,13 @@ def run_dbt(
     On Linux the child gets SIGTERM when this process dies (prctl PR_SET_PDEATHSIG), so a
     killed refresh leaves no orphaned dbt holding the work warehouse's lock.
     """
-    dbt = os.environ.get(DBT_ENV) or str(Path(sys.executable).parent / "dbt")
-    command = [
-        str(dbt),
-        *args,
-        "--project-dir",
-        str(project_dir),
-        "--profiles-dir",
-        str(project_dir),
-    ]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dict(dbt_vars))]
-    key_env = pseudonym_key_env(Settings.from_env(project_dir))
-    completed = subprocess.run(
-        command,
-        cwd=project_dir,
-        env={**os.environ, **key_env, **(env or {})},
-        check=False,
-        preexec_fn=die_with_parent(os.getpid()) if sys.platform == "linux" else None,
+    invocation = DbtInvocation(
+        project_dir,
+        profiles_dir=project_dir,
+        dbt_vars=dbt_vars,
+        extra_env={**pseudonym_key_env(Settings.from_env(project_dir)), **(env or {})},
     )
+    completed = invocation.run(*args, "--project-dir", str(project_dir))
     return DbtResult(success=completed.returncode == 0, returncode=completed.returncode)
 
 

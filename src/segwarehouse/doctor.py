@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import functools
 import json
-import os
 import re
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import duckdb
 import yaml
 
 from segwarehouse import publish
+from segwarehouse.dbt_runner import DbtInvocation
 from segwarehouse.settings import Settings, find_project_dir, pseudonym_key_env
 
 # The staging selection (selector `staging_without_quarantine_gate` in selectors.yml): seeds
@@ -286,39 +286,22 @@ class DbtCall:
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """dbt in a child process, output captured; target and logs in the work folder."""
-        command = [
-            str(Path(sys.executable).parent / "dbt"),
-            *args,
-            "--no-use-colors",
-            "--project-dir",
-            str(self.project_dir),
-            "--profiles-dir",
-            str(self.project_dir),
-            "--target-path",
-            str(self.work_dir / "target"),
-            "--log-path",
-            str(self.work_dir / "logs"),
-        ]
-        if self.dbt_vars:
-            command += ["--vars", json.dumps(dict(self.dbt_vars))]
         # The throw-away build publishes nothing: without a configured key, a throw-away one.
         key_env = pseudonym_key_env(
             Settings.from_env(self.project_dir), scratch_key=self.work_dir / ".pseudonym.key"
         )
-        env = {
-            **os.environ,
-            **key_env,
-            "SEGMENTS_RAW_DIR": str(self.raw_dir),
-            "SEGMENTS_WAREHOUSE": str(self.warehouse),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-        return subprocess.run(
-            command,
-            cwd=self.project_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
+        invocation = DbtInvocation(
+            self.project_dir,
+            raw_dir=self.raw_dir,
+            warehouse=self.warehouse,
+            target_path=self.work_dir / "target",
+            log_path=self.work_dir / "logs",
+            profiles_dir=self.project_dir,
+            dbt_vars=self.dbt_vars,
+            extra_env=key_env,
+        )
+        return invocation.run(
+            *args, "--no-use-colors", "--project-dir", str(self.project_dir), capture=True
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from segwarehouse.dbt_runner import DbtInvocation
 from segwarehouse.generator import generate
 from segwarehouse.settings import PSEUDONYM_KEY_ENV, write_pseudonym_key
 
@@ -25,7 +26,11 @@ GENERATED_CUSTOMERS = 3_000
 GENERATED_SEED = 11
 END_DATE = date(2026, 6, 30)
 BUILD_VARS = {"as_of_date": END_DATE.isoformat(), "segments__loaded_at": "2026-07-01 00:00:00"}
-DBT = Path(sys.executable).parent / "dbt"
+# The month ends the shared chain of builds is built at, in order (see `three_date_chain`).
+SUCCESSIVE_DATES = ("2026-04-30", "2026-05-31", "2026-06-30")
+# dbt build arguments that skip data and unit tests: for builds whose test is about something
+# else (the session's `built` runs every data test once on the same data).
+NO_DATA_TESTS = ("--exclude-resource-type", "test", "unit_test")
 
 
 @dataclass
@@ -44,27 +49,20 @@ class Workspace:
     warehouse: Path
     scratch: Path
 
+    def invocation(self, dbt_vars: dict | None = None) -> DbtInvocation:
+        """dbt on this workspace's landing folder and warehouse, target and logs in scratch."""
+        return DbtInvocation(
+            PROJECT_DIR,
+            raw_dir=self.raw_dir,
+            warehouse=self.warehouse,
+            target_path=self.scratch / "target",
+            log_path=self.scratch / "logs",
+            dbt_vars=dbt_vars,
+        )
+
     def dbt(self, *args: str, dbt_vars: dict | None = None) -> DbtRun:
         """Run dbt from the project root with this workspace's landing folder and warehouse."""
-        env = {
-            **os.environ,
-            "SEGMENTS_RAW_DIR": str(self.raw_dir),
-            "SEGMENTS_WAREHOUSE": str(self.warehouse),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        }
-        command = [
-            str(DBT),
-            *args,
-            "--target-path",
-            str(self.scratch / "target"),
-            "--log-path",
-            str(self.scratch / "logs"),
-        ]
-        if dbt_vars:
-            command += ["--vars", json.dumps(dbt_vars)]
-        completed = subprocess.run(
-            command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
-        )
+        completed = self.invocation(dbt_vars).run(*args, capture=True)
         return DbtRun(completed.returncode, completed.stdout + completed.stderr)
 
     def query(self, sql: str) -> list[tuple]:
@@ -88,12 +86,30 @@ def make_workspace(root: Path) -> Workspace:
     return Workspace(raw_dir=raw_dir, warehouse=root / "warehouse.duckdb", scratch=root)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that run dbt (they request `dbt_project`, directly or through a fixture) are the
-    `dbt` tier: `make test-fast` deselects them (`-m "not dbt"`)."""
+    `dbt` tier: `make test-fast` deselects them (`-m "not dbt"`).
+
+    Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) a test that uses a module
+    fixture stays on one worker with the rest of its module, so the fixture is built once:
+    without an explicit `xdist_group` mark it gets its module's name as group. Other tests are
+    spread one by one. Modules that share a session build (`three_date_chain`) carry one
+    explicit group so that build is made once. Runs before xdist's own hook, which reads the
+    marks."""
     for item in items:
         if "dbt_project" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.dbt)
+        if item.get_closest_marker("xdist_group") is None and uses_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+def uses_module_fixture(item: pytest.Item) -> bool:
+    """Whether the test requests (directly or not) a fixture of module scope."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values())
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,6 +122,18 @@ def pseudonym_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(PSEUDONYM_KEY_ENV, str(path))
         yield path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """dbt's default target and log folders for the session (DBT_TARGET_PATH, DBT_LOG_PATH):
+    commands that do not pass their own (refresh, run_dbt) never share the repository's
+    target/ with a parallel test worker."""
+    root = tmp_path_factory.mktemp("dbt_scratch")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBT_TARGET_PATH", str(root / "target"))
+        patch.setenv("DBT_LOG_PATH", str(root / "logs"))
+        yield root
 
 
 @pytest.fixture(scope="session")
@@ -189,3 +217,34 @@ def built(
     run = workspace.dbt("build", dbt_vars=BUILD_VARS)
     assert run.returncode == 0, run.output
     return workspace
+
+
+@dataclass
+class ChainBuild:
+    """One warehouse built at SUCCESSIVE_DATES in order, and a read-only copy of it as it was
+    right after each date's build."""
+
+    workspace: Workspace
+    after: dict[str, Path]
+
+
+@pytest.fixture(scope="session")
+def three_date_chain(
+    generated: Path, tmp_path_factory: pytest.TempPathFactory, dbt_project: Path
+) -> ChainBuild:
+    """The generated data built at three month ends into one warehouse: what a scheduled job
+    leaves behind (membership history, health, drift). Shared by the segment and health tests
+    (mark their modules `xdist_group("three_date_chain")`). Data tests run at the last date
+    only: they check every recorded date. Tests that rerun dbt on `workspace` must leave it as
+    they found it (reruns at the last date are idempotent; refused runs change nothing) and
+    compare against `after`, never against the live warehouse."""
+    workspace = linked_workspace(tmp_path_factory.mktemp("chain"), generated / "raw")
+    after = {}
+    for as_of_date in SUCCESSIVE_DATES:
+        skip_tests = () if as_of_date == SUCCESSIVE_DATES[-1] else NO_DATA_TESTS
+        run = workspace.dbt("build", *skip_tests, dbt_vars={**BUILD_VARS, "as_of_date": as_of_date})
+        assert run.returncode == 0, run.output
+        copy = workspace.scratch / f"after_{as_of_date}.duckdb"
+        shutil.copyfile(workspace.warehouse, copy)
+        after[as_of_date] = copy
+    return ChainBuild(workspace, after)

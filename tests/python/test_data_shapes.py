@@ -235,7 +235,13 @@ def matrix(tmp_path_factory: pytest.TempPathFactory, dbt_project: Path) -> Matri
     return Matrix(tmp_path_factory.mktemp("shapes"))
 
 
-@pytest.mark.parametrize("name", [n for n, s in SHAPES.items() if not s.fails_with])
+def spread(names: list[str]) -> list[object]:
+    """One xdist group per shape: the shapes share nothing but a tmp folder, so the two test
+    workers split them (each shape is one dbt build)."""
+    return [pytest.param(name, marks=pytest.mark.xdist_group(f"shape-{name}")) for name in names]
+
+
+@pytest.mark.parametrize("name", spread([n for n, s in SHAPES.items() if not s.fails_with]))
 def test_shape_builds_and_every_mart_holds_what_it_should(matrix: Matrix, name: str) -> None:
     built, shape = matrix.build(name), SHAPES[name]
     assert built.run.returncode == 0, built.run.output[-4000:]
@@ -249,7 +255,7 @@ def test_shape_builds_and_every_mart_holds_what_it_should(matrix: Matrix, name: 
     check_refresh_gate(built.workspace, built.expected)
 
 
-@pytest.mark.parametrize("name", [n for n, s in SHAPES.items() if s.fails_with])
+@pytest.mark.parametrize("name", spread([n for n, s in SHAPES.items() if s.fails_with]))
 def test_shape_fails_on_purpose_with_one_clear_line(matrix: Matrix, name: str) -> None:
     built, shape = matrix.build(name), SHAPES[name]
     assert built.run.returncode != 0

@@ -8,7 +8,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, END_DATE, Workspace, linked_workspace, make_workspace
+from conftest import (
+    BUILD_VARS,
+    END_DATE,
+    NO_DATA_TESTS,
+    Workspace,
+    linked_workspace,
+    make_workspace,
+)
 from test_staging_generated import filtered_copy
 
 AS_OF = pd.Timestamp(END_DATE)
@@ -87,6 +94,7 @@ def test_features_ignore_data_dated_after_as_of_date(generated: Path, tmp_path: 
             "+customer_features",
             "--indirect-selection",
             "cautious",
+            *NO_DATA_TESTS,  # the session's `built` runs them; this is about dates
             dbt_vars={**BUILD_VARS, "as_of_date": as_of},
         )
         assert run.returncode == 0, run.output

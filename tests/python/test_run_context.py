@@ -7,7 +7,6 @@ guards against: the ML marts were dated, and their retrain anchors computed, as 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -37,25 +36,16 @@ SELECTION = ("int_run_context", "clv_model_params", "customer_clv")
 def dbt_at(workspace: Workspace, instant: str, *args: str) -> DbtRun:
     """`dbt <args>` as of `instant` (ISO 8601, UTC), with no --vars, in the workspace's
     target folder (kept between calls, as a scheduled job keeps its project folder)."""
-    env = {
-        **os.environ,
-        "SEGMENTS_RAW_DIR": str(workspace.raw_dir),
-        "SEGMENTS_WAREHOUSE": str(workspace.warehouse),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    command = [
-        sys.executable,
-        "-c",
-        DBT_AT,
-        instant,
-        *args,
-        "--target-path",
-        str(workspace.scratch / "target"),
-        "--log-path",
-        str(workspace.scratch / "logs"),
-    ]
+    invocation = workspace.invocation()
+    # The faked-clock wrapper stands in for the dbt executable; the rest of the line is dbt's.
+    command = [sys.executable, "-c", DBT_AT, instant, *invocation.command(*args)[1:]]
     completed = subprocess.run(
-        command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, check=False
+        command,
+        cwd=PROJECT_DIR,
+        env=invocation.environment(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return DbtRun(completed.returncode, completed.stdout + completed.stderr)
 

@@ -21,9 +21,18 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, frame, linked_workspace
+from conftest import (
+    BUILD_VARS,
+    PROJECT_DIR,
+    SUCCESSIVE_DATES,
+    ChainBuild,
+    Workspace,
+    frame,
+    linked_workspace,
+)
 
-SUCCESSIVE_DATES = ("2026-04-30", "2026-05-31", "2026-06-30")
+# The session's three-date chain is shared with test_segments_generated.py: one worker.
+pytestmark = pytest.mark.xdist_group("three_date_chain")
 HEALTH_TABLES = (
     "segment_health_runs",
     "segment_health",
@@ -56,6 +65,7 @@ class HealthBuilds:
     workspace: Workspace
     snapshots: dict[str, Snapshot]
     tables: dict[str, list[tuple]]
+    after: dict[str, Path]
 
 
 def canonical(rows: list[tuple]) -> list[tuple]:
@@ -70,20 +80,27 @@ def stable(value: object) -> object:
     return value
 
 
-def table_rows(workspace: Workspace) -> dict[str, list[tuple]]:
-    """Every row of every health table."""
+def query(source: Workspace | Path, sql: str) -> list[tuple]:
+    """Rows of a query (read-only) on a workspace's warehouse or a database file."""
+    warehouse = source.warehouse if isinstance(source, Workspace) else source
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def table_rows(source: Workspace | Path) -> dict[str, list[tuple]]:
+    """Every row of every health table (of a workspace's warehouse or a database file)."""
     return {
         table: canonical(
             [
                 tuple(stable(value) for value in row)
-                for row in workspace.query(f"select * from marts.{table}")
+                for row in query(source, f"select * from marts.{table}")
             ]
         )
         for table in HEALTH_TABLES
     }
 
 
-def snapshot(workspace: Workspace) -> Snapshot:
+def snapshot(workspace: Path) -> Snapshot:
     feature_columns = ", ".join(
         dict.fromkeys([*DRIFT_FEATURES, "net_revenue", "order_count", f"orders_{CONVERSION_DAYS}d"])
     )
@@ -100,33 +117,21 @@ def snapshot(workspace: Workspace) -> Snapshot:
         churn=frame(
             workspace, "select customer_key, churn_probability from marts.customer_churn_scores"
         ),
-        erased={
-            key
-            for (key,) in workspace.query(
-                "select customer_key from intermediate.int_identity_erased_customer_keys"
-            )
-        },
+        erased=set(
+            frame(
+                workspace, "select customer_key from intermediate.int_identity_erased_customer_keys"
+            )["customer_key"]
+        ),
     )
 
 
 @pytest.fixture(scope="module")
-def health_builds(
-    generated: Path, tmp_path_factory: pytest.TempPathFactory, dbt_project: Path
-) -> HealthBuilds:
-    workspace = linked_workspace(tmp_path_factory.mktemp("health"), generated / "raw")
-    snapshots = {}
-    for as_of_date in SUCCESSIVE_DATES:
-        # Data tests only at the last date (they check every recorded date): the machine is
-        # shared and each 3k build takes a minute or more.
-        skip_tests = (
-            []
-            if as_of_date == SUCCESSIVE_DATES[-1]
-            else ["--exclude-resource-type", "test", "unit_test"]
-        )
-        run = workspace.dbt("build", *skip_tests, dbt_vars={**BUILD_VARS, "as_of_date": as_of_date})
-        assert run.returncode == 0, run.output
-        snapshots[as_of_date] = snapshot(workspace)
-    return HealthBuilds(workspace, snapshots, table_rows(workspace))
+def health_builds(three_date_chain: ChainBuild) -> HealthBuilds:
+    """The shared chain, with each build's inputs read from its copy."""
+    after = three_date_chain.after
+    snapshots = {as_of_date: snapshot(path) for as_of_date, path in after.items()}
+    tables = table_rows(after[SUCCESSIVE_DATES[-1]])
+    return HealthBuilds(three_date_chain.workspace, snapshots, tables, after)
 
 
 def members_by_segment(membership: pd.DataFrame) -> dict[str, set[str]]:
@@ -404,6 +409,10 @@ def test_rerun_at_the_same_date_is_idempotent(health_builds: HealthBuilds) -> No
     )
     assert run.returncode == 0, run.output
     assert table_rows(workspace) == health_builds.tables
+    # The membership history too (it was test_segments_generated's own rerun).
+    history = "select * from marts.segment_membership_history"
+    last_build = health_builds.after[SUCCESSIVE_DATES[-1]]
+    assert canonical(workspace.query(history)) == canonical(query(last_build, history))
 
 
 def test_dates_out_of_order_stop_the_build(health_builds: HealthBuilds) -> None:
@@ -431,7 +440,7 @@ def test_a_shrunk_segment_raises_size_jump_and_below_min_size(
     """win_back loses almost everyone at the last date (its rule narrowed in the seed table,
     as a broken feed would): rerun at that date, the alerts fire against the previous run."""
     workspace = linked_workspace(tmp_path / "shrunk", generated / "raw")
-    shutil.copy(health_builds.workspace.warehouse, workspace.warehouse)
+    shutil.copy(health_builds.after[SUCCESSIVE_DATES[-1]], workspace.warehouse)
     with duckdb.connect(str(workspace.warehouse)) as con:
         con.execute(
             "update reference.segment_definitions set rule = rule || ' and net_revenue > 4000' "
@@ -502,7 +511,7 @@ def test_a_truncated_source_raises_size_jump(
             f"all_varchar = true) limit {total // 10}) to '{orders}' (header)"
         )
     workspace = linked_workspace(tmp_path / "truncated", raw)
-    shutil.copy(health_builds.workspace.warehouse, workspace.warehouse)
+    shutil.copy(health_builds.after[SUCCESSIVE_DATES[-1]], workspace.warehouse)
     as_of_date = SUCCESSIVE_DATES[-1]
     run = workspace.dbt("run", dbt_vars={**BUILD_VARS, "as_of_date": as_of_date})
     assert run.returncode == 0, run.output

@@ -13,9 +13,19 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, customer_keys, frame, linked_workspace
+from conftest import (
+    BUILD_VARS,
+    PROJECT_DIR,
+    SUCCESSIVE_DATES,
+    ChainBuild,
+    Workspace,
+    customer_keys,
+    frame,
+    linked_workspace,
+)
 
-SUCCESSIVE_DATES = ("2026-04-30", "2026-05-31", "2026-06-30")
+# The session's three-date chain is shared with test_segment_health.py: one worker.
+pytestmark = pytest.mark.xdist_group("three_date_chain")
 MEMBERSHIP_COLUMNS = (
     "customer_key, segment_id, segment_family, exclusivity_group, segment_name, "
     "segment_version, priority, is_primary, is_fallback, as_of_date"
@@ -131,20 +141,23 @@ class SuccessiveBuilds:
     history: list[tuple]
 
 
+def rows(database: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
 @pytest.fixture(scope="module")
-def successive_builds(
-    generated: Path, tmp_path_factory: pytest.TempPathFactory, dbt_project: Path
-) -> SuccessiveBuilds:
-    workspace = linked_workspace(tmp_path_factory.mktemp("successive"), generated / "raw")
-    memberships = {}
-    for as_of_date in SUCCESSIVE_DATES:
-        run = workspace.dbt("build", dbt_vars={**BUILD_VARS, "as_of_date": as_of_date})
-        assert run.returncode == 0, run.output
-        memberships[as_of_date] = set(
-            workspace.query("select customer_key, segment_id from marts.segment_membership")
-        )
-    history = canonical(workspace.query("select * from marts.segment_membership_history"))
-    return SuccessiveBuilds(workspace, memberships, history)
+def successive_builds(three_date_chain: ChainBuild) -> SuccessiveBuilds:
+    """The shared chain: the membership each build published, and the history after the last."""
+    after = three_date_chain.after
+    memberships = {
+        as_of_date: set(rows(path, "select customer_key, segment_id from marts.segment_membership"))
+        for as_of_date, path in after.items()
+    }
+    history = canonical(
+        rows(after[SUCCESSIVE_DATES[-1]], "select * from marts.segment_membership_history")
+    )
+    return SuccessiveBuilds(three_date_chain.workspace, memberships, history)
 
 
 def expected_spells(memberships: dict[str, set[tuple]]) -> set[tuple]:
@@ -186,21 +199,6 @@ def test_history_has_entries_and_exits_matching_each_build(
         f"where valid_to = '{third}'"
     )
     assert families == 4
-
-
-def test_history_rerun_at_the_same_date_is_idempotent(
-    successive_builds: SuccessiveBuilds,
-) -> None:
-    workspace = successive_builds.workspace
-    run = workspace.dbt(
-        "run",
-        "--select",
-        "segment_membership+",
-        dbt_vars={**BUILD_VARS, "as_of_date": SUCCESSIVE_DATES[-1]},
-    )
-    assert run.returncode == 0, run.output
-    history = canonical(workspace.query("select * from marts.segment_membership_history"))
-    assert history == successive_builds.history
 
 
 def test_history_refuses_an_earlier_as_of_date(successive_builds: SuccessiveBuilds) -> None:
