@@ -27,6 +27,7 @@ from segwarehouse.ml.clustering import (
     match_previous_ids,
     personas,
     prepare_features,
+    settings_from,
     stability_ari,
     sweep_rows,
 )
@@ -277,3 +278,22 @@ def test_dbscan_noise_is_its_own_cluster_and_an_unknown_method_is_refused() -> N
     assert NOISE_ID in set(profiles["cluster_id"])
     with pytest.raises(ValueError, match="ml__cluster_method"):
         ClusterSettings(method="spectral")
+
+
+def test_settings_come_from_the_model_config_and_a_missing_var_is_named() -> None:
+    config = {
+        "k_min": "2",
+        "k_max": "5",
+        "silhouette_sample_size": "100",
+        "silhouette_tolerance": "0.05",
+        "method": " Ward ",
+        "sweep_sample_size": "1000",
+        "comparison_sample_size": "300",
+        "dbscan_min_samples": "7",
+        "retrain_every_days": "7",
+        "random_seed": "1",
+    }
+    settings = settings_from(config)
+    assert (settings.method, settings.k_max, settings.silhouette_tolerance) == ("ward", 5, 0.05)
+    with pytest.raises(ValueError, match="dbscan_min_samples"):
+        settings_from({**config, "dbscan_min_samples": "None"})

@@ -32,7 +32,20 @@ def model(dbt: Any, session: Any) -> Any:
     features_relation = dbt.ref("customer_features")
     diagnostics_relation = dbt.ref("cluster_diagnostics")
     context_relation = dbt.ref("int_run_context")
-    settings = settings_from(dbt.config.get)
+    settings = settings_from(
+        {
+            "k_min": dbt.config.get("k_min"),
+            "k_max": dbt.config.get("k_max"),
+            "silhouette_sample_size": dbt.config.get("silhouette_sample_size"),
+            "silhouette_tolerance": dbt.config.get("silhouette_tolerance"),
+            "method": dbt.config.get("method"),
+            "sweep_sample_size": dbt.config.get("sweep_sample_size"),
+            "comparison_sample_size": dbt.config.get("comparison_sample_size"),
+            "dbscan_min_samples": dbt.config.get("dbscan_min_samples"),
+            "retrain_every_days": dbt.config.get("retrain_every_days"),
+            "random_seed": dbt.config.get("random_seed"),
+        }
+    )
     con = duckdb_connection(session)
     as_of_date = run_as_of_date(context_relation)
 

@@ -32,7 +32,7 @@ build.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +54,19 @@ logger = logging.getLogger("segwarehouse.ml.clustering")
 SKEW_THRESHOLD = 1.0
 MIN_CUSTOMERS = 20
 METHODS = ("kmeans", "ward", "dbscan")
+# The dbt model config keys settings_from reads (python_models/marts/ml/_ml__models.yml).
+CONFIG_KEYS = (
+    "k_min",
+    "k_max",
+    "silhouette_sample_size",
+    "silhouette_tolerance",
+    "method",
+    "sweep_sample_size",
+    "comparison_sample_size",
+    "dbscan_min_samples",
+    "retrain_every_days",
+    "random_seed",
+)
 # DBSCAN's noise points: customers in no dense region.
 NOISE_ID = -1
 NOISE_PERSONA = "Unclustered (DBSCAN noise)"
@@ -146,19 +159,27 @@ class ClusterSettings:
             )
 
 
-def settings_from(config: Callable[[str], object]) -> ClusterSettings:
-    """ClusterSettings from a dbt model's config (the ml__cluster_* vars in _ml__models.yml)."""
+def settings_from(config: Mapping[str, object]) -> ClusterSettings:
+    """ClusterSettings from a dbt model's config values (the ml__cluster_* vars set in
+    _ml__models.yml; the model reads each with a literal dbt.config.get, which is how dbt
+    sees them). A missing value is an error naming the var."""
+    missing = [key for key in CONFIG_KEYS if config.get(key) in (None, "", "None")]
+    if missing:
+        raise ValueError(
+            f"cluster model config lacks {', '.join(missing)}: set the ml__cluster_* vars in "
+            "dbt_project.yml and read each in the model with dbt.config.get"
+        )
     return ClusterSettings(
-        k_min=int(str(config("k_min"))),
-        k_max=int(str(config("k_max"))),
-        silhouette_sample_size=int(str(config("silhouette_sample_size"))),
-        sweep_sample_size=int(str(config("sweep_sample_size"))),
-        seed=int(str(config("random_seed"))),
-        retrain_every_days=int(str(config("retrain_every_days"))),
-        method=str(config("method")).strip().lower(),
-        comparison_sample_size=int(str(config("comparison_sample_size"))),
-        silhouette_tolerance=float(str(config("silhouette_tolerance"))),
-        dbscan_min_samples=int(str(config("dbscan_min_samples"))),
+        k_min=int(str(config["k_min"])),
+        k_max=int(str(config["k_max"])),
+        silhouette_sample_size=int(str(config["silhouette_sample_size"])),
+        sweep_sample_size=int(str(config["sweep_sample_size"])),
+        seed=int(str(config["random_seed"])),
+        retrain_every_days=int(str(config["retrain_every_days"])),
+        method=str(config["method"]).strip().lower(),
+        comparison_sample_size=int(str(config["comparison_sample_size"])),
+        silhouette_tolerance=float(str(config["silhouette_tolerance"])),
+        dbscan_min_samples=int(str(config["dbscan_min_samples"])),
     )
 
 
