@@ -111,6 +111,13 @@ def test_clusters_are_chosen_named_and_stable_across_runs(
         "select distinct ari_vs_previous_run, is_stability_alert from marts.cluster_profiles"
     )
     assert (ari, alert) == (1.0, False)
+    # A threshold above the ARI raises the alert: flagged rows and a warning, not a failure.
+    strict = {**BUILD_VARS, "ml__cluster_stability_alert_below": 1.01}
+    run = workspace.dbt("build", "--select", "cluster_profiles", dbt_vars=strict)
+    assert run.returncode == 0, run.output
+    assert f"WARN {len(profiles)} cluster_profiles_stable_against_previous_run" in run.output
+    [(alert,)] = workspace.query("select distinct is_stability_alert from marts.cluster_profiles")
+    assert alert is True
 
 
 def test_lookalikes_of_champions_exclude_them_and_flag_the_top_n(built: Workspace) -> None:
