@@ -78,17 +78,22 @@ def test_clusters_are_chosen_named_and_stable_across_runs(
     built: Workspace, generated: Path, tmp_path: Path
 ) -> None:
     diagnostics = frame(built, "select * from marts.cluster_diagnostics")
+    assert set(diagnostics["method"]) == {"kmeans", "ward", "dbscan"}
     assert diagnostics["is_chosen"].sum() == 1
-    chosen = int(diagnostics.loc[diagnostics["is_chosen"], "k"].item())
-    assert (
-        diagnostics["silhouette"].max()
-        == diagnostics.loc[diagnostics["is_chosen"], "silhouette"].item()
-    )
+    [chosen_row] = diagnostics[diagnostics["is_chosen"]].to_dict("records")
+    assert chosen_row["method"] == "kmeans"  # var ml__cluster_method's default
+    chosen = int(chosen_row["k"])
+    # the documented rule: silhouette within the tolerance of the best, then lowest DB
+    kmeans = diagnostics[diagnostics["method"] == "kmeans"]
+    candidates = kmeans[kmeans["silhouette"] >= kmeans["silhouette"].max() - 0.02]
+    assert set(candidates["k"]) == set(kmeans.loc[kmeans["is_candidate"], "k"])
+    assert chosen_row["davies_bouldin"] == candidates["davies_bouldin"].min()
     profiles = frame(built, "select * from marts.cluster_profiles")
     assert len(profiles) == chosen and profiles["persona"].is_unique
     [(buyers,)] = built.query("select count(*) from marts.customer_features where not is_prospect")
     assert profiles["n_customers"].sum() == buyers
     assert profiles["ari_vs_previous_run"].isna().all()  # first build
+    assert not profiles["is_stability_alert"].any()
 
     # A second build on the same data reads the first one's clusters: identical, ARI 1.0.
     workspace = linked_workspace(tmp_path / "rerun", generated / "raw")
@@ -102,8 +107,17 @@ def test_clusters_are_chosen_named_and_stable_across_runs(
         "count(*) filter (where cluster_id = previous_cluster_id) from marts.customer_clusters"
     )
     assert (moved, kept) == (0, buyers)
-    [(ari,)] = workspace.query("select distinct ari_vs_previous_run from marts.cluster_profiles")
-    assert ari == 1.0
+    [(ari, alert)] = workspace.query(
+        "select distinct ari_vs_previous_run, is_stability_alert from marts.cluster_profiles"
+    )
+    assert (ari, alert) == (1.0, False)
+    # A threshold above the ARI raises the alert: flagged rows and a warning, not a failure.
+    strict = {**BUILD_VARS, "ml__cluster_stability_alert_below": 1.01}
+    run = workspace.dbt("build", "--select", "cluster_profiles", dbt_vars=strict)
+    assert run.returncode == 0, run.output
+    assert f"WARN {len(profiles)} cluster_profiles_stable_against_previous_run" in run.output
+    [(alert,)] = workspace.query("select distinct is_stability_alert from marts.cluster_profiles")
+    assert alert is True
 
 
 def test_lookalikes_of_champions_exclude_them_and_flag_the_top_n(built: Workspace) -> None:

@@ -153,7 +153,7 @@ def _snapshot_model_and_marts(workspace: Workspace) -> dict[str, pd.DataFrame]:
         "importance": frame(
             workspace, "select * from marts.model_feature_importance order by feature"
         ),
-        "sweep": frame(workspace, "select * from marts.cluster_diagnostics order by k"),
+        "sweep": frame(workspace, "select * from marts.cluster_diagnostics order by method, k"),
         "matcher": frame(workspace, "select * from intermediate.int_identity_match_model"),
         "links": frame(
             workspace,

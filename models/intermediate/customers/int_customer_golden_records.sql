@@ -1,15 +1,16 @@
 -- One golden record per customer (every customer_key with a CRM record or an order), with raw
 -- PII: the source for dim_customers (which publishes only what a mart needs) and for
--- consent-gated activation. Survivorship, per attribute: the value from the most recently
--- written CRM record that has one; ties go to the more trusted source system (seed
--- source_system_priority), then the smaller customer_id. Customers known only from orders
--- (guest checkouts) take their email from the most recently seen email identifier.
+-- consent-gated activation. Survivorship is per attribute (int_customer_attribute_survivors,
+-- rules in seed survivorship_rules): each attribute comes with the rule that chose it
+-- (<attribute>_rule) and the source system of the record it came from (<attribute>_source).
+-- Customers known only from orders (guest checkouts) take their email from the most recently
+-- seen email identifier (email_rule 'latest_email_identifier', no source system).
 
 with
 
-crm_customers as (
+attribute_survivors as (
 
-    select * from {{ ref('stg_crm__customers') }}
+    select * from {{ ref('int_customer_attribute_survivors') }}
 
 ),
 
@@ -27,54 +28,33 @@ resolved_nodes as (
 
 ),
 
-source_system_priority as (
-
-    select * from {{ ref('source_system_priority') }}
-
-),
-
-customer_records as (
+crm_record_counts as (
 
     select
-        crm_customers.*,
-        record_keys.customer_key,
-        row_number() over (
-            partition by record_keys.customer_key
-            order by
-                crm_customers.updated_at desc nulls last,
-                coalesce(source_system_priority.priority, 999999),
-                crm_customers.customer_id asc
-        ) as record_rank
-    from crm_customers
-    inner join record_keys
-        on
-            record_keys.record_type = 'crm_customer'
-            and crm_customers.customer_id = record_keys.record_id
-    left join source_system_priority
-        on crm_customers.source_system = source_system_priority.source_system
-    where record_keys.customer_key is not null
+        customer_key,
+        count(*) as crm_record_count
+    from record_keys
+    where record_type = 'crm_customer' and customer_key is not null
+    group by customer_key
 
 ),
 
+-- Long to wide: one column per attribute, with its rule and winning source system.
 survivors as (
 
     select
         customer_key,
-        {{ most_trusted_value('first_name') }} as first_name,
-        {{ most_trusted_value('last_name') }} as last_name,
-        {{ most_trusted_value('case when is_email_valid then email end') }} as email,
-        {{ most_trusted_value('phone') }} as phone,
-        {{ most_trusted_value('gender') }} as gender,
-        {{ most_trusted_value('birth_date') }} as birth_date,
-        {{ most_trusted_value('street_address') }} as street_address,
-        {{ most_trusted_value('postal_code') }} as postal_code,
-        {{ most_trusted_value('city') }} as city,
-        {{ most_trusted_value('region') }} as region,
-        {{ most_trusted_value('country_code') }} as country_code,
-        {{ most_trusted_value('loyalty_id') }} as loyalty_id,
-        count(*) as crm_record_count,
-        min(created_at) as first_created_at
-    from customer_records
+        {% for attribute in golden_record_attributes() %}
+            cast(
+                max(case when attribute_name = '{{ attribute.name }}' then attribute_value end)
+                as {{ attribute.data_type }}
+            ) as {{ attribute.name }},
+            max(case when attribute_name = '{{ attribute.name }}' then survivorship_rule end)
+                as {{ attribute.name }}_rule,
+            max(case when attribute_name = '{{ attribute.name }}' then winning_source_system end)
+                as {{ attribute.name }}_source{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from attribute_survivors
     group by customer_key
 
 ),
@@ -111,29 +91,32 @@ final as (
     select
         customer_keys.customer_key,
         customer_keys.customer_sk,
-        survivors.first_name,
-        survivors.last_name,
-        survivors.phone,
-        survivors.gender,
-        survivors.birth_date,
-        survivors.street_address,
-        survivors.postal_code,
-        survivors.city,
-        survivors.region,
-        survivors.country_code,
-        survivors.loyalty_id,
+        {% for attribute in golden_record_attributes() if attribute.name != 'email' %}
+            survivors.{{ attribute.name }},
+        {% endfor %}
         identifier_summary.identifier_count,
         identifier_summary.has_probabilistic_match,
         identifier_summary.was_cut_by_cap,
         identifier_summary.first_seen_at,
         identifier_summary.last_seen_at,
         coalesce(survivors.email, identifier_summary.latest_email) as email,
-        coalesce(survivors.crm_record_count, 0) as crm_record_count
+        coalesce(crm_record_counts.crm_record_count, 0) as crm_record_count,
+        {% for attribute in golden_record_attributes() if attribute.name != 'email' %}
+            survivors.{{ attribute.name }}_rule,
+            survivors.{{ attribute.name }}_source,
+        {% endfor %}
+        case
+            when survivors.email is not null then survivors.email_rule
+            when identifier_summary.latest_email is not null then 'latest_email_identifier'
+        end as email_rule,
+        survivors.email_source
     from customer_keys
     inner join identifier_summary
         on customer_keys.customer_key = identifier_summary.customer_key
     left join survivors
         on customer_keys.customer_key = survivors.customer_key
+    left join crm_record_counts
+        on customer_keys.customer_key = crm_record_counts.customer_key
 
 )
 

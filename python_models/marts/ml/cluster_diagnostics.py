@@ -1,6 +1,8 @@
-"""K-Means over the k range: inertia, silhouette and Davies-Bouldin per k, the chosen k flagged.
+"""K-Means, Ward and DBSCAN compared on the same features: inertia, silhouette and
+Davies-Bouldin per method and k; the chosen k of var ml__cluster_method flagged.
 
-Thin dbt model: feature preparation and the sweep live in segwarehouse.ml.clustering. The
+Thin dbt model: feature preparation, the comparison and the rule choosing k live in
+segwarehouse.ml.clustering (settings from segwarehouse.ml.clustering.settings_from). The
 sweep of the first build of a retrain period (var ml__retrain_every_days) is kept for the
 rest of the period: the previous build's rows are reused while their refit_key is current.
 """
@@ -16,8 +18,8 @@ from segwarehouse.ml.clustering import (
     BUYERS_FILTER,
     DIAGNOSTICS_SCHEMA,
     FEATURE_COLUMNS,
-    ClusterSettings,
     diagnostics_table,
+    settings_from,
     sweep_refit_key,
 )
 from segwarehouse.ml.model_cache import previous_rows
@@ -26,17 +28,23 @@ from segwarehouse.run_context import run_as_of_date
 
 
 def model(dbt: Any, session: Any) -> Any:
-    """One row per k tried; none when the data cannot be clustered."""
+    """One row per method and k tried; none when the data cannot be clustered."""
     dbt.config(materialized="table")
     features_relation = dbt.ref("customer_features")
     context_relation = dbt.ref("int_run_context")
-    settings = ClusterSettings(
-        k_min=int(dbt.config.get("k_min")),
-        k_max=int(dbt.config.get("k_max")),
-        silhouette_sample_size=int(dbt.config.get("silhouette_sample_size")),
-        sweep_sample_size=int(dbt.config.get("sweep_sample_size")),
-        seed=int(dbt.config.get("random_seed")),
-        retrain_every_days=int(dbt.config.get("retrain_every_days")),
+    settings = settings_from(
+        {
+            "k_min": dbt.config.get("k_min"),
+            "k_max": dbt.config.get("k_max"),
+            "silhouette_sample_size": dbt.config.get("silhouette_sample_size"),
+            "silhouette_tolerance": dbt.config.get("silhouette_tolerance"),
+            "method": dbt.config.get("method"),
+            "sweep_sample_size": dbt.config.get("sweep_sample_size"),
+            "comparison_sample_size": dbt.config.get("comparison_sample_size"),
+            "dbscan_min_samples": dbt.config.get("dbscan_min_samples"),
+            "retrain_every_days": dbt.config.get("retrain_every_days"),
+            "random_seed": dbt.config.get("random_seed"),
+        }
     )
     as_of_date = run_as_of_date(context_relation)
     con = duckdb_connection(session)

@@ -1,4 +1,5 @@
-"""Profile of each behavioural cluster: persona, size, mean raw features, stability.
+"""Profile of each behavioural cluster: persona, size, mean raw features, stability and its
+alert (var ml__cluster_stability_alert_below).
 
 Thin dbt model: the aggregation and the adjusted Rand index live in
 segwarehouse.ml.clustering.
@@ -28,12 +29,13 @@ def model(dbt: Any, session: Any) -> Any:
     features_relation = dbt.ref("customer_features")
     context_relation = dbt.ref("int_run_context")
     as_of_date = run_as_of_date(context_relation)
+    alert_below = float(dbt.config.get("stability_alert_below"))
 
     def compute() -> pd.DataFrame:
         features = (
             features_relation.filter(BUYERS_FILTER).project(FEATURE_COLUMNS).df()
         ).set_index("customer_key")
-        return cluster_profiles(clusters_relation.df(), features, as_of_date)
+        return cluster_profiles(clusters_relation.df(), features, as_of_date, alert_below)
 
     return recorded_run(
         duckdb_connection(session), "cluster_profiles", context_relation, PROFILES_SCHEMA, compute
