@@ -94,13 +94,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) a test that uses a module
     fixture stays on one worker with the rest of its module, so the fixture is built once:
     without an explicit `xdist_group` mark it gets its module's name as group. Other tests are
-    spread one by one. Modules that share a session build (`three_date_chain`) carry one
-    explicit group so that build is made once. Runs before xdist's own hook, which reads the
-    marks."""
+    spread one by one. Every test that reads the session's `three_date_chain` is in one group,
+    so that chain is built once. Runs before xdist's own hook, which reads the marks."""
     for item in items:
-        if "dbt_project" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "fixturenames", ())
+        if "dbt_project" in fixtures:
             item.add_marker(pytest.mark.dbt)
-        if item.get_closest_marker("xdist_group") is None and uses_module_fixture(item):
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        if "three_date_chain" in fixtures:
+            item.add_marker(pytest.mark.xdist_group("three_date_chain"))
+        elif uses_module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
@@ -234,8 +238,8 @@ def three_date_chain(
 ) -> ChainBuild:
     """The generated data built at three month ends into one warehouse: what a scheduled job
     leaves behind (membership history, health, drift). Shared by the segment and health tests
-    (mark their modules `xdist_group("three_date_chain")`). Data tests run at the last date
-    only: they check every recorded date. Tests that rerun dbt on `workspace` must leave it as
+    (one xdist group: pytest_collection_modifyitems). Data tests run at the last date only:
+    they check every recorded date. Tests that rerun dbt on `workspace` must leave it as
     they found it (reruns at the last date are idempotent; refused runs change nothing) and
     compare against `after`, never against the live warehouse."""
     workspace = linked_workspace(tmp_path_factory.mktemp("chain"), generated / "raw")

@@ -31,8 +31,6 @@ from conftest import (
     linked_workspace,
 )
 
-# The session's three-date chain is shared with test_segments_generated.py: one worker.
-pytestmark = pytest.mark.xdist_group("three_date_chain")
 HEALTH_TABLES = (
     "segment_health_runs",
     "segment_health",

@@ -24,8 +24,6 @@ from conftest import (
     linked_workspace,
 )
 
-# The session's three-date chain is shared with test_segment_health.py: one worker.
-pytestmark = pytest.mark.xdist_group("three_date_chain")
 MEMBERSHIP_COLUMNS = (
     "customer_key, segment_id, segment_family, exclusivity_group, segment_name, "
     "segment_version, priority, is_primary, is_fallback, as_of_date"
