@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -298,3 +299,34 @@ def test_layout_errors_name_the_destination() -> None:
     with pytest.raises(ValueError, match="unknown destination_kind"):
         layout_for({**google, "destination_kind": "sms"})
     assert export_module.layout_for(google).headers == ["Email", "Phone"]
+
+
+def test_older_export_folders_are_deleted_after_keep_exports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retention: a person who left (or was erased) is in the files of the export before and in
+    the removals of the one after; both folders go once `keep` newer exports exist. Nothing
+    under the export folder that is not an export is touched."""
+    out = tmp_path / "out"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "readme.txt").write_text("not an export")
+    folders = []
+    for day, members in enumerate((EVERYONE, ["cus_b", "cus_c", "cus_d"], ["cus_b"]), start=1):
+        serving = publish_run(tmp_path / "pub", f"run-{day}", dict.fromkeys(AUDIENCES, members))
+        # One folder per as_of_date: each export here is a day later.
+        with duckdb.connect(str(serving)) as con:
+            con.execute(f"update marts.audience_summary set as_of_date = as_of_date + {day}")
+        monkeypatch.setenv("SEGMENTS_EXPORT_KEEP", "2")
+        result = export_audiences(serving, out, now=datetime(2026, 7, day, tzinfo=UTC))
+        folders.append(result.folder)
+        assert result.pruned == folders[:-2]
+    assert sorted(path.name for path in out.iterdir()) == sorted(
+        [folders[1].name, folders[2].name, "notes"]
+    )
+    # cus_a (left at run 2) is in no file any more: its rows were in folders[0] (members) and
+    # folders[1] (removals); folders[1] is still kept, so its removal is still on record.
+    removals = [path for path in folders[1].iterdir() if ".removals." in path.name]
+    assert removals
+    monkeypatch.setenv("SEGMENTS_EXPORT_KEEP", "0")
+    with pytest.raises(ValueError, match="SEGMENTS_EXPORT_KEEP='0'"):
+        export_audiences(serving, out, now=datetime(2026, 7, 9, tzinfo=UTC))

@@ -18,6 +18,11 @@ previous export in the same folder tree (people who left the audience, revoked c
 erased are in the removals). Everything is written under temporary names and renamed into place
 only when every file is complete; manifest.json (run id, counts, sha256 of every file) last, so
 a reader that starts from the manifest only ever sees complete files it can check.
+
+Retention: after a successful export only the newest `keep` export folders (by the manifest's
+generated_at; $SEGMENTS_EXPORT_KEEP, default 2: this one and the one its changes were computed
+against) stay; older ones are deleted. So a person erased or removed from an audience leaves
+the export folder after `keep` more exports (docs/erasure.md).
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -39,6 +45,8 @@ from segwarehouse.publish import published_run_id
 from segwarehouse.settings import find_project_dir
 
 EXPORT_DIR_ENV = "SEGMENTS_EXPORT_DIR"
+EXPORT_KEEP_ENV = "SEGMENTS_EXPORT_KEEP"
+DEFAULT_EXPORT_KEEP = 2
 DEFAULT_EXPORT_DIR = "warehouse/exports"
 MANIFEST_NAME = "manifest.json"
 # 2: run_id of the published run; 3: per-destination headers, additions/removals files
@@ -128,6 +136,7 @@ class ExportResult:
     files: list[ExportedFile]
     run_id: str
     previous_run_id: str | None
+    pruned: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -186,10 +195,12 @@ def export_audiences(
     audience_ids: Sequence[str] | None = None,
     now: datetime | None = None,
     activation: Path | None = None,
+    keep: int | None = None,
 ) -> ExportResult:
     """Write one file per active audience (or the given ones) of the run published in
     `serving`, its additions and removals since the previous export under `out_dir`, and the
-    manifest; return them. `activation` defaults to the file beside `serving`.
+    manifest; return them. `activation` defaults to the file beside `serving`. Then delete
+    the export folders older than the newest `keep` ($SEGMENTS_EXPORT_KEEP, default 2).
 
     Raises FileNotFoundError (no serving or activation file), ValueError (no published run,
     an activation file of another run, unknown audience) or BusyFile, each one line.
@@ -249,7 +260,38 @@ def export_audiences(
         "files": [asdict(file) for file in files],
     }
     _atomic_write_bytes(manifest, (json.dumps(document, indent=2) + "\n").encode())
-    return ExportResult(folder, manifest, as_of_date, generated_at, files, run_id, previous_run_id)
+    pruned = prune_exports(out_dir, export_keep_from_env() if keep is None else keep)
+    return ExportResult(
+        folder, manifest, as_of_date, generated_at, files, run_id, previous_run_id, pruned
+    )
+
+
+def export_keep_from_env() -> int:
+    """$SEGMENTS_EXPORT_KEEP (a whole number >= 1), default DEFAULT_EXPORT_KEEP."""
+    text = os.environ.get(EXPORT_KEEP_ENV, "").strip()
+    if not text:
+        return DEFAULT_EXPORT_KEEP
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"{EXPORT_KEEP_ENV}={text!r}: give how many export folders to keep, a whole "
+            "number of at least 1 (2 keeps this export and the one its changes are against)"
+        )
+    return int(text)
+
+
+def prune_exports(out_dir: Path, keep: int) -> list[Path]:
+    """Delete the export folders under out_dir older than the newest `keep` (by their
+    manifest's generated_at); return them. Only folders holding an export manifest are
+    candidates: nothing else under out_dir is touched."""
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, not {keep}")
+    exports = sorted(
+        _manifests(out_dir), key=lambda item: str(item["document"].get("generated_at"))
+    )
+    old = [item["folder"] for item in exports[:-keep]]
+    for folder in old:
+        shutil.rmtree(folder)
+    return old
 
 
 def _attach_activation(con: duckdb.DuckDBPyConnection, activation: Path, run_id: str) -> None:
@@ -348,6 +390,15 @@ def _single_as_of_date(audiences: list[dict]) -> date:
 
 def _previous_manifest(out_dir: Path) -> dict | None:
     """The latest manifest under out_dir (by generated_at), with its folder; None if none."""
+    return max(
+        _manifests(out_dir),
+        key=lambda item: str(item["document"].get("generated_at")),
+        default=None,
+    )
+
+
+def _manifests(out_dir: Path) -> list[dict]:
+    """Every export manifest directly under out_dir's folders, with its folder and path."""
     found = []
     for path in out_dir.glob(f"*/{MANIFEST_NAME}"):
         try:
@@ -356,7 +407,7 @@ def _previous_manifest(out_dir: Path) -> dict | None:
             continue
         if isinstance(document, dict) and isinstance(document.get("files"), list):
             found.append({"folder": path.parent, "path": path, "document": document})
-    return max(found, key=lambda item: str(item["document"].get("generated_at")), default=None)
+    return found
 
 
 def _previous_summary(previous: dict | None) -> dict | None:
