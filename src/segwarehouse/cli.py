@@ -168,7 +168,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "the marts are. An empty or missing landing folder is an error; only with --demo, and "
         "only in the repository's own data/raw (SEGMENTS_RAW_DIR unset), demo data is generated "
         "first (what `make run` does). Exit codes as refresh: 0 published, 3 audit failed or "
-        "refused, 4 locked, 1 error; 2 bad arguments or no landing files.",
+        "refused, 4 locked, 5 stale source, 1 error; 2 bad arguments or no landing files.",
         epilog="Examples:\n  segwarehouse run --demo\n  segwarehouse run --as-of-date 2026-01-31\n"
         "  SEGMENTS_RAW_DIR=~/exports segwarehouse run",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -332,7 +332,8 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
         "warehouse/serving.duckdb). Never generates data: an empty or missing landing folder "
         "is an error (exit 2). Exit codes: 0 published, 3 audit failed or refused (serving "
         "file untouched), 4 another refresh or process holds a lock (one line with its pid), "
-        "1 an error.",
+        "5 a required source is stale (one line naming it and its age; --allow-stale "
+        "publishes anyway), 1 an error.",
         epilog="Examples:\n  segwarehouse refresh --as-of-date 2026-06-30\n"
         "  SEGMENTS_SERVING=/srv/segments.duckdb segwarehouse refresh --max-quarantine-rate 0.02",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -462,6 +463,12 @@ def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
         default=float(os.environ.get("SEGMENTS_MAX_SOURCE_DROP", publish.DEFAULT_MAX_SOURCE_DROP)),
         help="fail when a source loses this share of the raw rows of the last published "
         "run or more (default $SEGMENTS_MAX_SOURCE_DROP or %(default)s)",
+    )
+    command.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="publish even when a required source's newest landing file is older than "
+        "var freshness__error_after_hours (otherwise exit 5, one line per stale source)",
     )
 
 
@@ -686,7 +693,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    from segwarehouse import publish
+    from segwarehouse import freshness, publish
 
     settings = Settings.from_env()
     serving = publish.serving_path(settings)
@@ -716,6 +723,11 @@ def _refresh(args: argparse.Namespace) -> int:
             docs_dir=_docs_dir(settings, args.docs_dir),
             config=config,
             synthetic=bool(synthetic_files(settings.raw_dir)),
+            # --skip-build publishes the last build as it is: the landing folder may have
+            # changed since, so its freshness says nothing about what is published.
+            freshness=None
+            if args.skip_build
+            else freshness.gate(settings.project_dir, work, dbt_vars, args.allow_stale),
         )
     except (publish.RefreshLocked, publish.BusyFile) as error:
         print(f"segwarehouse refresh: {error}", file=sys.stderr)
