@@ -829,7 +829,7 @@ def _dashboard_report(args: argparse.Namespace) -> int:
         return 2
     for line in report.summary_lines():
         print(line, flush=True)
-    return 1 if report.errors else 0
+    return 1 if report.failed else 0
 
 
 def _dashboard_build(args: argparse.Namespace) -> int:

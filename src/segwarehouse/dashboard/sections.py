@@ -9,10 +9,12 @@ nothing until the mart appears, and adding one is a query, a figure and a decora
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,7 +61,7 @@ class Options:
 class Result:
     """What a section function returns: the figure, the rows behind it, an optional table."""
 
-    figure: go.Figure
+    figure: go.Figure | None
     data: pd.DataFrame
     table: pd.DataFrame | None = None
     note: str | None = None
@@ -156,6 +158,90 @@ def _layout(figure: go.Figure, height: int = 420, **kwargs: object) -> go.Figure
 
 
 # --- the run -------------------------------------------------------------------------------
+
+# Statuses of a refresh attempt that published nothing (segwarehouse.publish / freshness).
+FAILED_STATUSES = ("failed_audit", "error", "refused", "stale", "locked")
+
+
+def run_log_path(warehouse_path: Path) -> Path:
+    """`<serving>.runs.jsonl`: every refresh attempt, written beside the serving file."""
+    return warehouse_path.with_name(warehouse_path.name + ".runs.jsonl")
+
+
+def read_run_log(path: Path) -> pd.DataFrame:
+    """The attempts of the run log (unreadable lines are skipped and counted in `bad_lines`)."""
+    records, bad = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    frame = pd.DataFrame(records)
+    frame.attrs["bad_lines"] = bad
+    return frame
+
+
+@section(
+    "publish_status",
+    "Last successful publish and last failure",
+    "The latest run in the serving file's audit.publish_runs, and the latest refresh attempt "
+    "that published nothing (audit failed, stale source, refused, locked, error) from the run "
+    "log written beside the serving file (<serving>.runs.jsonl).",
+    (),
+)
+def publish_status(warehouse: Warehouse, _options: Options) -> Result:
+    rows = []
+    if warehouse.has("audit.publish_runs"):
+        published = warehouse.frame(
+            "select finished_at, run_id, as_of_date, checks_passed, checks_failed "
+            "from audit.publish_runs order by finished_at desc limit 1"
+        )
+        for run in published.itertuples():
+            rows.append(
+                {
+                    "what": "last successful publish",
+                    "finished_at": run.finished_at,
+                    "run_id": run.run_id,
+                    "status": "published",
+                    "detail": f"as of {run.as_of_date or 'today'}, {run.checks_passed} checks "
+                    f"passed, {run.checks_failed} failed",
+                }
+            )
+    log = run_log_path(warehouse.path)
+    notes = []
+    if not log.is_file():
+        notes.append(f"no run log {log.name} beside the serving file: failures unknown")
+    else:
+        attempts = read_run_log(log)
+        if attempts.attrs["bad_lines"]:
+            notes.append(f"{attempts.attrs['bad_lines']} unreadable line(s) in {log.name}")
+        failed = (
+            attempts[attempts["status"].isin(FAILED_STATUSES)]
+            if "status" in attempts
+            else attempts.iloc[0:0]
+        )
+        if failed.empty:
+            notes.append(f"no failed refresh in {log.name}")
+        else:
+            last = failed.sort_values("finished_at").iloc[-1]
+            failures = last.get("failures") or []
+            rows.append(
+                {
+                    "what": "last failure",
+                    "finished_at": last.get("finished_at"),
+                    "run_id": last.get("run_id"),
+                    "status": last.get("status"),
+                    "detail": "; ".join(str(item) for item in failures[:3])
+                    + (f" (+{len(failures) - 3} more)" if len(failures) > 3 else ""),
+                }
+            )
+    if not rows:
+        raise NoRows("no published run and no failed attempt recorded")
+    frame = pd.DataFrame(rows)
+    return Result(None, frame, frame, "; ".join(notes) or None)
 
 
 @section(
