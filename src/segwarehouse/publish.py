@@ -533,9 +533,9 @@ def refresh(
 
     `build` runs dbt and returns the failures as 'error: …' / 'test: …' strings ([] = built).
     `synthetic`: the landing folder holds generated demo data (marks the run; the publish
-    refuses it over a serving file holding real data). `freshness` (segwarehouse.freshness.gate)
-    runs after the build; a non-zero code from it stops the refresh before the audit. Raises RefreshLocked or
-    BusyFile when another process holds a lock (one line each).
+    refuses it over a serving file holding real data). `freshness` (freshness.gate) runs
+    after the build; a non-zero code from it stops the refresh before the audit. Raises
+    RefreshLocked or BusyFile when another process holds a lock (one line each).
     """
     config = config or GateConfig()
     record = RunRecord(
