@@ -270,10 +270,14 @@ def _tiles(page: Page) -> dict[str, dict[str, str | None]]:
 
 
 def _revenue_bars(page: Page) -> list[tuple[str, float]]:
-    return page.evaluate(
+    """The weekly bars in plotly's model, after checking they are all drawn on screen."""
+    bars = page.evaluate(
         """() => { const t = document.getElementById('plot-revenue_trend')._fullData[0];
                    return Array.from(t.x).map((x, i) => [String(x).slice(0, 10), t.y[i]]); }"""
     )
+    drawn = page.locator("#plot-revenue_trend .barlayer .trace path").count()
+    assert drawn == len(bars) > 0
+    return bars
 
 
 def _choose(page: Page, selector: str, value: str) -> None:
@@ -321,6 +325,13 @@ def test_overview_kpi_tiles_and_filters_in_chromium(browser, served, serving_fil
         expected["segment_revenue"], rel=1e-9
     )
     assert page.locator("#segment_sizes .js-plotly-plot").count() == 1
+    assert page.locator("#plot-segment_sizes .barlayer .trace path").count() > 0
+    for plot in ("audience_funnel", "next_best_action"):
+        assert (
+            page.locator(f"#plot-{plot} .main-svg").count() > 0
+            or page.locator(f"#plot-{plot} .empty").count() == 1
+        )
+    assert page.locator("#plot-next_best_action .barlayer .trace path").count() > 0
     bold = page.evaluate(
         "() => document.getElementById('plot-segment_sizes')._fullData[0].marker.line.width"
     )
@@ -356,6 +367,12 @@ def test_tiles_compare_with_the_previous_run_in_chromium(browser, tmp_path):
             assert float(tiles[key]["value"]) == pytest.approx(now), key
             assert float(tiles[key]["previous"]) == pytest.approx(before), key
         assert "+20 (+20.0 %) vs 2026-05-31" in tiles["customers"]["text"]
+        _choose(page, "#filter-segment", "lifecycle_active")
+        tiles = _tiles(page)
+        assert float(tiles["customers"]["value"]) == 80
+        assert "+20 (+33.3 %) vs 2026-05-31" in tiles["customers"]["text"]
+        lines = page.locator("#plot-segment_sizes .scatterlayer .trace path.js-line")
+        assert lines.count() == 2  # drawn again after the filter changed
         sizes = page.evaluate(
             "() => document.getElementById('plot-segment_sizes')._fullData"
             ".map(t => [t.name, t.line.color, t.xaxis])"

@@ -142,13 +142,20 @@ function missing(key, plotId) {
   } else {
     return false;
   }
+  if (plotId !== 'kpis') Plotly.purge($(plotId));
   $(plotId).replaceChildren(box);
   return true;
 }
 
 function none(plotId, text) {
-  Plotly.purge($(plotId));
+  Plotly.purge($(plotId));  // the next draw starts a new plot
   $(plotId).innerHTML = '<div class="empty">' + text + '</div>';
+}
+
+// Remove a message box left by none() / missing(); never touch a live plot's own elements.
+function clearMessage(plotId) {
+  $(plotId).querySelectorAll(':scope > .empty, :scope > .unavailable, :scope > .error-box')
+    .forEach((box) => box.remove());
 }
 
 function state() {
@@ -235,7 +242,7 @@ function renderRevenue(s) {
   const data = rows('revenue_weekly').filter((r) => r.segment_id === s.segment
                                               && inRange(r.week, s));
   if (!data.length) return none(id, 'no completed orders in the chosen range');
-  $(id).innerHTML = '';
+  clearMessage(id);
   Plotly.react(id, [{type: 'bar', x: data.map((r) => r.week), y: data.map((r) => r.revenue),
     marker: {color: '#4c78a8'}, customdata: data.map((r) => r.orders), name: 'revenue',
     hovertemplate: 'week of %{x|%Y-%m-%d}: %{y:,.0f}<br>%{customdata:,} orders<extra></extra>'}],
@@ -249,7 +256,7 @@ function renderSizes(s) {
   const data = rows('segment_sizes').filter((r) => r.segment_family === s.family
                                              && inRange(r.as_of_date, s));
   if (!data.length) return none(id, 'no build of this family in the chosen range');
-  $(id).innerHTML = '';
+  clearMessage(id);
   const ids = [...new Set(data.map((r) => r.segment_id))].sort();
   const dates = [...new Set(data.map((r) => r.as_of_date))].sort();
   const colour = (sid) => D.palette[ids.indexOf(sid) % D.palette.length];
@@ -287,7 +294,7 @@ function renderFunnel(s) {
   if (missing('funnel', id)) return;
   const data = rows('funnel').filter((r) => s.segment === ALL || r.segment_id === s.segment);
   if (!data.length) return none(id, 'no audience is built on this segment');
-  $(id).innerHTML = '';
+  clearMessage(id);
   const sum = (f) => data.reduce((total, r) => total + f(r), 0);
   const members = sum((r) => r.member_count);
   const treated = members - sum((r) => r.control_count);
@@ -308,7 +315,7 @@ function renderActions(s) {
   const data = rows('next_best_action').filter((r) => r.segment_id === s.segment)
     .sort((a, b) => a.customers - b.customers);
   if (!data.length) return none(id, 'no next best action for these customers');
-  $(id).innerHTML = '';
+  clearMessage(id);
   const labels = data.map((r) => r.action + ' (' + r.channel + ')');
   Plotly.react(id, [
     {type: 'bar', orientation: 'h', name: 'consented to the channel', y: labels,
@@ -323,7 +330,7 @@ function renderActions(s) {
 function liftPlot(id, data, value, low, high, title, scale, digits) {
   const shown = data.filter((r) => r[value] !== null);
   if (!shown.length) return none(id, 'no campaign has this comparison');
-  $(id).innerHTML = '';
+  clearMessage(id);
   Plotly.react(id, [{type: 'scatter', mode: 'markers', name: title,
     x: shown.map((r) => scale * r[value]), y: shown.map((r) => r.campaign_id),
     marker: {size: 10, color: '#4c78a8'},
