@@ -9,7 +9,6 @@ with SEGMENTS_UPDATE_SCREENSHOTS=1 the full page is also copied to docs/img/dash
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -217,15 +216,17 @@ def test_every_chart_renders_with_data_in_chromium(browser, served):
 
     full = _screenshots(page, "published")
     assert full.stat().st_size > 50_000
-    _update_docs_screenshot(full, "dashboard-details.png")
+    _update_docs_screenshot(page, "dashboard-details.png", full_page=False)
     page.close()
 
 
-def _update_docs_screenshot(full: Path, name: str) -> None:
+def _update_docs_screenshot(page: Page, name: str, full_page: bool) -> None:
+    """With SEGMENTS_UPDATE_SCREENSHOTS=1: the page (or its first screen, to keep the PNG
+    small) into docs/img/."""
     if os.environ.get("SEGMENTS_UPDATE_SCREENSHOTS") == "1":
         target = PROJECT_DIR / "docs" / "img" / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(full, target)
+        page.screenshot(path=str(target), full_page=full_page)
 
 
 def test_sections_of_the_coming_marts_render_in_chromium(browser, tmp_path):
@@ -277,7 +278,7 @@ def _revenue_bars(page: Page) -> list[tuple[str, float]]:
     )
     drawn = page.locator("#plot-revenue_trend .barlayer .trace path").count()
     assert drawn == len(bars) > 0
-    return bars
+    return [(week, revenue) for week, revenue in bars]
 
 
 def _choose(page: Page, selector: str, value: str) -> None:
@@ -311,7 +312,7 @@ def test_overview_kpi_tiles_and_filters_in_chromium(browser, served, serving_fil
         expected["all_revenue"], rel=1e-9
     )
     _screenshots(page, "overview")
-    _update_docs_screenshot(ARTIFACTS / "overview" / "dashboard.png", "dashboard.png")
+    _update_docs_screenshot(page, "dashboard.png", full_page=True)
 
     # The segment filter: the tiles become the segment's, the revenue trend its members'.
     segment = expected["segment_id"]

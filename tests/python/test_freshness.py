@@ -123,7 +123,7 @@ def test_read_results_takes_required_from_the_manifest_and_hours_from_the_criter
     assert (web.source, web.required, web.error_after_hours) == ("web.web_events", False, None)
 
 
-def test_refresh_and_run_take_allow_stale_and_skip_build_checks_nothing(monkeypatch, tmp_path):
+def test_refresh_passes_allow_stale_and_skip_build_checks_nothing(monkeypatch, tmp_path):
     gates: list[tuple] = []
     calls: list[dict] = []
 
@@ -145,6 +145,7 @@ def test_refresh_and_run_take_allow_stale_and_skip_build_checks_nothing(monkeypa
     assert cli.main(["refresh", "--skip-build"]) == EXIT_STALE
     assert gates == [(tmp_path / "work.duckdb", True), (tmp_path / "work.duckdb", False)]
     assert [call["freshness"] for call in calls] == ["the gate", "the gate", None]
+    assert cli._parser().parse_args(["run", "--allow-stale"]).allow_stale is True
 
 
 # --- the real dbt source freshness ------------------------------------------------------------
