@@ -396,15 +396,18 @@ def test_future_marts_render_when_they_exist(tmp_path):
 
     lift = _panel(path, "campaign_lift")
     assert lift.status == "ok", lift.message
-    trace = lift.result.figure.data[0]
-    expected = LIFT_ROWS
-    np.testing.assert_allclose(np.asarray(trace.x), expected["absolute_lift"])
-    np.testing.assert_allclose(
-        np.asarray(trace.x) + np.asarray(trace.error_x.array), expected["ci_high"]
-    )
-    np.testing.assert_allclose(
-        np.asarray(trace.x) - np.asarray(trace.error_x.arrayminus), expected["ci_low"]
-    )
+    conversion, revenue = lift.result.figure.data
+    assert (conversion.name, revenue.name) == ("conversion rate", "revenue per member")
+    assert conversion.xaxis != revenue.xaxis  # ~0.02 and ~2 on separate axes
+    for trace, rows in ((conversion, [0, 2]), (revenue, [1])):
+        expected = LIFT_ROWS.iloc[rows]
+        np.testing.assert_allclose(np.asarray(trace.x), expected["absolute_lift"])
+        np.testing.assert_allclose(
+            np.asarray(trace.x) + np.asarray(trace.error_x.array), expected["ci_high"]
+        )
+        np.testing.assert_allclose(
+            np.asarray(trace.x) - np.asarray(trace.error_x.arrayminus), expected["ci_low"]
+        )
 
 
 def test_missing_empty_and_broken_marts_get_their_own_panels(tmp_path):

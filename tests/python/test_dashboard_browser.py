@@ -226,6 +226,7 @@ def _update_docs_screenshot(page: Page, name: str, full_page: bool) -> None:
     if os.environ.get("SEGMENTS_UPDATE_SCREENSHOTS") == "1":
         target = PROJECT_DIR / "docs" / "img" / name
         target.parent.mkdir(parents=True, exist_ok=True)
+        page.evaluate("window.scrollTo(0, 0)")  # the panel screenshots scrolled it
         page.screenshot(path=str(target), full_page=full_page)
 
 

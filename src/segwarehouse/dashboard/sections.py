@@ -822,8 +822,9 @@ def churn_risk(warehouse: Warehouse, options: Options) -> Result:
 @section(
     "campaign_lift",
     "Campaign lift",
-    "Treatment minus control per campaign and metric (marts.campaign_lift), with the "
-    "confidence interval; hover for the values and the p-value.",
+    "Treatment minus control per campaign (marts.campaign_lift), with the confidence "
+    "interval: conversion rate and revenue per member on separate axes; hover for the "
+    "values and the p-value.",
     ("marts.campaign_lift",),
 )
 def campaign_lift(warehouse: Warehouse, _options: Options) -> Result:
@@ -864,26 +865,37 @@ def campaign_lift(warehouse: Warehouse, _options: Options) -> Result:
         ),
         "marts.campaign_lift",
     )
-    labels = frame["campaign_id"].astype(str) + " · " + frame["metric"].astype(str)
-    figure = go.Figure(
-        go.Scatter(
-            x=frame["absolute_lift"],
-            y=labels,
-            mode="markers",
-            marker={"size": 10, "color": "#4c78a8"},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": (frame["ci_high"] - frame["absolute_lift"]).tolist(),
-                "arrayminus": (frame["absolute_lift"] - frame["ci_low"]).tolist(),
-            },
-            customdata=frame[["treatment_value", "control_value", "p_value"]],
-            hovertemplate="%{y}: lift %{x:.4f}<br>treatment %{customdata[0]:.4f}, control "
-            "%{customdata[1]:.4f}<br>p = %{customdata[2]:.4f}<extra></extra>",
-            name="absolute lift",
+    # Conversion lift (~0.02) and revenue lift (~2) differ by two orders of magnitude: one
+    # x axis each, so neither interval is squashed to a dot.
+    metrics = ("conversion rate", "revenue per member")
+    figure = make_subplots(rows=1, cols=2, subplot_titles=metrics, horizontal_spacing=0.14)
+    for column, metric in enumerate(metrics, start=1):
+        rows = frame[frame["metric"] == metric]
+        if rows.empty:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=rows["absolute_lift"],
+                y=rows["campaign_id"].astype(str),
+                mode="markers",
+                marker={"size": 10, "color": "#4c78a8"},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (rows["ci_high"] - rows["absolute_lift"]).tolist(),
+                    "arrayminus": (rows["absolute_lift"] - rows["ci_low"]).tolist(),
+                },
+                customdata=rows[["treatment_value", "control_value", "p_value"]],
+                hovertemplate="%{y}: lift %{x:.4f}<br>treatment %{customdata[0]:.4f}, "
+                "control %{customdata[1]:.4f}<br>p = %{customdata[2]:.4f}<extra></extra>",
+                name=metric,
+            ),
+            row=1,
+            col=column,
         )
-    )
-    figure.add_vline(x=0, line_dash="dot", line_color="#888")
-    _layout(figure, 140 + 30 * len(frame), xaxis_title="absolute lift (treatment - control)")
+        figure.add_vline(x=0, line_dash="dot", line_color="#888", row=1, col=column)
+    campaigns = frame["campaign_id"].nunique()
+    _layout(figure, 160 + 40 * campaigns, showlegend=False)
+    figure.update_xaxes(title_text="absolute lift (treatment - control)")
     figure.update_yaxes(type="category", autorange="reversed")
     return Result(figure, frame, frame)
