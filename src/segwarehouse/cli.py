@@ -358,11 +358,13 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
 def _add_dashboard(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser(
         "dashboard",
-        help="segment-health dashboard: build the static HTML report, or build and serve it",
-        description="A static HTML report (plotly, works offline) over the published marts: "
-        "segment sizes now and over time, RFM grid, cluster personas, CLV by segment, churn "
-        "risk, data quality of the last run; sections whose mart is not in the warehouse say "
-        "so. The warehouse is opened read-only. See docs/dashboard.md.",
+        help="dashboard: build the static HTML pages, or build and serve them",
+        description="Two static HTML pages (plotly, works offline) over the published marts: "
+        "index.html for marketing (KPI tiles vs the previous run, revenue trend, segment "
+        "sizes, audience funnel, next best actions, experiment results; filters by segment "
+        "and date) and details.html (last publish and last failure, data quality, the "
+        "analysis charts); panels whose mart is not in the warehouse say so. The warehouse "
+        "is opened read-only. See docs/dashboard.md.",
         epilog="Examples:\n  segwarehouse dashboard build\n"
         "  segwarehouse dashboard serve --port 8050        # then open http://127.0.0.1:8050/\n"
         "  segwarehouse dashboard build --warehouse warehouse/segments.duckdb --out /tmp/dash",
@@ -371,10 +373,11 @@ def _add_dashboard(commands: argparse._SubParsersAction) -> None:
     actions = command.add_subparsers(dest="action", required=True)
     build = actions.add_parser(
         "build",
-        help="write <out>/index.html (one self-contained file) from the warehouse",
-        description="Render every section from the warehouse into one self-contained HTML file "
-        "(plotly.js inlined; publish it anywhere). Exit codes: 0 written, 1 a section failed "
-        "(the page is still written, with the error in that section), 2 no warehouse.",
+        help="write <out>/index.html and details.html (self-contained) from the warehouse",
+        description="Render the overview and every section from the warehouse into two "
+        "self-contained HTML files (plotly.js inlined; publish them anywhere). Exit codes: 0 "
+        "written, 1 a panel failed (the pages are still written, with the error in that "
+        "panel), 2 no warehouse.",
         epilog="Examples:\n  segwarehouse dashboard build\n"
         "  segwarehouse dashboard build --out /var/www/segments --scatter-sample 2000\n"
         "  SEGMENTS_SERVING=/srv/segments.duckdb segwarehouse dashboard build",
