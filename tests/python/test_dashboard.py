@@ -9,6 +9,7 @@ broken marts).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -678,3 +679,33 @@ def test_kpis_of_two_runs_against_hand_computed_values(tmp_path):
     assert active["customers"].tolist() == [60, 80]
     assert active["active_buyers"].tolist() == [2, 3]  # c0, c1 / c0, c100, c3
     assert set(data.missing) == {"funnel", "next_best_action", "experiments"}
+
+
+def test_publish_status_shows_the_last_publish_and_the_last_failure(tmp_path):
+    path = make_synthetic_warehouse(tmp_path / "serving.duckdb", {})
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "create schema audit; create table audit.publish_runs as select 'p1' as run_id, "
+            "'2026-06-30' as as_of_date, '2026-07-01T02:00:00' as finished_at, "
+            "93 as checks_passed, 0 as checks_failed"
+        )
+    attempts = [
+        {"run_id": "f1", "status": "failed_audit", "finished_at": "2026-07-01T01:00:00",
+         "failures": ["volume: a"]},
+        {"run_id": "p1", "status": "published", "finished_at": "2026-07-01T02:00:00",
+         "failures": []},
+        {"run_id": "f2", "status": "stale", "finished_at": "2026-07-02T02:00:00",
+         "failures": ["freshness: commerce.orders (required) is 2d 1h old", "b", "c", "d"]},
+    ]  # fmt: skip
+    log = path.with_name("serving.duckdb.runs.jsonl")
+    log.write_text("\n".join(json.dumps(item) for item in attempts) + "\nnot json\n")
+    panel = _panel(path, "publish_status")
+    assert panel.status == "ok", panel.message
+    table = panel.result.table.set_index("what")
+    assert table.loc["last successful publish", "run_id"] == "p1"
+    assert table.loc["last failure", "run_id"] == "f2"
+    assert table.loc["last failure", "status"] == "stale"
+    assert table.loc["last failure", "detail"] == (
+        "freshness: commerce.orders (required) is 2d 1h old; b; c (+1 more)"
+    )
+    assert panel.message == "1 unreadable line(s) in serving.duckdb.runs.jsonl"
