@@ -168,7 +168,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         "the marts are. An empty or missing landing folder is an error; only with --demo, and "
         "only in the repository's own data/raw (SEGMENTS_RAW_DIR unset), demo data is generated "
         "first (what `make run` does). Exit codes as refresh: 0 published, 3 audit failed or "
-        "refused, 4 locked, 1 error; 2 bad arguments or no landing files.",
+        "refused, 4 locked, 5 stale source, 1 error; 2 bad arguments or no landing files.",
         epilog="Examples:\n  segwarehouse run --demo\n  segwarehouse run --as-of-date 2026-01-31\n"
         "  SEGMENTS_RAW_DIR=~/exports segwarehouse run",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -336,7 +336,8 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
         "warehouse/serving.duckdb). Never generates data: an empty or missing landing folder "
         "is an error (exit 2). Exit codes: 0 published, 3 audit failed or refused (serving "
         "file untouched), 4 another refresh or process holds a lock (one line with its pid), "
-        "1 an error.",
+        "5 a required source is stale (one line naming it and its age; --allow-stale "
+        "publishes anyway), 1 an error.",
         epilog="Examples:\n  segwarehouse refresh --as-of-date 2026-06-30\n"
         "  SEGMENTS_SERVING=/srv/segments.duckdb segwarehouse refresh --max-quarantine-rate 0.02",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -361,11 +362,13 @@ def _add_refresh(commands: argparse._SubParsersAction) -> None:
 def _add_dashboard(commands: argparse._SubParsersAction) -> None:
     command = commands.add_parser(
         "dashboard",
-        help="segment-health dashboard: build the static HTML report, or build and serve it",
-        description="A static HTML report (plotly, works offline) over the published marts: "
-        "segment sizes now and over time, RFM grid, cluster personas, CLV by segment, churn "
-        "risk, data quality of the last run; sections whose mart is not in the warehouse say "
-        "so. The warehouse is opened read-only. See docs/dashboard.md.",
+        help="dashboard: build the static HTML pages, or build and serve them",
+        description="Two static HTML pages (plotly, works offline) over the published marts: "
+        "index.html for marketing (KPI tiles vs the previous run, revenue trend, segment "
+        "sizes, audience funnel, next best actions, experiment results; filters by segment "
+        "and date) and details.html (last publish and last failure, data quality, the "
+        "analysis charts); panels whose mart is not in the warehouse say so. The warehouse "
+        "is opened read-only. See docs/dashboard.md.",
         epilog="Examples:\n  segwarehouse dashboard build\n"
         "  segwarehouse dashboard serve --port 8050        # then open http://127.0.0.1:8050/\n"
         "  segwarehouse dashboard build --warehouse warehouse/segments.duckdb --out /tmp/dash",
@@ -374,10 +377,11 @@ def _add_dashboard(commands: argparse._SubParsersAction) -> None:
     actions = command.add_subparsers(dest="action", required=True)
     build = actions.add_parser(
         "build",
-        help="write <out>/index.html (one self-contained file) from the warehouse",
-        description="Render every section from the warehouse into one self-contained HTML file "
-        "(plotly.js inlined; publish it anywhere). Exit codes: 0 written, 1 a section failed "
-        "(the page is still written, with the error in that section), 2 no warehouse.",
+        help="write <out>/index.html and details.html (self-contained) from the warehouse",
+        description="Render the overview and every section from the warehouse into two "
+        "self-contained HTML files (plotly.js inlined; publish them anywhere). Exit codes: 0 "
+        "written, 1 a panel failed (the pages are still written, with the error in that "
+        "panel), 2 no warehouse.",
         epilog="Examples:\n  segwarehouse dashboard build\n"
         "  segwarehouse dashboard build --out /var/www/segments --scatter-sample 2000\n"
         "  SEGMENTS_SERVING=/srv/segments.duckdb segwarehouse dashboard build",
@@ -466,6 +470,12 @@ def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
         default=float(os.environ.get("SEGMENTS_MAX_SOURCE_DROP", publish.DEFAULT_MAX_SOURCE_DROP)),
         help="fail when a source loses this share of the raw rows of the last published "
         "run or more (default $SEGMENTS_MAX_SOURCE_DROP or %(default)s)",
+    )
+    command.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="publish even when a required source's newest landing file is older than "
+        "var freshness__error_after_hours (otherwise exit 5, one line per stale source)",
     )
 
 
@@ -694,7 +704,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    from segwarehouse import publish
+    from segwarehouse import freshness, publish
 
     settings = Settings.from_env()
     serving = publish.serving_path(settings)
@@ -724,6 +734,11 @@ def _refresh(args: argparse.Namespace) -> int:
             docs_dir=_docs_dir(settings, args.docs_dir),
             config=config,
             synthetic=bool(synthetic_files(settings.raw_dir)),
+            # --skip-build publishes the last build as it is: the landing folder may have
+            # changed since, so its freshness says nothing about what is published.
+            freshness=None
+            if args.skip_build
+            else freshness.gate(settings.project_dir, work, dbt_vars, args.allow_stale),
         )
     except (publish.RefreshLocked, publish.BusyFile) as error:
         print(f"segwarehouse refresh: {error}", file=sys.stderr)
@@ -837,7 +852,7 @@ def _dashboard_report(args: argparse.Namespace) -> int:
         return 2
     for line in report.summary_lines():
         print(line, flush=True)
-    return 1 if report.errors else 0
+    return 1 if report.failed else 0
 
 
 def _dashboard_build(args: argparse.Namespace) -> int:

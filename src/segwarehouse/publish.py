@@ -530,13 +530,15 @@ def refresh(
     config: GateConfig | None = None,
     log: Callable[[str], None] = print,
     synthetic: bool = False,
+    freshness: Callable[[RunRecord, Callable[[str], None]], int] | None = None,
 ) -> tuple[int, RunRecord]:
     """Build (if `build` is given), audit, publish; return the exit code and the run record.
 
     `build` runs dbt and returns the failures as 'error: …' / 'test: …' strings ([] = built).
     `synthetic`: the landing folder holds generated demo data (marks the run; the publish
-    refuses it over a serving file holding real data). Raises RefreshLocked or BusyFile when
-    another process holds a lock (one line each).
+    refuses it over a serving file holding real data). `freshness` (freshness.gate) runs
+    after the build; a non-zero code from it stops the refresh before the audit. Raises
+    RefreshLocked or BusyFile when another process holds a lock (one line each).
     """
     config = config or GateConfig()
     record = RunRecord(
@@ -548,7 +550,7 @@ def refresh(
     code = EXIT_ERROR
     try:
         with refresh_lock(serving, log), work_lock(work, log):
-            code = _refresh_locked(work, serving, build, docs_dir, config, record, log)
+            code = _refresh_locked(work, serving, build, docs_dir, config, record, log, freshness)
     except (RefreshLocked, BusyFile) as error:
         record.failures.append(f"locked: {error}")
         record.status = "locked"
@@ -571,6 +573,7 @@ def _refresh_locked(
     config: GateConfig,
     record: RunRecord,
     log: Callable[[str], None],
+    freshness: Callable[[RunRecord, Callable[[str], None]], int] | None = None,
 ) -> int:
     for line in clean_leftovers(serving):
         record.notes.append(line)
@@ -587,6 +590,8 @@ def _refresh_locked(
         code = _build(work, build, record, log)
         if code != EXIT_OK:
             return code
+    if freshness is not None and (code := freshness(record, log)) != EXIT_OK:
+        return code
     return _audit_and_publish(work, serving, docs_dir, config, record, log)
 
 

@@ -9,6 +9,7 @@ broken marts).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ import pytest
 
 from segwarehouse import cli, publish
 from segwarehouse.dashboard import SECTIONS, Options, build_report
+from segwarehouse.dashboard.overview import ALL, overview_data
 from segwarehouse.dashboard.sections import (
     PROFILE_COLUMNS,
     Panel,
@@ -34,6 +36,8 @@ from segwarehouse.dashboard.source import Warehouse
 
 # Sections that have no rows after a single build: migration needs two runs to compare.
 SINGLE_BUILD_EMPTY = {"segment_migration": "marts.segment_migration"}
+# Sections that show a table and no chart.
+TABLE_ONLY = {"publish_status"}
 
 
 def published_serving_file(built, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -81,7 +85,7 @@ def test_every_section_renders_or_says_its_mart_is_missing(panels):
     for key, panel in panels.items():
         if panel.status == "ok":
             assert len(panel.result.data) > 0, key
-            assert panel.result.figure.data, key
+            assert key in TABLE_ONLY or panel.result.figure.data, key
 
 
 def test_segment_sizes_now_match_pandas(panels, serving):
@@ -212,13 +216,19 @@ def test_report_is_one_offline_file_and_leaves_the_warehouse_untouched(serving, 
     lines: list[str] = []
     report = build_report(serving, tmp_path / "dash", progress=lines.append)
     assert hashlib.sha256(serving.read_bytes()).hexdigest() == before
-    page = report.path.read_text()
+    page = report.details_path.read_text()
     assert report.path == tmp_path / "dash" / "index.html" and not report.errors
-    assert _external_references(page) == []  # nothing fetched (plotly.js is inlined)
+    assert report.details_path == tmp_path / "dash" / "details.html"
+    # nothing fetched (plotly.js is inlined); the pages link to each other only
+    assert _external_references(page) == ["a index.html"]
+    overview = report.path.read_text()
+    assert _external_references(overview) == ["a details.html", "a index.html", "a details.html"]
     assert page.count('class="panel"') == len(SECTIONS)
+    assert report.overview is not None and report.overview.missing == {}
     assert sum(line.startswith("dashboard: [") for line in lines) == len(SECTIONS)
     # The work of the page is aggregates plus the scatter sample: small even at 1M customers.
     assert report.path.stat().st_size < 8_000_000
+    assert report.details_path.stat().st_size < 8_000_000
 
 
 class _References(HTMLParser):
@@ -281,6 +291,8 @@ def _future_marts() -> dict[str, pd.DataFrame]:
         "segment_health": pd.DataFrame(
             {
                 "segment_id": ["seg_a", "seg_a", "seg_b", "seg_b"],
+                "segment_family": "rule",
+                "segment_name": ["A", "A", "B", "B"],
                 "as_of_date": dates * 2,
                 "members": [120, 80, 40, 45],
                 "alerts": [None, "size_drop_33pct", None, None],
@@ -385,15 +397,18 @@ def test_future_marts_render_when_they_exist(tmp_path):
 
     lift = _panel(path, "campaign_lift")
     assert lift.status == "ok", lift.message
-    trace = lift.result.figure.data[0]
-    expected = LIFT_ROWS
-    np.testing.assert_allclose(np.asarray(trace.x), expected["absolute_lift"])
-    np.testing.assert_allclose(
-        np.asarray(trace.x) + np.asarray(trace.error_x.array), expected["ci_high"]
-    )
-    np.testing.assert_allclose(
-        np.asarray(trace.x) - np.asarray(trace.error_x.arrayminus), expected["ci_low"]
-    )
+    conversion, revenue = lift.result.figure.data
+    assert (conversion.name, revenue.name) == ("conversion rate", "revenue per member")
+    assert conversion.xaxis != revenue.xaxis  # ~0.02 and ~2 on separate axes
+    for trace, rows in ((conversion, [0, 2]), (revenue, [1])):
+        expected = LIFT_ROWS.iloc[rows]
+        np.testing.assert_allclose(np.asarray(trace.x), expected["absolute_lift"])
+        np.testing.assert_allclose(
+            np.asarray(trace.x) + np.asarray(trace.error_x.array), expected["ci_high"]
+        )
+        np.testing.assert_allclose(
+            np.asarray(trace.x) - np.asarray(trace.error_x.arrayminus), expected["ci_low"]
+        )
 
 
 def test_missing_empty_and_broken_marts_get_their_own_panels(tmp_path):
@@ -403,15 +418,20 @@ def test_missing_empty_and_broken_marts_get_their_own_panels(tmp_path):
     path = make_synthetic_warehouse(tmp_path / "w.duckdb", broken)
     report = build_report(path, tmp_path / "dash")
     statuses = {panel.key: panel.status for panel in report.panels}
+    assert statuses["publish_status"] == "empty"  # no audit.publish_runs, no run log
     assert statuses["segment_health"] == "error"
     assert "alerts" in next(p for p in report.panels if p.key == "segment_health").message
     assert statuses["campaign_lift"] == "empty"
     assert statuses["segment_migration"] == "ok"
     assert statuses["rfm_grid"] == "missing"
-    page = report.path.read_text()
+    page = report.details_path.read_text()
     assert (
         '<div class="unavailable">not available in this warehouse: marts.customer_rfm missing</div>'
     ) in page
+    assert report.overview.missing["kpis"] == (
+        "not available in this warehouse: marts.segment_health_runs, "
+        "marts.segment_membership_history, marts.fct_orders missing"
+    )
     assert (
         "not available in this warehouse: marts.customer_clv, marts.segment_membership missing"
         in page
@@ -426,7 +446,8 @@ def test_cli_build_exit_codes_and_progress(tmp_path, capsys):
     captured = capsys.readouterr()
     assert (out / "index.html").is_file()
     assert f"dashboard: [1/{len(SECTIONS)}]" in captured.err
-    assert "segment_health" not in captured.out  # ok sections are not listed as problems
+    assert "  segment_health:" not in captured.out  # ok sections are not listed as problems
+    assert "overview kpis: missing: not available" in captured.out
     assert "rfm_grid: missing: not available in this warehouse" in captured.out
 
     broken = _future_marts()
@@ -489,3 +510,202 @@ def test_a_locked_warehouse_is_a_clear_error(tmp_path, capsys):
         writer.wait()
     assert code == 2
     assert f"cannot read {path}" in capsys.readouterr().err
+
+
+# --- the first page (overview) ------------------------------------------------------------------
+
+
+def expected_kpis(serving: Path) -> dict:
+    """The KPI tiles computed independently with pandas from the marts: everyone, and the
+    largest rule segment (its current members)."""
+    orders = _read(serving, "select * from marts.fct_orders where is_completed")
+    as_of = _read(serving, "select max(as_of_date) as d from marts.customer_features")["d"][0]
+    as_of = pd.Timestamp(as_of)
+    dates = pd.to_datetime(orders["order_date"])
+    window = orders[(dates > as_of - pd.Timedelta(days=90)) & (dates <= as_of)]
+    clv = _read(serving, "select customer_key, clv from marts.customer_clv")
+    churn = _read(
+        serving, "select customer_key, churn_probability from marts.customer_churn_scores"
+    )
+    membership = _read(
+        serving, "select customer_key, segment_id, segment_family from marts.segment_membership"
+    )
+    rule = membership[membership["segment_family"] == "rule"]
+    counts = rule.groupby("segment_id").size().reset_index(name="n")
+    segment_id = counts.sort_values(["n", "segment_id"], ascending=[False, True])[
+        "segment_id"
+    ].iloc[0]
+    members = set(membership.loc[membership["segment_id"] == segment_id, "customer_key"])
+
+    def figures(keys: set[str] | None) -> dict[str, float]:
+        def pick(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame if keys is None else frame[frame["customer_key"].isin(keys)]
+
+        customers = (
+            len(_read(serving, "select customer_key from marts.dim_customers"))
+            if keys is None
+            else len(keys)
+        )
+        return {
+            "customers": customers,
+            "active_buyers": pick(window)["customer_key"].nunique(),
+            "revenue_90d": float(pick(window)["order_total"].astype(float).sum()),
+            "mean_clv": float(pick(clv)["clv"].mean()),
+            "mean_churn_probability": float(pick(churn)["churn_probability"].mean()),
+        }
+
+    return {
+        "all": figures(None),
+        "all_revenue": float(orders["order_total"].astype(float).sum()),
+        "segment_id": segment_id,
+        "segment": figures(members),
+        "segment_revenue": float(
+            orders.loc[orders["customer_key"].isin(members), "order_total"].astype(float).sum()
+        ),
+    }
+
+
+def test_overview_kpis_match_pandas(serving):
+    expected = expected_kpis(serving)
+    with Warehouse(serving) as warehouse:
+        data = overview_data(warehouse)
+    assert data.missing == {}
+    kpis = data.frames["kpis"].set_index("segment_id")
+    for key, value in expected["all"].items():
+        assert kpis.loc[ALL, key] == pytest.approx(value, rel=1e-9), key
+    for key, value in expected["segment"].items():
+        assert kpis.loc[expected["segment_id"], key] == pytest.approx(value, rel=1e-9), key
+    weekly = data.frames["revenue_weekly"]
+    assert weekly.loc[weekly["segment_id"] == ALL, "revenue"].sum() == pytest.approx(
+        expected["all_revenue"], rel=1e-9
+    )
+    funnel = data.frames["funnel"]
+    summary = _read(serving, "select * from marts.audience_summary")
+    assert funnel["exported_count"].sum() == summary["exported_count"].sum()
+    assert (
+        funnel["member_count"]
+        - funnel["control_count"]
+        - funnel["no_consent_count"]
+        - funnel["erased_count"]
+        - funnel["no_contact_count"]
+        == funnel["exported_count"]
+    ).all()  # the funnel's stages add up to what was exported
+    actions = data.frames["next_best_action"]
+    nba = _read(
+        serving, "select action, count(*) as n from marts.customer_next_best_action group by 1"
+    )
+    got = actions[actions["segment_id"] == ALL].groupby("action")["customers"].sum()
+    assert got.to_dict() == dict(zip(nba["action"], nba["n"], strict=True))
+
+
+def two_run_warehouse(tmp_path: Path) -> tuple[Path, dict[str, tuple[float, float]]]:
+    """Hand-made marts of two runs (2026-05-31, 2026-06-30) and the tiles they should give:
+    key -> (now, previous run)."""
+    runs = [date(2026, 5, 31), date(2026, 6, 30)]
+    spells = (
+        [(f"c{i}", "lifecycle_active", runs[0]) for i in range(60)]
+        + [(f"c{i}", "lifecycle_churned", runs[0]) for i in range(60, 100)]
+        + [(f"c{i}", "lifecycle_active", runs[1]) for i in range(100, 120)]
+    )
+    history = pd.DataFrame(
+        {
+            "customer_key": [key for key, _s, _d in spells],
+            "segment_id": [segment for _k, segment, _d in spells],
+            "segment_family": "lifecycle",
+            "exclusivity_group": "lifecycle",
+            "valid_from": [start for _k, _s, start in spells],
+            "valid_to": None,
+            "last_seen_on": runs[1],
+        }
+    )
+    health = pd.DataFrame(
+        {
+            "segment_id": ["lifecycle_active", "lifecycle_churned"] * 2,
+            "segment_family": "lifecycle",
+            "segment_name": ["Active", "Churned"] * 2,
+            "members": [60, 40, 80, 40],
+            "mean_clv": [100.0, 10.0, 120.0, 5.0],
+            "mean_churn_probability": [0.2, 0.9, 0.25, 0.95],
+            "as_of_date": [runs[0], runs[0], runs[1], runs[1]],
+        }
+    )
+    health_runs = pd.DataFrame(
+        {"as_of_date": runs, "previous_as_of_date": [None, runs[0]], "customers": [100, 120]}
+    )
+    orders = pd.DataFrame(
+        {
+            "customer_key": ["c0", "c1", "c100", "c2", "c3"],
+            "order_date": [
+                date(2026, 5, 1),
+                date(2026, 3, 15),
+                date(2026, 6, 20),
+                date(2026, 6, 1),
+                date(2026, 6, 10),
+            ],
+            "is_completed": [True, True, True, False, True],
+            "order_total": [50.0, 30.0, 70.0, 999.0, 10.0],
+        }
+    )
+    membership = history[["customer_key", "segment_id", "segment_family"]]
+    path = make_synthetic_warehouse(
+        tmp_path / "two_runs.duckdb",
+        {
+            "segment_membership_history": history,
+            "segment_health": health,
+            "segment_health_runs": health_runs,
+            "fct_orders": orders,
+            "segment_membership": membership,
+        },
+    )
+    expected = {
+        "customers": (120, 100),
+        "active_buyers": (3, 2),  # c0, c100, c3 / c0, c1 (c2's order was cancelled)
+        "revenue_90d": (130.0, 80.0),
+        "mean_clv": ((80 * 120 + 40 * 5) / 120, (60 * 100 + 40 * 10) / 100),
+        "mean_churn_probability": ((80 * 0.25 + 40 * 0.95) / 120, (60 * 0.2 + 40 * 0.9) / 100),
+    }
+    return path, expected
+
+
+def test_kpis_of_two_runs_against_hand_computed_values(tmp_path):
+    path, expected = two_run_warehouse(tmp_path)
+    with Warehouse(path) as warehouse:
+        data = overview_data(warehouse)
+    kpis = data.frames["kpis"]
+    everyone = kpis[kpis["segment_id"] == ALL].set_index("as_of_date")
+    for key, (now, before) in expected.items():
+        assert everyone[key].tolist() == pytest.approx([before, now]), key
+    active = kpis[kpis["segment_id"] == "lifecycle_active"].set_index("as_of_date")
+    assert active["customers"].tolist() == [60, 80]
+    assert active["active_buyers"].tolist() == [2, 3]  # c0, c1 / c0, c100, c3
+    assert set(data.missing) == {"funnel", "next_best_action", "experiments"}
+
+
+def test_publish_status_shows_the_last_publish_and_the_last_failure(tmp_path):
+    path = make_synthetic_warehouse(tmp_path / "serving.duckdb", {})
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "create schema audit; create table audit.publish_runs as select 'p1' as run_id, "
+            "'2026-06-30' as as_of_date, '2026-07-01T02:00:00' as finished_at, "
+            "93 as checks_passed, 0 as checks_failed"
+        )
+    attempts = [
+        {"run_id": "f1", "status": "failed_audit", "finished_at": "2026-07-01T01:00:00",
+         "failures": ["volume: a"]},
+        {"run_id": "p1", "status": "published", "finished_at": "2026-07-01T02:00:00",
+         "failures": []},
+        {"run_id": "f2", "status": "stale", "finished_at": "2026-07-02T02:00:00",
+         "failures": ["freshness: commerce.orders (required) is 2d 1h old", "b", "c", "d"]},
+    ]  # fmt: skip
+    log = path.with_name("serving.duckdb.runs.jsonl")
+    log.write_text("\n".join(json.dumps(item) for item in attempts) + "\nnot json\n")
+    panel = _panel(path, "publish_status")
+    assert panel.status == "ok", panel.message
+    table = panel.result.table.set_index("what")
+    assert table.loc["last successful publish", "run_id"] == "p1"
+    assert table.loc["last failure", "run_id"] == "f2"
+    assert table.loc["last failure", "status"] == "stale"
+    assert table.loc["last failure", "detail"] == (
+        "freshness: commerce.orders (required) is 2d 1h old; b; c (+1 more)"
+    )
+    assert panel.message == "1 unreadable line(s) in serving.duckdb.runs.jsonl"

@@ -9,7 +9,6 @@ with SEGMENTS_UPDATE_SCREENSHOTS=1 the full page is also copied to docs/img/dash
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,8 +22,16 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from segwarehouse.dashboard import SECTIONS, build_report
+from segwarehouse.dashboard.overview_page import DETAILS
 from segwarehouse.dashboard.server import make_server
-from test_dashboard import SINGLE_BUILD_EMPTY, published_serving_file, synthetic_warehouse
+from test_dashboard import (
+    SINGLE_BUILD_EMPTY,
+    TABLE_ONLY,
+    expected_kpis,
+    published_serving_file,
+    synthetic_warehouse,
+    two_run_warehouse,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("SEGMENTS_CHROMIUM", "/usr/bin/chromium"))
@@ -105,6 +112,11 @@ def _wait_for(url: str, process: subprocess.Popen, log: Path, timeout: float = 3
 
 
 @pytest.fixture(scope="module")
+def serving_file(built, tmp_path_factory) -> Path:
+    return published_serving_file(built, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
 def served(built, tmp_path_factory) -> Iterator[str]:
     """`segwarehouse dashboard serve` over the published serving file, on a free port."""
     serving = published_serving_file(built, tmp_path_factory)
@@ -175,7 +187,7 @@ def _screenshots(page: Page, name: str) -> Path:
 
 
 def test_every_chart_renders_with_data_in_chromium(browser, served):
-    page, problems = _load(browser, served)
+    page, problems = _load(browser, served + DETAILS)
     sections = {item.key: item.title for item in SECTIONS}
     titles = page.locator("section.panel h2").all_inner_texts()
     assert titles == list(sections.values())
@@ -186,7 +198,11 @@ def test_every_chart_renders_with_data_in_chromium(browser, served):
     assert statuses == {key: "ok" for key in sections} | dict.fromkeys(SINGLE_BUILD_EMPTY, "empty")
 
     plots = {plot["section"]: plot for plot in page.evaluate(PLOT_STATE_JS)}
-    assert set(plots) == {key for key, status in statuses.items() if status == "ok"}
+    assert set(plots) == {
+        key for key, status in statuses.items() if status == "ok" and key not in TABLE_ONLY
+    }
+    status_table = page.locator("#publish_status table.data").inner_text()
+    assert "last successful publish" in status_table and "published" in status_table
     for key, plot in plots.items():
         assert plot["svg"] >= 1, (key, plot)
         assert plot["traces"] >= 1 and all(count > 0 for count in plot["points"]), (key, plot)
@@ -200,11 +216,18 @@ def test_every_chart_renders_with_data_in_chromium(browser, served):
 
     full = _screenshots(page, "published")
     assert full.stat().st_size > 50_000
-    if os.environ.get("SEGMENTS_UPDATE_SCREENSHOTS") == "1":
-        target = PROJECT_DIR / "docs" / "img" / "dashboard.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(full, target)
+    _update_docs_screenshot(page, "dashboard-details.png", full_page=False)
     page.close()
+
+
+def _update_docs_screenshot(page: Page, name: str, full_page: bool) -> None:
+    """With SEGMENTS_UPDATE_SCREENSHOTS=1: the page (or its first screen, to keep the PNG
+    small) into docs/img/."""
+    if os.environ.get("SEGMENTS_UPDATE_SCREENSHOTS") == "1":
+        target = PROJECT_DIR / "docs" / "img" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        page.evaluate("window.scrollTo(0, 0)")  # the panel screenshots scrolled it
+        page.screenshot(path=str(target), full_page=full_page)
 
 
 def test_sections_of_the_coming_marts_render_in_chromium(browser, tmp_path):
@@ -214,7 +237,7 @@ def test_sections_of_the_coming_marts_render_in_chromium(browser, tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        page, problems = _load(browser, f"http://127.0.0.1:{server.server_address[1]}/")
+        page, problems = _load(browser, f"http://127.0.0.1:{server.server_address[1]}/{DETAILS}")
         plots = {plot["section"]: plot for plot in page.evaluate(PLOT_STATE_JS)}
         for key in (
             "segment_health",
@@ -228,6 +251,141 @@ def test_sections_of_the_coming_marts_render_in_chromium(browser, tmp_path):
         assert page.locator(".error-box").count() == 0
         assert problems == []
         _screenshots(page, "coming-marts")
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- the first page: KPI tiles and filters ------------------------------------------------------
+
+
+def _tiles(page: Page) -> dict[str, dict[str, str | None]]:
+    return {
+        tile.get_attribute("data-kpi"): {
+            "value": tile.get_attribute("data-value"),
+            "previous": tile.get_attribute("data-previous"),
+            "text": tile.inner_text(),
+        }
+        for tile in page.query_selector_all("#kpis .tile")
+    }
+
+
+def _revenue_bars(page: Page) -> list[tuple[str, float]]:
+    """The weekly bars in plotly's model, after checking they are all drawn on screen."""
+    bars = page.evaluate(
+        """() => { const t = document.getElementById('plot-revenue_trend')._fullData[0];
+                   return Array.from(t.x).map((x, i) => [String(x).slice(0, 10), t.y[i]]); }"""
+    )
+    drawn = page.locator("#plot-revenue_trend .barlayer .trace path").count()
+    assert drawn == len(bars) > 0
+    return [(week, revenue) for week, revenue in bars]
+
+
+def _choose(page: Page, selector: str, value: str) -> None:
+    before = page.evaluate("document.body.dataset.rendered")
+    if selector == "#filter-segment":
+        page.select_option(selector, value)
+    else:
+        page.fill(selector, value)
+        page.dispatch_event(selector, "change")
+    page.wait_for_function(f"document.body.dataset.rendered !== {before!r}")
+
+
+def test_overview_kpi_tiles_and_filters_in_chromium(browser, served, serving_file):
+    page, problems = _load(browser, served)
+    expected = expected_kpis(serving_file)
+    tiles = _tiles(page)
+    assert list(tiles) == [
+        "customers",
+        "active_buyers",
+        "revenue_90d",
+        "mean_clv",
+        "mean_churn_probability",
+    ]
+    for key, value in expected["all"].items():
+        assert float(tiles[key]["value"]) == pytest.approx(value, rel=1e-9), key
+        assert "no previous run" in tiles[key]["text"]  # one build: nothing to compare with
+    customers = int(expected["all"]["customers"])
+    assert tiles["customers"]["text"].startswith(f"Customers\n{customers:,}")
+    weeks_all = _revenue_bars(page)
+    assert sum(revenue for _week, revenue in weeks_all) == pytest.approx(
+        expected["all_revenue"], rel=1e-9
+    )
+    _screenshots(page, "overview")
+    _update_docs_screenshot(page, "dashboard.png", full_page=True)
+
+    # The segment filter: the tiles become the segment's, the revenue trend its members'.
+    segment = expected["segment_id"]
+    _choose(page, "#filter-segment", segment)
+    tiles = _tiles(page)
+    assert tiles["customers"]["text"].startswith("Members")
+    for key, value in expected["segment"].items():
+        assert float(tiles[key]["value"]) == pytest.approx(value, rel=1e-9), key
+    weeks_segment = _revenue_bars(page)
+    assert sum(revenue for _week, revenue in weeks_segment) == pytest.approx(
+        expected["segment_revenue"], rel=1e-9
+    )
+    assert page.locator("#segment_sizes .js-plotly-plot").count() == 1
+    assert page.locator("#plot-segment_sizes .barlayer .trace path").count() > 0
+    for plot in ("audience_funnel", "next_best_action"):
+        assert (
+            page.locator(f"#plot-{plot} .main-svg").count() > 0
+            or page.locator(f"#plot-{plot} .empty").count() == 1
+        )
+    assert page.locator("#plot-next_best_action .barlayer .trace path").count() > 0
+    bold = page.evaluate(
+        "() => document.getElementById('plot-segment_sizes')._fullData[0].marker.line.width"
+    )
+    assert sorted(bold)[-1] == 3 and bold.count(3) == 1  # the chosen segment's bar
+
+    # The date filter: only the weeks in range are drawn.
+    _choose(page, "#filter-from", "2026-01-01")
+    weeks_from = _revenue_bars(page)
+    assert weeks_from == [
+        (week, revenue) for week, revenue in weeks_segment if week >= "2026-01-01"
+    ]
+    assert 0 < len(weeks_from) < len(weeks_segment)
+    _choose(page, "#filter-to", "2026-06-01")
+    tiles = _tiles(page)
+    assert all(tile["value"] == "" for tile in tiles.values())  # no run on or before that day
+    assert "no run on or before 2026-06-01" in page.locator("#filter-note").inner_text()
+    assert page.locator(".error-box").count() == 0
+    assert problems == []
+    page.close()
+
+
+def test_tiles_compare_with_the_previous_run_in_chromium(browser, tmp_path):
+    """Two runs: each tile shows the change against the earlier one."""
+    path, expected = two_run_warehouse(tmp_path)
+    report = build_report(path, tmp_path / "site")
+    server = make_server(report.path.parent, "127.0.0.1", 0, lambda: None)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page, problems = _load(browser, f"http://127.0.0.1:{server.server_address[1]}/")
+        tiles = _tiles(page)
+        for key, (now, before) in expected.items():
+            assert float(tiles[key]["value"]) == pytest.approx(now), key
+            assert float(tiles[key]["previous"]) == pytest.approx(before), key
+        assert "+20 (+20.0 %) vs 2026-05-31" in tiles["customers"]["text"]
+        _choose(page, "#filter-segment", "lifecycle_active")
+        tiles = _tiles(page)
+        assert float(tiles["customers"]["value"]) == 80
+        assert "+20 (+33.3 %) vs 2026-05-31" in tiles["customers"]["text"]
+        lines = page.locator("#plot-segment_sizes .scatterlayer .trace path.js-line")
+        assert lines.count() == 2  # drawn again after the filter changed
+        sizes = page.evaluate(
+            "() => document.getElementById('plot-segment_sizes')._fullData"
+            ".map(t => [t.name, t.line.color, t.xaxis])"
+        )
+        assert len(sizes) == 2 and len({colour for _name, colour, _axis in sizes}) == 2
+        ticks = page.evaluate(
+            "() => Array.from(document.querySelectorAll('#plot-segment_sizes .xtick text'))"
+            ".map(t => t.textContent)"
+        )
+        assert ticks and all(len(tick) == 10 and tick[4] == "-" for tick in ticks), ticks
+        assert problems == []
         page.close()
     finally:
         server.shutdown()

@@ -1,4 +1,8 @@
-"""Build the dashboard: one self-contained HTML file (plotly.js inlined, nothing fetched)."""
+"""Build the dashboard: two self-contained HTML pages (plotly.js inlined, nothing fetched).
+
+index.html is the overview for marketing (segwarehouse.dashboard.overview); details.html holds
+the operations panels (publish status, runs, data-quality checks) and the analysis sections.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 from plotly.offline import get_plotlyjs
 
+from segwarehouse.dashboard.overview import OverviewData, overview_data
+from segwarehouse.dashboard.overview_page import DETAILS, render_overview
 from segwarehouse.dashboard.sections import SECTIONS, Options, Panel, Section, render_section
 from segwarehouse.dashboard.source import Warehouse
 
@@ -27,17 +33,37 @@ class Report:
     path: Path
     panels: list[Panel]
     seconds: float
+    overview: OverviewData | None = None
+
+    @property
+    def details_path(self) -> Path:
+        """The second page: operations and details."""
+        return self.path.with_name(DETAILS)
 
     @property
     def errors(self) -> list[Panel]:
         return [panel for panel in self.panels if panel.status == "error"]
 
+    @property
+    def failed(self) -> bool:
+        """A section or an overview panel failed (the pages are written all the same)."""
+        return bool(self.errors) or bool(self.overview and self.overview.errors)
+
     def summary_lines(self) -> list[str]:
         counts = pd.Series([panel.status for panel in self.panels]).value_counts()
         lines = [
-            f"wrote {self.path} in {self.seconds:.1f}s: "
+            f"wrote {self.path} and {DETAILS} in {self.seconds:.1f}s: "
             + ", ".join(f"{count} {status}" for status, count in counts.items())
         ]
+        if self.overview is not None:
+            lines += [
+                f"  overview {key}: missing: {message}"
+                for key, message in self.overview.missing.items()
+            ]
+            lines += [
+                f"  overview {key}: error: {message}"
+                for key, message in self.overview.errors.items()
+            ]
         lines += [
             f"  {panel.key}: {panel.status}: {panel.message}"
             for panel in self.panels
@@ -53,10 +79,12 @@ def build_report(
     sections: list[Section] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Report:
-    """Render every section from the warehouse (opened read-only) into out_dir/index.html.
+    """Render the overview into out_dir/index.html and every section into out_dir/details.html,
+    from the warehouse (opened read-only).
 
-    The file is written beside the target and moved into place, so a server never hands out a
-    half-written page.
+    Each file is written beside its target and moved into place, so a server never hands out
+    a half-written page; details.html is moved first, index.html (the server's staleness mark)
+    last.
     """
     options = options or Options()
     sections = SECTIONS if sections is None else sections
@@ -72,19 +100,26 @@ def build_report(
                 f" ({panel.seconds:.1f}s)"
             )
             panels.append(panel)
-    page = render_page(panels, warehouse_path)
+        overview = overview_data(warehouse)
+        say(f"dashboard: overview ({len(overview.frames)} frames, {len(overview.missing)} missing)")
+    built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / INDEX
-    staged = out_dir / f".{INDEX}.{os.getpid()}.tmp"
+    _write(out_dir / DETAILS, render_page(panels, warehouse_path, built_at))
+    index = render_overview(overview, warehouse_path, built_at, get_plotlyjs(), _CSS)
+    target = _write(out_dir / INDEX, index)
+    return Report(target, panels, time.perf_counter() - started, overview)
+
+
+def _write(target: Path, page: str) -> Path:
+    staged = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     staged.write_text(page, encoding="utf-8")
     os.replace(staged, target)
-    return Report(target, panels, time.perf_counter() - started)
+    return target
 
 
-def render_page(panels: list[Panel], warehouse_path: Path) -> str:
-    """The whole HTML document."""
-    built_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    nav = "".join(
+def render_page(panels: list[Panel], warehouse_path: Path, built_at: str) -> str:
+    """The whole second page (operations and details)."""
+    nav = '<a href="index.html">&larr; Overview</a>' + "".join(
         f'<a href="#{panel.key}" class="nav-{panel.status}">{html.escape(panel.title)}</a>'
         for panel in panels
     )
@@ -116,14 +151,15 @@ def render_panel(panel: Panel) -> str:
     elif panel.result is not None:
         if panel.message:
             parts.append(f'<p class="note">{message}</p>')
-        parts.append(
-            panel.result.figure.to_html(
-                full_html=False,
-                include_plotlyjs=False,
-                div_id=f"plot-{panel.key}",
-                config=PLOT_CONFIG,
+        if panel.result.figure is not None:
+            parts.append(
+                panel.result.figure.to_html(
+                    full_html=False,
+                    include_plotlyjs=False,
+                    div_id=f"plot-{panel.key}",
+                    config=PLOT_CONFIG,
+                )
             )
-        )
         if panel.result.table is not None:
             parts.append(_table(panel.result.table))
     parts.append("</section>")
@@ -169,13 +205,13 @@ _PAGE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
-<title>Segment health dashboard</title>
+<title>Customer segments: operations and details</title>
 <style>{css}</style>
 <script type="text/javascript">{plotly_js}</script>
 </head>
 <body>
 <header>
-<h1>Segment health dashboard</h1>
+<h1>Customer segments: operations and details</h1>
 <p>built {built_at} from <code>{warehouse}</code> (read-only)</p>
 </header>
 <nav>{nav}</nav>

@@ -9,10 +9,12 @@ nothing until the mart appears, and adding one is a query, a figure and a decora
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -59,7 +61,7 @@ class Options:
 class Result:
     """What a section function returns: the figure, the rows behind it, an optional table."""
 
-    figure: go.Figure
+    figure: go.Figure | None
     data: pd.DataFrame
     table: pd.DataFrame | None = None
     note: str | None = None
@@ -156,6 +158,90 @@ def _layout(figure: go.Figure, height: int = 420, **kwargs: object) -> go.Figure
 
 
 # --- the run -------------------------------------------------------------------------------
+
+# Statuses of a refresh attempt that published nothing (segwarehouse.publish / freshness).
+FAILED_STATUSES = ("failed_audit", "error", "refused", "stale", "locked")
+
+
+def run_log_path(warehouse_path: Path) -> Path:
+    """`<serving>.runs.jsonl`: every refresh attempt, written beside the serving file."""
+    return warehouse_path.with_name(warehouse_path.name + ".runs.jsonl")
+
+
+def read_run_log(path: Path) -> pd.DataFrame:
+    """The attempts of the run log (unreadable lines are skipped and counted in `bad_lines`)."""
+    records, bad = [], 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    frame = pd.DataFrame(records)
+    frame.attrs["bad_lines"] = bad
+    return frame
+
+
+@section(
+    "publish_status",
+    "Last successful publish and last failure",
+    "The latest run in the serving file's audit.publish_runs, and the latest refresh attempt "
+    "that published nothing (audit failed, stale source, refused, locked, error) from the run "
+    "log written beside the serving file (<serving>.runs.jsonl).",
+    (),
+)
+def publish_status(warehouse: Warehouse, _options: Options) -> Result:
+    rows = []
+    if warehouse.has("audit.publish_runs"):
+        published = warehouse.frame(
+            "select finished_at, run_id, as_of_date, checks_passed, checks_failed "
+            "from audit.publish_runs order by finished_at desc limit 1"
+        )
+        for run in published.itertuples():
+            rows.append(
+                {
+                    "what": "last successful publish",
+                    "finished_at": run.finished_at,
+                    "run_id": run.run_id,
+                    "status": "published",
+                    "detail": f"as of {run.as_of_date or 'today'}, {run.checks_passed} checks "
+                    f"passed, {run.checks_failed} failed",
+                }
+            )
+    log = run_log_path(warehouse.path)
+    notes = []
+    if not log.is_file():
+        notes.append(f"no run log {log.name} beside the serving file: failures unknown")
+    else:
+        attempts = read_run_log(log)
+        if attempts.attrs["bad_lines"]:
+            notes.append(f"{attempts.attrs['bad_lines']} unreadable line(s) in {log.name}")
+        failed = (
+            attempts[attempts["status"].isin(FAILED_STATUSES)]
+            if "status" in attempts
+            else attempts.iloc[0:0]
+        )
+        if failed.empty:
+            notes.append(f"no failed refresh in {log.name}")
+        else:
+            last = failed.sort_values("finished_at").iloc[-1]
+            failures = last.get("failures") or []
+            rows.append(
+                {
+                    "what": "last failure",
+                    "finished_at": last.get("finished_at"),
+                    "run_id": last.get("run_id"),
+                    "status": last.get("status"),
+                    "detail": "; ".join(str(item) for item in failures[:3])
+                    + (f" (+{len(failures) - 3} more)" if len(failures) > 3 else ""),
+                }
+            )
+    if not rows:
+        raise NoRows("no published run and no failed attempt recorded")
+    frame = pd.DataFrame(rows)
+    return Result(None, frame, frame, "; ".join(notes) or None)
 
 
 @section(
@@ -736,8 +822,9 @@ def churn_risk(warehouse: Warehouse, options: Options) -> Result:
 @section(
     "campaign_lift",
     "Campaign lift",
-    "Treatment minus control per campaign and metric (marts.campaign_lift), with the "
-    "confidence interval; hover for the values and the p-value.",
+    "Treatment minus control per campaign (marts.campaign_lift), with the confidence "
+    "interval: conversion rate and revenue per member on separate axes; hover for the "
+    "values and the p-value.",
     ("marts.campaign_lift",),
 )
 def campaign_lift(warehouse: Warehouse, _options: Options) -> Result:
@@ -778,26 +865,37 @@ def campaign_lift(warehouse: Warehouse, _options: Options) -> Result:
         ),
         "marts.campaign_lift",
     )
-    labels = frame["campaign_id"].astype(str) + " · " + frame["metric"].astype(str)
-    figure = go.Figure(
-        go.Scatter(
-            x=frame["absolute_lift"],
-            y=labels,
-            mode="markers",
-            marker={"size": 10, "color": "#4c78a8"},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": (frame["ci_high"] - frame["absolute_lift"]).tolist(),
-                "arrayminus": (frame["absolute_lift"] - frame["ci_low"]).tolist(),
-            },
-            customdata=frame[["treatment_value", "control_value", "p_value"]],
-            hovertemplate="%{y}: lift %{x:.4f}<br>treatment %{customdata[0]:.4f}, control "
-            "%{customdata[1]:.4f}<br>p = %{customdata[2]:.4f}<extra></extra>",
-            name="absolute lift",
+    # Conversion lift (~0.02) and revenue lift (~2) differ by two orders of magnitude: one
+    # x axis each, so neither interval is squashed to a dot.
+    metrics = ("conversion rate", "revenue per member")
+    figure = make_subplots(rows=1, cols=2, subplot_titles=metrics, horizontal_spacing=0.14)
+    for column, metric in enumerate(metrics, start=1):
+        rows = frame[frame["metric"] == metric]
+        if rows.empty:
+            continue
+        figure.add_trace(
+            go.Scatter(
+                x=rows["absolute_lift"],
+                y=rows["campaign_id"].astype(str),
+                mode="markers",
+                marker={"size": 10, "color": "#4c78a8"},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (rows["ci_high"] - rows["absolute_lift"]).tolist(),
+                    "arrayminus": (rows["absolute_lift"] - rows["ci_low"]).tolist(),
+                },
+                customdata=rows[["treatment_value", "control_value", "p_value"]],
+                hovertemplate="%{y}: lift %{x:.4f}<br>treatment %{customdata[0]:.4f}, "
+                "control %{customdata[1]:.4f}<br>p = %{customdata[2]:.4f}<extra></extra>",
+                name=metric,
+            ),
+            row=1,
+            col=column,
         )
-    )
-    figure.add_vline(x=0, line_dash="dot", line_color="#888")
-    _layout(figure, 140 + 30 * len(frame), xaxis_title="absolute lift (treatment - control)")
+        figure.add_vline(x=0, line_dash="dot", line_color="#888", row=1, col=column)
+    campaigns = frame["campaign_id"].nunique()
+    _layout(figure, 160 + 40 * campaigns, showlegend=False)
+    figure.update_xaxes(title_text="absolute lift (treatment - control)")
     figure.update_yaxes(type="category", autorange="reversed")
     return Result(figure, frame, frame)

@@ -13,6 +13,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from segwarehouse.dashboard.overview_page import DETAILS
 from segwarehouse.dashboard.report import INDEX
 
 
@@ -24,7 +25,7 @@ class DashboardHandler(SimpleHTTPRequestHandler):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] in {"/", f"/{INDEX}"}:
+        if self.path.split("?", 1)[0] in {"/", f"/{INDEX}", f"/{DETAILS}"}:
             try:
                 self._refresh()
             except Exception as error:  # keep serving the last good page
