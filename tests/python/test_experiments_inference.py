@@ -166,6 +166,10 @@ def test_compare_means_bootstraps_only_skewed_small_arms() -> None:
     rng = np.random.default_rng(0)
     normal = compare_means(rng.normal(5, 1, 300), rng.normal(5, 1, 40), 2.0, 1000, 999, seed=1)
     assert normal.method == "welch"
+    # A holdout where nobody bought: no revenue test rather than a spuriously certain one.
+    flat = compare_means(treated, np.zeros(28), 2.0, 1000, 999, seed=1)
+    assert flat.method == "none" and math.isnan(flat.p_value)
+    assert flat.mean_control == 0 and flat.mean_treatment == pytest.approx(treated.mean())
 
 
 def test_benjamini_hochberg_matches_scipy_and_fcr_intervals_agree() -> None:

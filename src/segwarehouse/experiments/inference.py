@@ -313,7 +313,15 @@ def compare_means(
     seed: int,
 ) -> MeanComparison:
     """Bootstrap when an arm is skewed beyond skew_threshold and the smaller arm holds at most
-    bootstrap_max_members (the central limit theorem covers larger arms); Welch otherwise."""
+    bootstrap_max_members (the central limit theorem covers larger arms); Welch otherwise.
+
+    No test (method 'none') when an arm has no variation at all: a holdout of 28 with no
+    buyer says little about its mean, yet both tests would take that mean as exact.
+    """
+    if any(len(values) > 1 and float(np.ptp(values)) == 0 for values in (treatment, control)):
+        # An arm without variation (a holdout where nobody bought): both Welch and the
+        # bootstrap would treat its mean as known exactly, and call tiny differences certain.
+        return MeanComparison("none", _mean(treatment), _mean(control), NAN)
     skews = [sample_skewness(treatment), sample_skewness(control)]
     skewed = any(_finite(skew) and abs(skew) > skew_threshold for skew in skews)
     if skewed and min(len(treatment), len(control)) <= bootstrap_max_members:
