@@ -25,7 +25,7 @@ from segwarehouse.experiments.results import (
 
 FIRST, SECOND = "2026-06-15", "2026-06-30"
 MODELS = "experiment_assignment_log experiment_assignments experiment_member_outcomes"
-SELECT = ("--select", "+experiment_results")
+SELECT = ("--select", "+experiment_results +experiment_assignments")
 ALPHA = 0.05
 
 
@@ -56,8 +56,14 @@ def two_runs(
     before = _arms_by_node(workspace)
     second = workspace.dbt("run", *SELECT, dbt_vars={**BUILD_VARS, "as_of_date": SECOND})
     assert second.returncode == 0, second.output
+    # cautious: only the tests whose parents are all built here (not the export tests).
     tested = workspace.dbt(
-        "test", "--select", f"{MODELS} experiment_results", dbt_vars={**BUILD_VARS}
+        "test",
+        "--select",
+        f"{MODELS} experiment_results",
+        "--indirect-selection",
+        "cautious",
+        dbt_vars={**BUILD_VARS},
     )
     assert tested.returncode == 0, tested.output
     return workspace, before
@@ -192,8 +198,18 @@ def test_experiment_results_match_pandas_and_scipy(
         else:
             interval = newcombe_interval(k_t, n_t, k_c, n_c, ALPHA)
             assert (row["conversion_ci_low"], row["conversion_ci_high"]) == pytest.approx(interval)
-        orders = stats.ttest_ind(treated["orders"], control["orders"], equal_var=False)
-        assert row["orders_p_value"] == pytest.approx(orders.pvalue, rel=1e-6)
+        for metric in ("revenue", "orders"):
+            values_t, values_c = treated[metric].astype(float), control[metric].astype(float)
+            if values_c.nunique() == 1 or values_t.nunique() == 1:
+                # No variation in an arm (a holdout where nobody bought): no test.
+                assert row[f"{metric}_test"] == "none" and pd.isna(row[f"{metric}_p_value"])
+            elif row[f"{metric}_test"] == "welch":
+                welch = stats.ttest_ind(values_t, values_c, equal_var=False)
+                assert row[f"{metric}_p_value"] == pytest.approx(welch.pvalue, rel=1e-6)
+            else:
+                assert row[f"{metric}_test"] == "bootstrap"
+            lift = values_t.mean() - values_c.mean()
+            assert row[f"{metric}_lift_abs"] == pytest.approx(lift)
         for metric in ("conversion", "revenue", "orders"):
             if pd.isna(row[f"{metric}_p_value"]):
                 continue

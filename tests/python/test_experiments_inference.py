@@ -86,7 +86,7 @@ def _random_tables(count: int) -> list[tuple[int, int, int, int]]:
 @pytest.mark.parametrize("alpha", [0.01, 0.05, 0.2])
 def test_proportion_interval_excludes_zero_exactly_when_p_is_below_alpha(alpha: float) -> None:
     disagreements = []
-    for table in _random_tables(150):
+    for table in _random_tables(60):
         result = compare_proportions(*table)
         low, high = result.interval(alpha)
         if (low > 0 or high < 0) != (result.p_value < alpha):

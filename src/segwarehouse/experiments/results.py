@@ -4,10 +4,10 @@ The dbt Python model `experiment_results` is a thin wrapper around `experiment_r
 It reads experiment_member_outcomes (one row per experiment and member: arm, orders and
 revenue in the days after assignment) and compares treatment with control per experiment
 (each experiment targets one segment, so a row is also that segment's result):
-conversion (any completed order) with `compare_proportions`, revenue per member with
-`compare_means` (bootstrap where skewed and small, Welch otherwise), orders per member with
-Welch. p-values and intervals agree by construction; Benjamini-Hochberg runs across the
-experiments of the run per metric, with false-coverage-rate intervals that agree with it.
+conversion (any completed order) with `compare_proportions`, revenue and orders per member
+with `compare_means` (bootstrap where skewed and small, Welch otherwise, no test when an arm
+shows no variation). p-values and intervals agree by construction; Benjamini-Hochberg runs
+across the experiments of the run per metric, with false-coverage-rate intervals that agree.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from segwarehouse.experiments.inference import (
     compare_proportions,
     conversion_minimum_detectable_effect,
     mean_minimum_detectable_effect,
-    welch_from_aggregates,
 )
 from segwarehouse.experiments.stats import relative_lift
 
@@ -131,18 +130,6 @@ def _values(members: pd.DataFrame, arm: str, column: str) -> np.ndarray:
     return members.loc[members["arm"] == arm, column].astype(float).to_numpy()
 
 
-def _welch(treated: np.ndarray, control: np.ndarray) -> Comparison:
-    def var(values: np.ndarray) -> float:
-        return float(np.var(values, ddof=1)) if len(values) > 1 else math.nan
-
-    def mean(values: np.ndarray) -> float:
-        return float(np.mean(values)) if len(values) else math.nan
-
-    return welch_from_aggregates(
-        len(treated), mean(treated), var(treated), len(control), mean(control), var(control)
-    )
-
-
 def _pooled_sd(treated: np.ndarray, control: np.ndarray) -> float:
     parts = [values for values in (treated, control) if len(values) > 1]
     degrees = sum(len(values) - 1 for values in parts)
@@ -193,7 +180,14 @@ def _experiment_row(members: pd.DataFrame, settings: ResultSettings) -> dict[str
         settings.bootstrap_resamples,
         settings.bootstrap_seed,
     )
-    orders = _welch(orders_t, orders_c)
+    orders = compare_means(
+        orders_t,
+        orders_c,
+        settings.skew_threshold,
+        settings.bootstrap_max_members,
+        settings.bootstrap_resamples,
+        settings.bootstrap_seed,
+    )
     alpha, power = settings.alpha, settings.power
     return {
         "experiment_id": first["experiment_id"],
