@@ -107,6 +107,10 @@ def assert_lift_matches(lift: pd.DataFrame, members: pd.DataFrame) -> None:
             excludes_zero == (row["conversion_p_value"] < ALPHA) == row["is_conversion_significant"]
         )
 
+        if treated["revenue"].nunique() <= 1 or control["revenue"].nunique() <= 1:
+            # An arm without variation (no buyer in the holdout): no revenue test.
+            assert pd.isna(row["revenue_p_value"]) and pd.isna(row["revenue_lift_ci_low"])
+            continue
         welch = stats.ttest_ind(treated["revenue"], control["revenue"], equal_var=False)
         assert row["revenue_t_statistic"] == pytest.approx(welch.statistic, rel=1e-6)
         assert row["revenue_p_value"] == pytest.approx(welch.pvalue, rel=1e-6, abs=1e-12)
@@ -319,6 +323,15 @@ def test_sample_adequacy_needs_both_arms_at_both_minimums() -> None:
         arm("treatment", 100_000, 3000, 2.0, 100.0), arm("control", 3800, 76, 1.5, 100.0)
     )
     assert lopsided["is_sample_adequate"] is False
+
+
+def test_a_holdout_without_buyers_gets_no_revenue_test() -> None:
+    # The demo shape: 24 treated buyers, none of 62 held out. Welch took the control's mean as
+    # exact and said p = 0.0002; a holdout that size says little about its revenue.
+    row = lift_row(arm("treatment", 525, 24, 3.9, 250.0), arm("control", 62, 0, 0.0, 0.0))
+    assert row["revenue_p_value"] is None and row["is_revenue_significant"] is None
+    assert row["revenue_lift_abs"] == pytest.approx(3.9)
+    assert row["conversion_test"] == "fisher_exact+newcombe"  # conversion still compared
 
 
 def test_revenue_statistics_from_aggregates_match_scipy() -> None:

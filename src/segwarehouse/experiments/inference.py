@@ -224,16 +224,18 @@ def welch_from_aggregates(
 ) -> MeanComparison:
     """Welch's t-test from n, mean and sample variance (ddof 1) per arm (scipy, from stats).
 
-    Fewer than two members in an arm, or no variance at all, gives method 'none' and NaN.
+    Fewer than two members in an arm, or an arm without any variation (variance 0: a holdout
+    where nobody bought), gives method 'none' and NaN: the test would take that arm's mean as
+    known exactly and call small differences certain.
     """
     mean_t = mean_t if n_t > 0 else NAN
     mean_c = mean_c if n_c > 0 else NAN
     if n_t < 2 or n_c < 2 or not _finite(variance_t, variance_c, mean_t, mean_c):
         return MeanComparison("none", mean_t, mean_c, NAN)
+    if variance_t == 0 or variance_c == 0:
+        return MeanComparison("none", mean_t, mean_c, NAN)
     share_t, share_c = variance_t / n_t, variance_c / n_c
     se = math.sqrt(share_t + share_c)
-    if se == 0:
-        return MeanComparison("none", mean_t, mean_c, NAN)
     result = stats.ttest_ind_from_stats(
         mean_t, math.sqrt(variance_t), n_t, mean_c, math.sqrt(variance_c), n_c, equal_var=False
     )
