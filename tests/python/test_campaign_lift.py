@@ -14,11 +14,14 @@ import yaml
 from scipy import stats
 
 from conftest import BUILD_VARS, PROJECT_DIR, Workspace, customer_keys, frame, make_workspace
+from segwarehouse.experiments.inference import min_expected_count, newcombe_interval
 from segwarehouse.experiments.lift import LIFT_SCHEMA, LiftSettings, campaign_lift_frame
+from segwarehouse.experiments.stats import two_proportion_ztest
 from segwarehouse.generator.marketing import BASELINE_CONVERSION, treatment_conversion_rate
 
 WINDOW_DAYS = 14
 ALPHA = 0.05
+SIDES = ("less", "greater")
 LIFT_YAML = PROJECT_DIR / "python_models" / "marts" / "campaigns" / "_campaigns__python_models.yml"
 
 
@@ -85,23 +88,56 @@ def assert_lift_matches(lift: pd.DataFrame, members: pd.DataFrame) -> None:
         assert float(row["revenue_treatment"]) == pytest.approx(treated["revenue"].sum())
         assert row["revenue_per_member_control"] == pytest.approx(control["revenue"].mean())
 
-        table = [
-            [treated["converted"].sum(), (~treated["converted"]).sum()],
-            [control["converted"].sum(), (~control["converted"]).sum()],
-        ]
-        if table[0][0] + table[1][0] > 0:  # a 2x2 table with a zero margin has no test
-            _, chi2_p, _, _ = stats.chi2_contingency(table, correction=False)
-            assert row["conversion_p_value"] == pytest.approx(chi2_p, rel=1e-9)
+        k_t, k_c = int(treated["converted"].sum()), int(control["converted"].sum())
+        interval = newcombe_interval(k_t, len(treated), k_c, len(control), ALPHA)
+        if row["conversion_test"] == "newcombe":
+            assert min_expected_count(k_t, len(treated), k_c, len(control)) >= 5
+            assert (row["conversion_lift_ci_low"], row["conversion_lift_ci_high"]) == (
+                pytest.approx(interval)
+            )
         else:
-            assert pd.isna(row["conversion_p_value"])
+            # Small counts: Fisher's exact test (scipy, central two-sided) decides.
+            table = [[k_t, len(treated) - k_t], [k_c, len(control) - k_c]]
+            one_sided = [stats.fisher_exact(table, alternative=side).pvalue for side in SIDES]
+            fisher = min(1.0, 2 * min(one_sided))
+            assert row["conversion_fisher_p_value"] == pytest.approx(fisher)
+            assert row["conversion_p_value"] >= fisher
+        excludes_zero = row["conversion_lift_ci_low"] > 0 or row["conversion_lift_ci_high"] < 0
+        assert (
+            excludes_zero == (row["conversion_p_value"] < ALPHA) == row["is_conversion_significant"]
+        )
 
+        if treated["revenue"].nunique() <= 1 or control["revenue"].nunique() <= 1:
+            # An arm without variation (no buyer in the holdout): no revenue test.
+            assert pd.isna(row["revenue_p_value"]) and pd.isna(row["revenue_lift_ci_low"])
+            continue
         welch = stats.ttest_ind(treated["revenue"], control["revenue"], equal_var=False)
         assert row["revenue_t_statistic"] == pytest.approx(welch.statistic, rel=1e-6)
         assert row["revenue_p_value"] == pytest.approx(welch.pvalue, rel=1e-6, abs=1e-12)
-        interval = welch.confidence_interval(1 - ALPHA)
-        assert row["revenue_lift_ci_low"] == pytest.approx(interval.low, rel=1e-6)
-        assert row["revenue_lift_ci_high"] == pytest.approx(interval.high, rel=1e-6)
+        welch_ci = welch.confidence_interval(1 - ALPHA)
+        assert row["revenue_lift_ci_low"] == pytest.approx(welch_ci.low, rel=1e-6)
+        assert row["revenue_lift_ci_high"] == pytest.approx(welch_ci.high, rel=1e-6)
         assert row["is_revenue_significant"] == (welch.pvalue < ALPHA)
+    assert_adjusted_across_campaigns(lift)
+
+
+def assert_adjusted_across_campaigns(lift: pd.DataFrame) -> None:
+    """BH over the campaigns of the run (scipy), and adjusted intervals that agree with it."""
+    for metric in ("conversion", "revenue"):
+        tested = lift[lift[f"{metric}_p_value"].notna()]
+        if tested.empty:
+            continue
+        expected = stats.false_discovery_control(tested[f"{metric}_p_value"].astype(float))
+        assert list(tested[f"{metric}_p_value_adjusted"]) == pytest.approx(list(expected))
+        for _, row in tested.iterrows():
+            low, high = (
+                row[f"{metric}_lift_ci_adjusted_low"],
+                row[f"{metric}_lift_ci_adjusted_high"],
+            )
+            assert (low > 0 or high < 0) == row[f"is_{metric}_significant_adjusted"]
+            assert row[f"is_{metric}_significant_adjusted"] == (
+                row[f"{metric}_p_value_adjusted"] <= ALPHA
+            )
 
 
 def test_campaign_lift_matches_pandas_and_scipy_from_staged_events(built: Workspace) -> None:
@@ -231,12 +267,42 @@ def test_an_empty_control_arm_gives_nulls_and_an_inadequate_sample() -> None:
     assert lift_row(arm("treatment", 1000, 40, 2.0, 96.0)) == row
 
 
-def test_no_conversions_anywhere_gives_no_test() -> None:
+def test_no_conversions_anywhere_gives_no_evidence_and_no_revenue_test() -> None:
     row = lift_row(arm("treatment", 500, 0, 0.0, 0.0), arm("control", 50, 0, 0.0, 0.0))
     assert row["conversion_lift_abs"] == 0
-    for column in ("conversion_lift_rel", "conversion_p_value", "revenue_p_value"):
+    # Fisher's exact test of a table with no conversions: p = 1, interval around 0.
+    assert row["conversion_p_value"] == 1.0 and row["is_conversion_significant"] is False
+    assert row["conversion_lift_ci_low"] < 0 < row["conversion_lift_ci_high"]
+    for column in ("conversion_lift_rel", "revenue_p_value"):
         assert row[column] is None, column
     assert row["is_sample_adequate"] is False
+
+
+def test_the_interval_no_longer_contradicts_the_p_value_on_a_small_holdout() -> None:
+    # The demo shape: 1 conversion in a holdout of 55. The old Wald interval excluded 0 while
+    # the pooled z-test gave p = 0.096 (Fisher: 0.108).
+    old = two_proportion_ztest(40, 500, 1, 55, ALPHA)
+    assert old.ci_low > 0 and old.p_value > ALPHA
+    row = lift_row(arm("treatment", 500, 40, 2.0, 90.0), arm("control", 55, 1, 0.5, 10.0))
+    assert row["conversion_test"] == "fisher_exact+newcombe"
+    assert row["conversion_p_value"] > ALPHA and row["is_conversion_significant"] is False
+    assert row["conversion_lift_ci_low"] < 0 < row["conversion_lift_ci_high"]
+
+
+def test_benjamini_hochberg_across_campaigns() -> None:
+    arms = []
+    for index, (k_t, k_c) in enumerate([(60, 2), (45, 3), (35, 4), (30, 5)]):
+        for variant, members, conversions in (("treatment", 600, k_t), ("control", 120, k_c)):
+            arms.append(
+                {**arm(variant, members, conversions, 1.0, 4.0), "campaign_id": f"k{index}"}
+            )
+    lift = campaign_lift_frame(pd.DataFrame(arms), SETTINGS)
+    assert_adjusted_across_campaigns(lift)
+    assert (lift["conversion_p_value_adjusted"] >= lift["conversion_p_value"]).all()
+    # One campaign passes unadjusted and fails after adjustment: the adjusted interval says so.
+    assert (
+        lift["is_conversion_significant"].sum() > lift["is_conversion_significant_adjusted"].sum()
+    )
 
 
 def test_sample_adequacy_needs_both_arms_at_both_minimums() -> None:
@@ -257,6 +323,15 @@ def test_sample_adequacy_needs_both_arms_at_both_minimums() -> None:
         arm("treatment", 100_000, 3000, 2.0, 100.0), arm("control", 3800, 76, 1.5, 100.0)
     )
     assert lopsided["is_sample_adequate"] is False
+
+
+def test_a_holdout_without_buyers_gets_no_revenue_test() -> None:
+    # The demo shape: 24 treated buyers, none of 62 held out. Welch took the control's mean as
+    # exact and said p = 0.0002; a holdout that size says little about its revenue.
+    row = lift_row(arm("treatment", 525, 24, 3.9, 250.0), arm("control", 62, 0, 0.0, 0.0))
+    assert row["revenue_p_value"] is None and row["is_revenue_significant"] is None
+    assert row["revenue_lift_abs"] == pytest.approx(3.9)
+    assert row["conversion_test"] == "fisher_exact+newcombe"  # conversion still compared
 
 
 def test_revenue_statistics_from_aggregates_match_scipy() -> None:

@@ -18,6 +18,7 @@
 -- depends_on: {{ ref('cluster_profiles') }}
 -- depends_on: {{ ref('lookalike_scores') }}
 -- depends_on: {{ ref('campaign_lift') }}
+-- depends_on: {{ ref('experiment_results') }}
 
 with
 

@@ -1,7 +1,8 @@
 """Treatment vs control lift of every campaign: conversion and revenue per member, tested.
 
 Thin dbt model: campaign_arm_summary has aggregated members to one row per campaign and arm;
-the statistics (two-proportion z-test, Welch's t-test, intervals, sample-size adequacy) live
+the statistics (Newcombe / Fisher for conversion, Welch for revenue, intervals that agree with
+their p-values, Benjamini-Hochberg, sample-size adequacy) live
 in segwarehouse.experiments, with their tests against scipy.
 """
 

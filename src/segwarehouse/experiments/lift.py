@@ -13,12 +13,21 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from segwarehouse.experiments.inference import (
+    Comparison,
+    MeanComparison,
+    ProportionComparison,
+    benjamini_hochberg,
+    compare_proportions,
+    conversion_minimum_detectable_effect,
+    mean_minimum_detectable_effect,
+    welch_from_aggregates,
+)
 from segwarehouse.experiments.stats import (
     min_n_per_arm_means,
     min_n_per_arm_proportions,
     pooled_standard_deviation,
-    two_proportion_ztest,
-    welch_ttest,
+    relative_lift,
 )
 
 TREATMENT = "treatment"
@@ -46,8 +55,12 @@ LIFT_SCHEMA: dict[str, str] = {
     "conversion_lift_rel": "double",
     "conversion_lift_ci_low": "double",
     "conversion_lift_ci_high": "double",
-    "conversion_z_statistic": "double",
+    "conversion_test": "varchar",
     "conversion_p_value": "double",
+    "conversion_fisher_p_value": "double",
+    "conversion_p_value_adjusted": "double",
+    "conversion_lift_ci_adjusted_low": "double",
+    "conversion_lift_ci_adjusted_high": "double",
     "revenue_treatment": "decimal(18, 2)",
     "revenue_control": "decimal(18, 2)",
     "revenue_per_member_treatment": "double",
@@ -59,13 +72,22 @@ LIFT_SCHEMA: dict[str, str] = {
     "revenue_t_statistic": "double",
     "revenue_degrees_of_freedom": "double",
     "revenue_p_value": "double",
+    "revenue_p_value_adjusted": "double",
+    "revenue_lift_ci_adjusted_low": "double",
+    "revenue_lift_ci_adjusted_high": "double",
+    "conversion_min_detectable_effect": "double",
+    "revenue_min_detectable_effect": "double",
     "min_members_per_arm_conversion": "bigint",
     "min_members_per_arm_revenue": "bigint",
     "alpha": "double",
+    "alpha_adjusted_conversion": "double",
+    "alpha_adjusted_revenue": "double",
     "power": "double",
     "attribution_window_days": "integer",
     "is_conversion_significant": "boolean",
     "is_revenue_significant": "boolean",
+    "is_conversion_significant_adjusted": "boolean",
+    "is_revenue_significant_adjusted": "boolean",
     "is_sample_adequate": "boolean",
     "is_window_complete": "boolean",
     "first_assigned_at": "timestamp",
@@ -132,21 +154,19 @@ def _count(value: float) -> int | None:
 def _campaign_row(rows: pd.DataFrame, settings: LiftSettings) -> dict[str, object]:
     treated, control = _arm(rows, TREATMENT), _arm(rows, CONTROL)
     first = rows.iloc[0]
-    conversion = two_proportion_ztest(
-        treated["conversions"],
-        treated["members"],
-        control["conversions"],
-        control["members"],
-        settings.alpha,
+    conversion = compare_proportions(
+        treated["conversions"], treated["members"], control["conversions"], control["members"]
     )
-    revenue = welch_ttest(
+    revenue = welch_from_aggregates(
         treated["members"],
         treated["mean"],
         treated["var"],
         control["members"],
         control["mean"],
         control["var"],
-        settings.alpha,
+    )
+    sd = pooled_standard_deviation(
+        treated["members"], treated["var"], control["members"], control["var"]
     )
     # Adequacy from the observed baseline (control rate, pooled sd), never the observed effect.
     min_conversion = min_n_per_arm_proportions(
@@ -156,12 +176,7 @@ def _campaign_row(rows: pd.DataFrame, settings: LiftSettings) -> dict[str, objec
         settings.power,
     )
     min_revenue = min_n_per_arm_means(
-        pooled_standard_deviation(
-            treated["members"], treated["var"], control["members"], control["var"]
-        ),
-        settings.min_detectable_effect_revenue,
-        settings.alpha,
-        settings.power,
+        sd, settings.min_detectable_effect_revenue, settings.alpha, settings.power
     )
     smallest_arm = min(treated["members"], control["members"])
     adequate = (
@@ -178,38 +193,86 @@ def _campaign_row(rows: pd.DataFrame, settings: LiftSettings) -> dict[str, objec
         "members_in_both_arms": int(first["members_in_both_arms"]),
         "conversions_treatment": treated["conversions"],
         "conversions_control": control["conversions"],
-        "conversion_rate_treatment": conversion.rate_treatment,
-        "conversion_rate_control": conversion.rate_control,
-        "conversion_lift_abs": conversion.lift_abs,
-        "conversion_lift_rel": conversion.lift_rel,
-        "conversion_lift_ci_low": conversion.ci_low,
-        "conversion_lift_ci_high": conversion.ci_high,
-        "conversion_z_statistic": conversion.z_statistic,
-        "conversion_p_value": conversion.p_value,
+        **_conversion_columns(conversion, settings.alpha),
         "revenue_treatment": treated["revenue"],
         "revenue_control": control["revenue"],
-        "revenue_per_member_treatment": revenue.mean_treatment,
-        "revenue_per_member_control": revenue.mean_control,
-        "revenue_lift_abs": revenue.lift_abs,
-        "revenue_lift_rel": revenue.lift_rel,
-        "revenue_lift_ci_low": revenue.ci_low,
-        "revenue_lift_ci_high": revenue.ci_high,
-        "revenue_t_statistic": revenue.t_statistic,
-        "revenue_degrees_of_freedom": revenue.degrees_of_freedom,
-        "revenue_p_value": revenue.p_value,
+        **_revenue_columns(revenue, settings.alpha),
+        "conversion_min_detectable_effect": conversion_minimum_detectable_effect(
+            conversion.rate_control,
+            treated["members"],
+            control["members"],
+            settings.alpha,
+            settings.power,
+        ),
+        "revenue_min_detectable_effect": mean_minimum_detectable_effect(
+            sd, treated["members"], control["members"], settings.alpha, settings.power
+        ),
         "min_members_per_arm_conversion": _count(min_conversion),
         "min_members_per_arm_revenue": _count(min_revenue),
         "alpha": settings.alpha,
         "power": settings.power,
         "attribution_window_days": settings.attribution_window_days,
-        "is_conversion_significant": _below(conversion.p_value, settings.alpha),
-        "is_revenue_significant": _below(revenue.p_value, settings.alpha),
         "is_sample_adequate": adequate,
         "is_window_complete": bool(rows["is_window_complete"].all()),
         "first_assigned_at": rows["first_assigned_at"].min(),
         "last_assigned_at": rows["last_assigned_at"].max(),
         "as_of_date": first["as_of_date"],
+        "_conversion": conversion,
+        "_revenue": revenue,
     }
+
+
+def _conversion_columns(result: ProportionComparison, alpha: float) -> dict[str, object]:
+    low, high = result.interval(alpha)
+    return {
+        "conversion_rate_treatment": result.rate_treatment,
+        "conversion_rate_control": result.rate_control,
+        "conversion_lift_abs": result.lift_abs,
+        "conversion_lift_rel": relative_lift(result.rate_treatment, result.rate_control),
+        "conversion_lift_ci_low": low,
+        "conversion_lift_ci_high": high,
+        "conversion_test": result.method,
+        "conversion_p_value": result.p_value,
+        "conversion_fisher_p_value": result.fisher_p_value,
+        "is_conversion_significant": _below(result.p_value, alpha),
+    }
+
+
+def _revenue_columns(result: MeanComparison, alpha: float) -> dict[str, object]:
+    low, high = result.interval(alpha)
+    return {
+        "revenue_per_member_treatment": result.mean_treatment,
+        "revenue_per_member_control": result.mean_control,
+        "revenue_lift_abs": result.lift_abs,
+        "revenue_lift_rel": relative_lift(result.mean_treatment, result.mean_control),
+        "revenue_lift_ci_low": low,
+        "revenue_lift_ci_high": high,
+        "revenue_t_statistic": result.t_statistic,
+        "revenue_degrees_of_freedom": result.degrees_of_freedom,
+        "revenue_p_value": result.p_value,
+        "is_revenue_significant": _below(result.p_value, alpha),
+    }
+
+
+def adjust_family(rows: list[dict[str, object]], metric: str, alpha: float) -> None:
+    """Benjamini-Hochberg across the rows (one family per metric) and the matching
+    false-coverage-rate intervals, written into the rows in place.
+
+    Reads each row's `_<metric>` comparison; sets `<metric>_p_value_adjusted`,
+    `<metric>_lift_ci_adjusted_low/high`, `alpha_adjusted_<metric>` and
+    `is_<metric>_significant_adjusted` (the interval excludes 0 exactly for the rejections).
+    """
+    comparisons: list[Comparison] = [row[f"_{metric}"] for row in rows]  # type: ignore[misc]
+    family = benjamini_hochberg([item.p_value for item in comparisons], alpha)
+    for row, item, q, flag in zip(
+        rows, comparisons, family.adjusted_p_values, family.rejected, strict=True
+    ):
+        low, high = item.interval(family.interval_alpha)
+        row[f"{metric}_p_value_adjusted"] = q
+        row[f"{metric}_lift_ci_adjusted_low"] = low
+        row[f"{metric}_lift_ci_adjusted_high"] = high
+        row[f"alpha_adjusted_{metric}"] = family.interval_alpha
+        row[f"is_{metric}_significant_adjusted"] = flag
 
 
 def campaign_lift_frame(arms: pd.DataFrame, settings: LiftSettings) -> pd.DataFrame:
@@ -220,6 +283,8 @@ def campaign_lift_frame(arms: pd.DataFrame, settings: LiftSettings) -> pd.DataFr
         _campaign_row(campaign_rows, settings)
         for _, campaign_rows in arms.groupby("campaign_id", sort=True)
     ]
+    for metric in ("conversion", "revenue"):
+        adjust_family(rows, metric, settings.alpha)
     frame = pd.DataFrame(rows, columns=list(LIFT_SCHEMA))
     # NaN (undefined statistic) -> None, so DuckDB stores null rather than NaN.
     return frame.astype(object).where(frame.notna(), None)
