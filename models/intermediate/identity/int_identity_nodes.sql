@@ -2,7 +2,8 @@
 -- may link records: the junk list (seed junk_identifiers) and the fan-out guard (seed
 -- identifier_rules: an identifier seen with more distinct CRM customer_ids than allowed — for
 -- a customer_id, more distinct emails — is shared, not personal). A node that fails a guard
--- forms no edge; its records resolve through their other identifiers.
+-- forms no edge; its records resolve through their other identifiers. The counts the guards
+-- read (occurrences, fan-out) come from int_identity_node_counts.
 
 {#-
     The junk regexes of seed junk_identifiers, one alternation per identifier type, read when the
@@ -27,11 +28,9 @@
 
 with
 
--- Not materialised: read three times, each read only needs some of the columns (and fan-out
--- only the customer_id / email rows); writing all 21M rows to a temporary CTE cost more.
-occurrences as not materialized (
+node_counts as (
 
-    select * from {{ ref('int_identity_occurrences') }}
+    select * from {{ ref('int_identity_node_counts') }}
 
 ),
 
@@ -44,51 +43,6 @@ junk_identifiers as (
 identifier_rules as (
 
     select * from {{ ref('identifier_rules') }}
-
-),
-
-nodes as (
-
-    select
-        node_id,
-        identifier_type,
-        identifier_value,
-        min(seen_at) as first_seen_at,
-        max(last_seen_at) as last_seen_at,
-        count(*) as occurrence_count
-    from occurrences
-    group by node_id, identifier_type, identifier_value
-
-),
-
--- The identifier a fan-out is counted in: customer_ids for every type, emails for customer_id.
-fan_out_anchors as (
-
-    select
-        record_type,
-        record_id,
-        identifier_type,
-        identifier_value
-    from occurrences
-    where identifier_type in ('customer_id', 'email')
-
-),
-
-fan_out as (
-
-    select
-        occurrences.node_id,
-        count(distinct fan_out_anchors.identifier_value) as linked_customer_ids
-    from occurrences
-    inner join fan_out_anchors
-        on
-            occurrences.record_type = fan_out_anchors.record_type
-            and occurrences.record_id = fan_out_anchors.record_id
-            and fan_out_anchors.identifier_type = case
-                when occurrences.identifier_type = 'customer_id' then 'email'
-                else 'customer_id'
-            end
-    group by occurrences.node_id
 
 ),
 
@@ -134,42 +88,40 @@ regex_junk_reasons as (
 guarded as (
 
     select
-        nodes.node_id,
-        nodes.identifier_type,
-        nodes.identifier_value,
-        nodes.occurrence_count,
+        node_counts.node_id,
+        node_counts.identifier_type,
+        node_counts.identifier_value,
+        node_counts.occurrence_count,
         identifier_rules.max_linked_customer_ids,
         identifier_rules.key_priority,
         exact_junk.reason as exact_junk_reason,
-        nodes.first_seen_at,
-        nodes.last_seen_at,
-        coalesce(fan_out.linked_customer_ids, 0) as linked_customer_ids,
+        node_counts.first_seen_at,
+        node_counts.last_seen_at,
+        node_counts.linked_customer_ids,
         coalesce(identifier_rules.forms_edges, false) as type_forms_edges,
         coalesce(
             {%- if regex_literals %}
-                case nodes.identifier_type
+                case node_counts.identifier_type
                     {%- for identifier_type, pattern in regex_literals.items() %}
                         when '{{ identifier_type | replace("'", "''") }}'
-                            then regexp_matches(nodes.identifier_value, '{{ pattern | replace("'", "''") }}')
+                            then regexp_matches(node_counts.identifier_value, '{{ pattern | replace("'", "''") }}')
                     {%- endfor %}
                 end,
             {%- else %}
-                regexp_matches(nodes.identifier_value, regex_junk.combined_pattern),
+                regexp_matches(node_counts.identifier_value, regex_junk.combined_pattern),
             {%- endif %}
             false
         ) as matches_junk_pattern
-    from nodes
-    left join fan_out
-        on nodes.node_id = fan_out.node_id
+    from node_counts
     left join identifier_rules
-        on nodes.identifier_type = identifier_rules.identifier_type
+        on node_counts.identifier_type = identifier_rules.identifier_type
     left join exact_junk
         on
-            nodes.identifier_type = exact_junk.identifier_type
-            and nodes.identifier_value = exact_junk.identifier_value
+            node_counts.identifier_type = exact_junk.identifier_type
+            and node_counts.identifier_value = exact_junk.identifier_value
     {%- if not regex_literals %}
         left join regex_junk
-            on nodes.identifier_type = regex_junk.identifier_type
+            on node_counts.identifier_type = regex_junk.identifier_type
     {%- endif %}
 
 ),

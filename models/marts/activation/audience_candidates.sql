@@ -10,7 +10,8 @@
 -- Rows without a reason are exported (audience_exports). Holds the raw email of exported
 -- email-platform rows, which that platform needs to send: built into the unpublished
 -- schema `activation` (like intermediate, never copied to the serving file); ads rows carry
--- only SHA-256 hashes, normalised by the destination's rules (macros/activation).
+-- only SHA-256 hashes, normalised by the destination's rules (macros/activation). RFM labels
+-- and CLV bands: int_activation_customer_labels.
 
 with
 
@@ -51,39 +52,9 @@ golden_records as (
 
 ),
 
-customer_rfm as (
+customer_labels as (
 
-    select * from {{ ref('customer_rfm') }}
-
-),
-
-customer_clv as (
-
-    select * from {{ ref('customer_clv') }}
-
-),
-
-clv_ranks as (
-
-    select
-        customer_key,
-        percent_rank() over (order by clv) as clv_percent_rank
-    from customer_clv
-    where clv is not null
-
-),
-
-clv_bands as (
-
-    {%- set band_from = var('activation__clv_band_quantiles') %}
-    select
-        customer_key,
-        case
-            when clv_percent_rank >= {{ band_from[1] }} then 'high'
-            when clv_percent_rank >= {{ band_from[0] }} then 'medium'
-            else 'low'
-        end as clv_band
-    from clv_ranks
+    select * from {{ ref('int_activation_customer_labels') }}
 
 ),
 
@@ -207,8 +178,8 @@ final as (
         masked.email,
         masked.email_sha256,
         masked.phone_sha256,
-        customer_rfm.rfm_segment,
-        customer_rfm.lifecycle_stage,
+        customer_labels.rfm_segment,
+        customer_labels.lifecycle_stage,
         masked.segment_version,
         masked.is_control,
         masked.is_erased,
@@ -216,12 +187,10 @@ final as (
         masked.is_exported,
         masked.as_of_date,
         masked.consent_recorded_at,
-        coalesce(clv_bands.clv_band, 'unscored') as clv_band
+        coalesce(customer_labels.clv_band, 'unscored') as clv_band
     from masked
-    left join customer_rfm
-        on masked.customer_key = customer_rfm.customer_key
-    left join clv_bands
-        on masked.customer_key = clv_bands.customer_key
+    left join customer_labels
+        on masked.customer_key = customer_labels.customer_key
 
 )
 
