@@ -725,6 +725,9 @@ def _refresh(args: argparse.Namespace) -> int:
         max_source_growth=args.max_source_growth,
         max_source_drop=args.max_source_drop,
     )
+    synthetic = bool(synthetic_files(settings.raw_dir))
+    # Demo data has no upstream feed that could stop: its age is reported, never refused.
+    allow_stale = args.allow_stale or synthetic
     try:
         code, record = publish.refresh(
             work,
@@ -733,12 +736,12 @@ def _refresh(args: argparse.Namespace) -> int:
             None if args.skip_build else build,
             docs_dir=_docs_dir(settings, args.docs_dir),
             config=config,
-            synthetic=bool(synthetic_files(settings.raw_dir)),
+            synthetic=synthetic,
             # --skip-build publishes the last build as it is: the landing folder may have
             # changed since, so its freshness says nothing about what is published.
             freshness=None
             if args.skip_build
-            else freshness.gate(settings.project_dir, work, dbt_vars, args.allow_stale),
+            else freshness.gate(settings.project_dir, work, dbt_vars, allow_stale),
         )
     except (publish.RefreshLocked, publish.BusyFile) as error:
         print(f"segwarehouse refresh: {error}", file=sys.stderr)

@@ -11,12 +11,14 @@ import json
 import os
 import shutil
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from segwarehouse import cli, freshness, publish
 from segwarehouse.freshness import EXIT_OK, EXIT_STALE, SourceAge, decide, format_age, read_results
+from segwarehouse.generator.api import write_synthetic_manifest
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 HOUR = 3600.0
@@ -140,11 +142,20 @@ def test_refresh_passes_allow_stale_and_skip_build_checks_nothing(monkeypatch, t
     monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(tmp_path / "work.duckdb"))
     monkeypatch.setenv("SEGMENTS_SERVING", str(tmp_path / "serving.duckdb"))
     monkeypatch.setattr(cli, "_require_landing", lambda _settings: None)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    monkeypatch.setenv("SEGMENTS_RAW_DIR", str(raw))
     assert cli.main(["refresh", "--allow-stale"]) == EXIT_STALE
     assert cli.main(["refresh"]) == EXIT_STALE
     assert cli.main(["refresh", "--skip-build"]) == EXIT_STALE
-    assert gates == [(tmp_path / "work.duckdb", True), (tmp_path / "work.duckdb", False)]
-    assert [call["freshness"] for call in calls] == ["the gate", "the gate", None]
+    # Generated demo data (marked synthetic) has no feed that could stop: never refused.
+    (raw / "orders.csv").write_text("order_id\n")
+    write_synthetic_manifest(raw, {"orders": raw / "orders.csv"}, 1, 1, date(2026, 6, 30))
+    assert cli.main(["refresh"]) == EXIT_STALE
+    work = tmp_path / "work.duckdb"
+    assert gates == [(work, True), (work, False), (work, True)]
+    assert [call["freshness"] for call in calls] == ["the gate", "the gate", None, "the gate"]
+    assert [call["synthetic"] for call in calls] == [False, False, False, True]
     assert cli._parser().parse_args(["run", "--allow-stale"]).allow_stale is True
 
 
