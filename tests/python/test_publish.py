@@ -247,21 +247,29 @@ def test_refresh_command_builds_audits_and_publishes(built, work: Path, tmp_path
 # --- source volume against the last published run; per-source quarantine limits ---------------
 
 
-def _reconciled_warehouse(path: Path, rows: dict[str, tuple[int, int]], limits=None) -> Path:
-    """A warehouse holding only audit.source_reconciliation: source -> (raw, quarantined)."""
+def _reconciled_warehouse(
+    path: Path,
+    rows: dict[str, tuple[int, int]],
+    limits=None,
+    volume: list[tuple[str, str, float | None, float | None]] | None = None,
+    marts: dict[str, int] | None = None,
+) -> Path:
+    """A warehouse holding audit.source_reconciliation (source -> (raw, quarantined); staged =
+    raw - quarantined), and optionally the quarantine limits, the volume_limits seed table
+    (kind, name, max_growth, max_shrink) and marts of the given row counts."""
     with duckdb.connect(str(path)) as con:
         con.execute("create schema audit")
         con.execute(
             "create table audit.source_reconciliation (source_name varchar, raw_rows bigint, "
-            "quarantined_rows bigint, quarantine_rate double)"
+            "staged_rows bigint, quarantined_rows bigint, quarantine_rate double)"
         )
         for source, (raw, quarantined) in rows.items():
             con.execute(
-                "insert into audit.source_reconciliation values (?, ?, ?, ?)",
-                [source, raw, quarantined, quarantined / raw if raw else None],
+                "insert into audit.source_reconciliation values (?, ?, ?, ?, ?)",
+                [source, raw, raw - quarantined, quarantined, quarantined / raw if raw else None],
             )
+        con.execute("create schema reference")
         if limits is not None:
-            con.execute("create schema reference")
             con.execute(
                 "create table reference.source_quarantine_limits "
                 "(source_name varchar, max_quarantine_rate double, reason varchar)"
@@ -271,7 +279,22 @@ def _reconciled_warehouse(path: Path, rows: dict[str, tuple[int, int]], limits=N
                     "insert into reference.source_quarantine_limits values (?, ?, 'test')",
                     [source, limit],
                 )
+        if volume is not None:
+            con.execute(
+                "create table reference.volume_limits (kind varchar, name varchar, "
+                "max_growth double, max_shrink double, reason varchar)"
+            )
+            for row in volume:
+                con.execute("insert into reference.volume_limits values (?, ?, ?, ?, 'test')", row)
+        con.execute("create schema marts")
+        for mart, count in (marts or {}).items():
+            con.execute(f"create table marts.{mart} as select range as id from range({count})")
     return path
+
+
+# What the seed says for everything without its own row.
+DEFAULTS = [("source", "default", 10.0, 0.9), ("mart", "default", 10.0, 0.9)]
+SEED_DEFAULT = "of row {kind},default in seeds/quality/volume_limits.csv (add a row {kind},{name}"
 
 
 def test_source_spike_and_truncation_against_last_publish(tmp_path: Path):
@@ -292,22 +315,113 @@ def test_source_spike_and_truncation_against_last_publish(tmp_path: Path):
         "new": (50, 0),
     }
     served = _reconciled_warehouse(tmp_path / "served.duckdb", old)
-    work = _reconciled_warehouse(tmp_path / "work.duckdb", new, limits={})
+    work = _reconciled_warehouse(tmp_path / "work.duckdb", new, limits={}, volume=DEFAULTS)
     notes: list[str] = []
     failures = publish.volume_checks(work, served, GateConfig(), notes)
+    products = SEED_DEFAULT.format(kind="source", name="products")
+    web = SEED_DEFAULT.format(kind="source", name="web_events")
     assert failures == [
-        "volume: products has 20 raw rows, 200 in the last published run (90% fewer, at or "
-        "above 90%: a truncated export?)",
-        "volume: web_events has 10,000 raw rows, 1,000 in the last published run (10.0x, at or "
-        "above 10x: a duplicated or appended export?)",
+        f"volume: products has {n} {count} rows, 200 in the last published run (90% fewer, at "
+        f"or above 90%: a truncated export?); limit: max_shrink {products} to change it for "
+        "products alone)"
+        for n, count in ((20, "raw"), (20, "staged"))
+    ] + [
+        f"volume: web_events has 10,000 {count} rows, 1,000 in the last published run (10.0x, "
+        f"at or above 10x: a duplicated or appended export?); limit: max_growth {web} to "
+        "change it for web_events alone)"
+        for count in ("raw", "staged")
     ]  # the bounds fail (10x exactly, 90% fewer exactly); just inside them passes (9.999x,
     # 89% fewer); a source that had 0 rows is not compared
     assert notes == []
     strict = GateConfig(max_source_growth=2, max_source_drop=0.5)
-    assert len(publish.volume_checks(work, served, strict)) == 4
+    overridden = publish.volume_checks(work, served, strict)
+    assert len(overridden) == 8
+    assert overridden[0].endswith("limit: --max-source-drop given for this run")
     first: list[str] = []
     assert publish.volume_checks(work, tmp_path / "absent.duckdb", GateConfig(), first) == []
     assert first == ["volume: no published run yet, source row counts not compared"]
+
+
+def test_per_source_and_per_mart_limits_from_the_seed(tmp_path: Path):
+    """A row of the seed beats the defaults row, tighter or looser, for sources and marts;
+    the failure names the row to change. The old code had one global pair for every source
+    and no growth limit on marts at all."""
+    old_marts = {"dim_customers": 1000, "segment_membership": 1000, "fct_orders": 100}
+    new_marts = {"dim_customers": 2000, "segment_membership": 10_000, "fct_orders": 400}
+    volume = [
+        *DEFAULTS,
+        ("source", "crm_customers", 3.0, 0.5),
+        ("source", "erasure_requests", None, 0.9),
+        ("mart", "dim_customers", 2.0, 0.5),
+        ("mart", "fct_orders", 50.0, None),
+    ]
+    old = {"crm_customers": (1000, 0), "erasure_requests": (2, 0), "orders": (100, 0)}
+    new = {"crm_customers": (2999, 0), "erasure_requests": (400, 0), "orders": (55, 0)}
+    served = _reconciled_warehouse(tmp_path / "s.duckdb", old, marts=old_marts)
+    work = _reconciled_warehouse(
+        tmp_path / "w.duckdb", new, limits={}, volume=volume, marts=new_marts
+    )
+    assert publish.volume_checks(work, served, GateConfig()) == [
+        "volume: marts.dim_customers has 2,000 rows, 1,000 in the last published run (2.0x, "
+        "at or above 2x: a fan-out join?); limit: max_growth of row mart,dim_customers in "
+        "seeds/quality/volume_limits.csv",
+        "volume: marts.segment_membership has 10,000 rows, 1,000 in the last published run "
+        "(10.0x, at or above 10x: a fan-out join?); limit: max_growth "
+        + SEED_DEFAULT.format(kind="mart", name="segment_membership")
+        + " to change it for segment_membership alone)",
+    ]  # crm_customers 2.999x under its 3x; erasure_requests without a growth limit; orders
+    # 45% fewer under the 90% default; fct_orders 4x under its looser 50x
+    shrunk = _reconciled_warehouse(
+        tmp_path / "x.duckdb",
+        {"crm_customers": (500, 0), "erasure_requests": (2, 0), "orders": (100, 0)},
+        limits={},
+        volume=volume,
+        marts={"dim_customers": 501, "segment_membership": 1000, "fct_orders": 0},
+    )
+    failures = publish.volume_checks(shrunk, served, GateConfig())
+    assert [line.split(" (")[0] for line in failures] == [
+        "volume: crm_customers has 500 raw rows, 1,000 in the last published run",
+        "volume: crm_customers has 500 staged rows, 1,000 in the last published run",
+    ]  # 50% fewer customers fails its 0.5 (inclusive); dim_customers 49.9% fewer passes;
+    # fct_orders lost every row but has no shrink limit
+    assert failures[0].endswith(
+        "(50% fewer, at or above 50%: a truncated export?); limit: max_shrink of row "
+        "source,crm_customers in seeds/quality/volume_limits.csv"
+    )
+
+
+def test_a_work_warehouse_without_the_volume_seed_uses_built_in_limits(tmp_path: Path):
+    served = _reconciled_warehouse(tmp_path / "s.duckdb", {"orders": (100, 0)})
+    work = _reconciled_warehouse(tmp_path / "w.duckdb", {"orders": (1000, 0)}, limits={})
+    with duckdb.connect(str(work)) as con:
+        con.execute("drop schema reference cascade")
+    notes: list[str] = []
+    failures = publish.volume_checks(work, served, GateConfig(), notes)
+    assert len(failures) == 2 and all(
+        line.endswith("limit: the built-in default (no reference.volume_limits)")
+        for line in failures
+    )
+    assert (
+        "volume: no reference.volume_limits in the work warehouse, every source and mart "
+        "limited to the built-in 10x growth and 90% shrink"
+    ) in notes
+
+
+def test_the_volume_seed_sets_a_tenfold_jump_and_a_90_percent_loss_to_fail():
+    """The shipped seed: defaults rows for both kinds at 10x / 90%, inclusive."""
+    import csv
+
+    rows = {
+        (row["kind"], row["name"]): row
+        for row in csv.DictReader((PROJECT_DIR / "seeds/quality/volume_limits.csv").open())
+    }
+    for kind in ("source", "mart"):
+        assert float(rows[(kind, "default")]["max_growth"]) == 10
+        assert float(rows[(kind, "default")]["max_shrink"]) == 0.9
+    for row in rows.values():
+        assert row["reason"].strip()
+        assert not row["max_growth"] or 1 < float(row["max_growth"]) <= 10
+        assert not row["max_shrink"] or 0 < float(row["max_shrink"]) <= 1
 
 
 def test_per_source_quarantine_limit_falls_back_to_the_global_one(tmp_path: Path):
