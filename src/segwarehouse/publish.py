@@ -22,9 +22,11 @@ published from the work file (so the export uses its emails only while it still 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -70,6 +72,11 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_QUALITY = 3
 EXIT_LOCKED = 4
+
+
+class PublishFailed(RuntimeError):
+    """The new serving file could not be written (disk full); the current one stands. The
+    message is one line: what happened, where, the space, and what to do."""
 
 
 @dataclass
@@ -359,34 +366,68 @@ def publish(work: Path, serving: Path, record: RunRecord) -> None:
     if previous is not None:
         record.notes += [note for note in previous.notes if note not in record.notes]
     try:
-        with duckdb.connect(str(staged)) as con:
-            _copy_published_schemas(con, work)
-            record.serving = str(serving)
-            con.execute(_RUNS_DDL)
-            if previous is not None:
-                _insert_runs(con, previous.runs)
-            con.execute(
-                f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    record.run_id,
-                    record.as_of_date,
-                    record.started_at,
-                    datetime.now(UTC).isoformat(timespec="microseconds"),
-                    "published",
-                    json.dumps(record.rows_per_mart, sort_keys=True),
-                    record.checks_passed,
-                    record.checks_failed,
-                    record.synthetic,
-                ],
-            )
-            con.execute("checkpoint")
+        _write_staged(staged, work, previous, record, serving)
         with open(staged, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(staged, serving)
+    except (duckdb.Error, OSError) as error:
+        if not is_disk_full(error):
+            raise
+        staged_bytes = staged.stat().st_size if staged.exists() else 0
+        staged.unlink(missing_ok=True)
+        _wal(staged).unlink(missing_ok=True)
+        raise PublishFailed(_disk_full_message(serving, staged_bytes)) from None
     finally:
         staged.unlink(missing_ok=True)
         _wal(staged).unlink(missing_ok=True)
     record_published(work, serving, record.run_id)
+
+
+def _write_staged(
+    staged: Path, work: Path, previous: PublishedState | None, record: RunRecord, serving: Path
+) -> None:
+    """The new serving file at `staged`: the published schemas and the run history."""
+    with duckdb.connect(str(staged)) as con:
+        _copy_published_schemas(con, work)
+        record.serving = str(serving)
+        con.execute(_RUNS_DDL)
+        if previous is not None:
+            _insert_runs(con, previous.runs)
+        con.execute(
+            f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                record.run_id,
+                record.as_of_date,
+                record.started_at,
+                datetime.now(UTC).isoformat(timespec="microseconds"),
+                "published",
+                json.dumps(record.rows_per_mart, sort_keys=True),
+                record.checks_passed,
+                record.checks_failed,
+                record.synthetic,
+            ],
+        )
+        con.execute("checkpoint")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether an error is a full disk or quota: OSError ENOSPC/EDQUOT, or DuckDB's I/O error
+    carrying the operating system's message."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(text in str(error) for text in (os.strerror(errno.ENOSPC), "Disk quota exceeded"))
+
+
+def _disk_full_message(serving: Path, staged_bytes: int) -> str:
+    free = shutil.disk_usage(serving.parent).free
+    current = serving.stat().st_size if serving.is_file() else 0
+    return (
+        f"publish failed: no space left on device in {serving.parent} after writing "
+        f"{staged_bytes / 2**20:.1f} MB of the new file ({free / 2**20:.1f} MB free now, the "
+        f"current serving file is {current / 2**20:.1f} MB); {serving} left as it was and the "
+        "partial file removed: free space there (a publish needs about the serving file's size "
+        "again) and rerun"
+    )
 
 
 def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> None:
@@ -745,8 +786,14 @@ def _audit_and_publish(
         for line in record.failures:
             log(f"  {line}")
         return EXIT_QUALITY
-    with busy_file(_work_hint):
-        publish(work, serving, record)
+    try:
+        with busy_file(_work_hint):
+            publish(work, serving, record)
+    except PublishFailed as error:
+        record.failures.append(str(error))
+        record.status = "error"
+        log(str(error))
+        return EXIT_ERROR
     record.status = "published"
     log(f"published {serving} ({sum(record.rows_per_mart.values()):,} mart rows)")
     return EXIT_OK
@@ -848,10 +895,17 @@ def dbt_build_subprocess(project_dir: Path, dbt_vars: dict[str, str] | None) -> 
 
 
 def _append_log(serving: Path, record: RunRecord) -> None:
+    """Append the run to `<serving>.runs.jsonl`; on a full disk say so on stderr instead of
+    hiding the run's own outcome behind a second error."""
     path = serving.with_name(serving.name + ".runs.jsonl")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        print(f"run record not appended to {path}: {error.strerror}", file=sys.stderr)
 
 
 def _table_counts(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> dict[str, int]:
