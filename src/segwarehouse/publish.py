@@ -47,7 +47,14 @@ from segwarehouse.locks import (
 )
 from segwarehouse.quality import run_checks
 from segwarehouse.quality.privacy import privacy_findings
-from segwarehouse.settings import DEFAULT_SERVING, SERVING_ENV, Settings, file_fingerprint
+from segwarehouse.serving_file import attach_serving, copy_table, grain_keys
+from segwarehouse.settings import (
+    DEFAULT_SERVING,
+    SERVING_ENV,
+    Settings,
+    file_fingerprint,
+    find_project_dir,
+)
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 RUNS_TABLE = "audit.publish_runs"
@@ -386,9 +393,12 @@ def publish(work: Path, serving: Path, record: RunRecord) -> None:
 def _write_staged(
     staged: Path, work: Path, previous: PublishedState | None, record: RunRecord, serving: Path
 ) -> None:
-    """The new serving file at `staged`: the published schemas and the run history."""
-    with duckdb.connect(str(staged)) as con:
-        _copy_published_schemas(con, work)
+    """The new serving file at `staged` (storage version SERVING_STORAGE_VERSION): the
+    published schemas with comments and primary keys, and the run history."""
+    with duckdb.connect() as con:
+        attach_serving(con, staged)
+        con.execute("begin transaction")
+        record.notes += _copy_published_schemas(con, work)
         record.serving = str(serving)
         con.execute(_RUNS_DDL)
         if previous is not None:
@@ -407,7 +417,10 @@ def _write_staged(
                 record.synthetic,
             ],
         )
+        con.execute("commit")
         con.execute("checkpoint")
+        con.execute("use memory")
+        con.execute("detach serving")
 
 
 def is_disk_full(error: BaseException) -> bool:
@@ -430,7 +443,9 @@ def _disk_full_message(serving: Path, staged_bytes: int) -> str:
     )
 
 
-def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> None:
+def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> list[str]:
+    """Copy the published tables of `work` into the current catalog with their comments and
+    grain keys; notes for keys the data broke."""
     con.execute("attach ? as work (read_only)", [str(work.resolve())])
     tables = [
         (schema, table)
@@ -444,9 +459,21 @@ def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> None:
     ]
     for schema in PUBLISHED_SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
-    for schema, table in tables:
-        con.execute(f'create table "{schema}"."{table}" as select * from work."{schema}"."{table}"')
+    keys = _grain_keys()
+    notes = [copy_table(con, "work", schema, table, keys.get(table)) for schema, table in tables]
     con.execute("detach work")
+    return [note for note in notes if note]
+
+
+def _grain_keys() -> dict[str, tuple[str, ...]]:
+    """The dbt project's grain keys (serving_file.grain_keys): the project this package runs
+    from, else the one around the working directory; {} outside a project."""
+    for start in (Path(__file__).parent, None):
+        try:
+            return grain_keys(find_project_dir(start))
+        except FileNotFoundError:
+            continue
+    return {}
 
 
 _RUNS_DDL = f"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -15,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from segwarehouse import publish
+from segwarehouse import publish, serving_file
 from segwarehouse.publish import GateConfig, RefreshLocked, refresh, refresh_lock
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -167,11 +168,11 @@ def test_lock_of_a_dead_process_is_taken_over(work: Path, serving: Path):
 
 READER = textwrap.dedent(
     """
-    import json, sys, time
+    import json, os, sys, time
     import duckdb
-    path, seconds = sys.argv[1], float(sys.argv[2])
-    reads, deadline, seen = 0, time.monotonic() + seconds, set()
-    while time.monotonic() < deadline:
+    path, stop = sys.argv[1], sys.argv[2]
+    reads, deadline, seen = 0, time.monotonic() + 300, set()
+    while not os.path.exists(stop) and time.monotonic() < deadline:
         with duckdb.connect(path, read_only=True) as con:
             run_id, rows = con.execute(
                 "select run_id, rows_per_mart from audit.publish_runs "
@@ -194,21 +195,23 @@ def test_reader_during_publish_sees_one_complete_version(work: Path, serving: Pa
         con.execute("delete from marts.segment_membership where hash(customer_key) % 2 = 0")
         con.execute("delete from marts.customer_rfm where hash(customer_key) % 3 = 0")
     publish.publish(work, serving, publish.RunRecord("v0", None, "2026-01-01T00:00:00"))
+    stop = tmp_path / "stop"
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(serving), "6"],
+        [sys.executable, "-c", READER, str(serving), str(stop)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     time.sleep(1.0)
     published = 0
-    while reader.poll() is None:
+    while reader.poll() is None and published < 6:  # the reader runs until told to stop
         for index, source in enumerate((smaller, work)):
             record = publish.RunRecord(f"v{published}-{index}", None, "2026-01-01T00:00:00")
             with duckdb.connect(str(source), read_only=True) as con:
                 record.rows_per_mart = publish._table_counts(con, ("marts",))
             publish.publish(source, serving, record)
             published += 1
+    stop.touch()
     out, err = reader.communicate()
     assert reader.returncode == 0, err
     result = json.loads(out)
@@ -551,3 +554,226 @@ def test_quarantine_summary_names_the_reasons_that_grew(tmp_path: Path):
     assert len(first) == 3
     old_serving = _quarantine_counts_file(tmp_path / "old.duckdb", None)
     assert len(publish.quarantine_summary(work, old_serving)) == 3
+
+
+# --- the serving file for every reader: DuckDB 1.4, comments, primary keys, mf query ----------
+
+# What BI drivers bundle: the DuckDB long-term-support line, its CLI, and SQLAlchemy with
+# duckdb-engine (Superset's route; Superset 4 runs SQLAlchemy 1.4).
+LTS_PACKAGES = ("duckdb==1.4.*", "duckdb-cli==1.4.*", "duckdb-engine==0.17.0", "SQLAlchemy==1.4.*")
+# pip's words for an index it cannot reach or that lacks the package
+_NO_INDEX = ("No matching distribution", "Could not find a version", "Failed to establish")
+
+LTS_READER = textwrap.dedent(
+    """
+    import json, sys
+    import duckdb
+    from sqlalchemy import create_engine, inspect, text
+    path = sys.argv[1]
+    out = {"duckdb": duckdb.__version__}
+    with duckdb.connect(path, read_only=True) as con:
+        out["table_comment"] = con.execute(
+            "select comment from duckdb_tables() "
+            "where schema_name = 'marts' and table_name = 'dim_customers'").fetchone()[0]
+        out["column_comments"] = dict(con.execute(
+            "select column_name, comment from duckdb_columns() "
+            "where schema_name = 'marts' and table_name = 'dim_customers'").fetchall())
+        out["primary_key"] = con.execute(
+            "select constraint_column_names from duckdb_constraints() "
+            "where schema_name = 'marts' and table_name = 'dim_customers' "
+            "and constraint_type = 'PRIMARY KEY'").fetchall()
+        out["customers"] = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+    engine = create_engine(f"duckdb:///{path}", connect_args={"read_only": True})
+    with engine.connect() as conn:
+        out["sqlalchemy_customers"] = conn.execute(
+            text("select count(*) from marts.dim_customers")).scalar()
+        inspector = inspect(conn)
+        out["sqlalchemy_tables"] = inspector.get_table_names(schema="marts")
+        out["sqlalchemy_comment"] = inspector.get_table_comment("dim_customers", schema="marts")
+        out["sqlalchemy_columns"] = {
+            c["name"]: c.get("comment") for c in inspector.get_columns("dim_customers", "marts")}
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def lts_venv(request: pytest.FixtureRequest) -> Path:
+    """A throw-away venv with LTS_PACKAGES from PyPI, kept in pytest's cache between runs;
+    skipped (with pip's reason) only when pip cannot reach the index."""
+    key = hashlib.sha256(" ".join(LTS_PACKAGES).encode()).hexdigest()[:12]
+    venv = Path(request.config.cache.mkdir(f"duckdb-lts-venv-{key}"))
+    python = venv / "bin" / "python"
+    ready = venv / "ready"
+    if ready.is_file():
+        return venv
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    completed = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", *LTS_PACKAGES],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        output = completed.stdout + completed.stderr
+        if any(words in output for words in _NO_INDEX):
+            pytest.skip(f"pip cannot install {LTS_PACKAGES} from the index: {output[-300:]}")
+        raise AssertionError(output)
+    ready.write_text(" ".join(LTS_PACKAGES))
+    return venv
+
+
+def _comments(path: Path) -> dict[tuple[str, str, str], str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(
+            "select schema_name, table_name, column_name, comment from duckdb_columns() "
+            "where database_name = current_database() and schema_name = 'marts' "
+            "and comment is not null"
+        ).fetchall()
+    return {(schema, table, column): comment for schema, table, column, comment in rows}
+
+
+def test_serving_file_carries_comments_and_grain_keys_in_the_lts_storage_version(
+    work: Path, serving: Path
+):
+    """CREATE TABLE AS dropped every comment and left no key; DuckDB 2.0's format was
+    unreadable to 1.x clients."""
+    code, record = _refresh(work, serving)
+    assert code == 0, record.failures
+    published = _comments(serving)
+    assert len(published) > 300 and published == _comments(work)
+    with duckdb.connect(str(serving), read_only=True) as con:
+        [(tags,)] = con.execute(
+            "select tags from duckdb_databases() where database_name = current_database()"
+        ).fetchall()
+        keys = dict(
+            con.execute(
+                "select table_name, constraint_column_names from duckdb_constraints() "
+                "where constraint_type = 'PRIMARY KEY'"
+            ).fetchall()
+        )
+        table_comments = dict(
+            con.execute("select table_name, comment from duckdb_tables()").fetchall()
+        )
+    assert tags["storage_version"].startswith(serving_file.SERVING_STORAGE_VERSION)
+    assert keys["dim_customers"] == ["customer_key"]  # column tested unique
+    assert keys["source_reconciliation"] == ["source_name"]  # audit too
+    assert len(keys) >= 15 and "segment_membership" not in keys
+    # a grain of several columns is documented, not indexed (the index outweighs the table)
+    assert table_comments["segment_membership"].endswith(
+        "Grain: one row per (customer_key, segment_id), tested unique by dbt."
+    )
+    assert table_comments["fct_orders"] and "Grain" not in table_comments["fct_orders"]
+    assert not [note for note in record.notes if note.startswith("serving:")]
+
+
+def test_a_grain_the_data_breaks_is_published_without_its_key(tmp_path: Path):
+    work = tmp_path / "w.duckdb"
+    with duckdb.connect(str(work)) as con:
+        con.execute("create schema marts; create schema audit")
+        con.execute("create table marts.dim_customers (customer_key varchar, n integer)")
+        con.execute("insert into marts.dim_customers values ('a', 1), ('a', 2), (null, 3)")
+        con.execute("comment on column marts.dim_customers.n is 'it''s documented'")
+        con.execute("create table marts.fct_orders as select 'o1' as order_id")
+    serving = tmp_path / "s.duckdb"
+    record = publish.RunRecord("r", None, "2026-07-01T00:00:00")
+    publish.publish(work, serving, record)
+    assert record.notes == [
+        "serving: marts.dim_customers published without its primary key ('customer_key',): "
+        "1 rows with a null key column"
+    ]
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.execute("select count(*) from marts.dim_customers").fetchone()[0] == 3
+        assert con.execute(
+            "select table_name, constraint_column_names from duckdb_constraints() "
+            "where constraint_type = 'PRIMARY KEY'"
+        ).fetchall() == [("fct_orders", ["order_id"])]
+    assert _comments(serving) == {("marts", "dim_customers", "n"): "it's documented"}
+
+
+def test_duckdb_1_4_reads_the_serving_file_with_its_docs(work: Path, serving: Path, lts_venv):
+    """docs/bi.md's recipes on the oldest supported reader: Python, SQLAlchemy +
+    duckdb-engine, and the DuckDB CLI, all read-only."""
+    publish.publish(work, serving, publish.RunRecord("r", None, "2026-07-01T00:00:00"))
+    completed = subprocess.run(
+        [str(lts_venv / "bin" / "python"), "-c", LTS_READER, str(serving)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    got = json.loads(completed.stdout)
+    expected_columns = {
+        column: comment
+        for (_, table, column), comment in _comments(work).items()
+        if table == "dim_customers"
+    }
+    with duckdb.connect(str(work), read_only=True) as con:
+        customers = con.execute("select count(*) from marts.dim_customers").fetchone()[0]
+        table_comment = con.execute(
+            "select comment from duckdb_tables() where table_name = 'dim_customers'"
+        ).fetchone()[0]
+    assert got["duckdb"].startswith("1.4.")
+    assert got["table_comment"] == table_comment and table_comment
+    assert {k: v for k, v in got["column_comments"].items() if v} == expected_columns
+    assert got["primary_key"] == [[["customer_key"]]]
+    assert got["customers"] == got["sqlalchemy_customers"] == customers
+    assert "dim_customers" in got["sqlalchemy_tables"]
+    assert got["sqlalchemy_comment"]["text"] == table_comment
+    assert got["sqlalchemy_columns"]["customer_key"] == expected_columns["customer_key"]
+    cli = subprocess.run(
+        [
+            str(lts_venv / "bin" / "duckdb"),
+            "-readonly",
+            "-json",
+            str(serving),
+            "-c",
+            "select count(*) as customers from marts.dim_customers",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout) == [{"customers": customers}]
+
+
+def test_mf_query_on_the_serving_file(built, serving: Path, tmp_path: Path):
+    """docs/bi.md: `DBT_TARGET=serving mf query` reads the serving file read-only, under the
+    catalog name the semantic manifest was built with (SEGMENTS_WAREHOUSE=<serving> alone
+    fails: DuckDB names the catalog after the file)."""
+    publish.publish(built.warehouse, serving, publish.RunRecord("r", None, "2026-07-01"))
+    project = tmp_path / "mf"
+    (project / "target").mkdir(parents=True)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(PROJECT_DIR / name, project / name)
+    shutil.copy(built.scratch / "target" / "semantic_manifest.json", project / "target")
+    out = project / "out.csv"
+    env = {
+        **os.environ,
+        "SEGMENTS_WAREHOUSE": str(built.warehouse),
+        "SEGMENTS_SERVING": str(serving),
+        "DBT_TARGET": "serving",
+    }
+    query = ["--metrics", "revenue,orders", "--group-by", "customer__rfm_segment"]
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "mf"), "query", *query, "--csv", str(out)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0 and out.is_file(), completed.stdout + completed.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    got = {row["customer__rfm_segment"]: int(float(row["orders"])) for row in rows}
+    with duckdb.connect(str(serving), read_only=True) as con:
+        expected = dict(
+            con.execute(
+                "select r.rfm_segment, count(*) filter (where o.is_completed) "
+                "from marts.fct_orders as o inner join marts.customer_rfm as r using "
+                "(customer_key) group by 1"
+            ).fetchall()
+        )
+    assert got == expected and sum(expected.values()) > 1000
