@@ -441,15 +441,15 @@ def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
         "%(default)s)",
     )
     for flag, env, what in (
-        ("--max-row-drop", "SEGMENTS_MAX_ROW_DROP", "any mart loses this share of its rows"),
+        ("--max-row-drop", "SEGMENTS_MAX_ROW_DROP", "any mart has lost this share of"),
         ("--max-source-growth", "SEGMENTS_MAX_SOURCE_GROWTH", "any source has this many times"),
-        ("--max-source-drop", "SEGMENTS_MAX_SOURCE_DROP", "any source loses this share"),
+        ("--max-source-drop", "SEGMENTS_MAX_SOURCE_DROP", "any source has lost this share of"),
     ):
         command.add_argument(
             flag,
             type=float,
             default=float(os.environ[env]) if os.environ.get(env) else None,
-            help=f"fail when {what} of the rows of the last published run or more; "
+            help=f"fail when {what} the rows it had in the last published run, or more; "
             f"overrides {publish.VOLUME_SEED} for this run (default ${env}, else the seed)",
         )
 

@@ -373,9 +373,9 @@ def test_kill_9_in_the_publish_copy_and_the_next_refresh_recovers(
     refresh.send_signal(signal.SIGKILL)
     refresh.wait()
     refresh.stdout.close()
-    # the staged file and its WAL, as a publish killed in its copy leaves them
-    assert len(leftovers) == 2, leftovers
-    assert leftovers[0].endswith(".tmp") and leftovers[1] == leftovers[0] + ".wal"
+    # the staged file (and its WAL once anything was committed), as a killed copy leaves them
+    assert leftovers and leftovers[0].endswith(".tmp"), leftovers
+    assert leftovers[1:] in ([], [leftovers[0] + ".wal"]), leftovers
     assert _sha256(serving) == before  # the old version, intact and readable
     assert publish.published_run_id(serving) == "first"
 
@@ -383,7 +383,8 @@ def test_kill_9_in_the_publish_copy_and_the_next_refresh_recovers(
     output = recovered.stdout + recovered.stderr
     assert recovered.returncode == 0, output
     assert output.count(f"of a killed refresh (pid {refresh.pid}, no longer running)") == 2
-    assert f"cleaned 2 leftover file(s) of an interrupted publish: {', '.join(leftovers)}" in output
+    cleaned = f"cleaned {len(leftovers)} leftover file(s) of an interrupted publish: "
+    assert cleaned + ", ".join(leftovers) in output
     assert f"published {serving}" in output and "Traceback" not in output
     assert not list(serving.parent.glob(".*.tmp*"))
     with duckdb.connect(str(serving), read_only=True) as con:
