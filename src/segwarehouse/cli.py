@@ -448,29 +448,18 @@ def _add_gate_arguments(command: argparse.ArgumentParser) -> None:
         "without the seed source_quarantine_limits (default $SEGMENTS_MAX_QUARANTINE_RATE or "
         "%(default)s)",
     )
-    command.add_argument(
-        "--max-row-drop",
-        type=float,
-        default=float(os.environ.get("SEGMENTS_MAX_ROW_DROP", publish.DEFAULT_MAX_ROW_DROP)),
-        help="fail when a mart loses this share of the rows it has in the published version "
-        "or more (default $SEGMENTS_MAX_ROW_DROP or %(default)s)",
-    )
-    command.add_argument(
-        "--max-source-growth",
-        type=float,
-        default=float(
-            os.environ.get("SEGMENTS_MAX_SOURCE_GROWTH", publish.DEFAULT_MAX_SOURCE_GROWTH)
-        ),
-        help="fail when a source has this many times the raw rows of the last published "
-        "run or more (default $SEGMENTS_MAX_SOURCE_GROWTH or %(default)s)",
-    )
-    command.add_argument(
-        "--max-source-drop",
-        type=float,
-        default=float(os.environ.get("SEGMENTS_MAX_SOURCE_DROP", publish.DEFAULT_MAX_SOURCE_DROP)),
-        help="fail when a source loses this share of the raw rows of the last published "
-        "run or more (default $SEGMENTS_MAX_SOURCE_DROP or %(default)s)",
-    )
+    for flag, env, what in (
+        ("--max-row-drop", "SEGMENTS_MAX_ROW_DROP", "any mart has lost this share of"),
+        ("--max-source-growth", "SEGMENTS_MAX_SOURCE_GROWTH", "any source has this many times"),
+        ("--max-source-drop", "SEGMENTS_MAX_SOURCE_DROP", "any source has lost this share of"),
+    ):
+        command.add_argument(
+            flag,
+            type=float,
+            default=float(os.environ[env]) if os.environ.get(env) else None,
+            help=f"fail when {what} the rows it had in the last published run, or more; "
+            f"overrides {publish.VOLUME_SEED} for this run (default ${env}, else the seed)",
+        )
     command.add_argument(
         "--allow-stale",
         action="store_true",

@@ -22,9 +22,11 @@ published from the work file (so the export uses its emails only while it still 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -45,14 +47,22 @@ from segwarehouse.locks import (
 )
 from segwarehouse.quality import run_checks
 from segwarehouse.quality.privacy import privacy_findings
-from segwarehouse.settings import DEFAULT_SERVING, SERVING_ENV, Settings, file_fingerprint
+from segwarehouse.serving_file import attach_serving, copy_table, grain_keys
+from segwarehouse.settings import (
+    DEFAULT_SERVING,
+    SERVING_ENV,
+    Settings,
+    file_fingerprint,
+    find_project_dir,
+)
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 RUNS_TABLE = "audit.publish_runs"
 DEFAULT_MAX_QUARANTINE_RATE = 0.05
-DEFAULT_MAX_ROW_DROP = 0.90
-DEFAULT_MAX_SOURCE_GROWTH = 10.0
-DEFAULT_MAX_SOURCE_DROP = 0.90
+# (max_growth, max_shrink) per kind for a work warehouse built without the seed volume_limits
+DEFAULT_VOLUME_LIMITS = {"source": (10.0, 0.90), "mart": (10.0, 0.90)}
+VOLUME_LIMITS_TABLE = "reference.volume_limits"
+VOLUME_SEED = "seeds/quality/volume_limits.csv"
 QUARANTINE_LIMITS_TABLE = "reference.source_quarantine_limits"
 RECONCILIATION_TABLE = "audit.source_reconciliation"
 QUARANTINE_COUNTS_TABLE = "audit.quarantine_reason_counts"
@@ -69,6 +79,11 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_QUALITY = 3
 EXIT_LOCKED = 4
+
+
+class PublishFailed(RuntimeError):
+    """The new serving file could not be written (disk full); the current one stands. The
+    message is one line: what happened, where, the space, and what to do."""
 
 
 @dataclass
@@ -91,12 +106,13 @@ class RunRecord:
 
 @dataclass(frozen=True)
 class GateConfig:
-    """Thresholds of the volume checks."""
+    """Thresholds of the volume checks. The growth/shrink limits come from the seed
+    volume_limits; a value given here overrides every source (or mart) for this run."""
 
     max_quarantine_rate: float = DEFAULT_MAX_QUARANTINE_RATE
-    max_row_drop: float = DEFAULT_MAX_ROW_DROP
-    max_source_growth: float = DEFAULT_MAX_SOURCE_GROWTH
-    max_source_drop: float = DEFAULT_MAX_SOURCE_DROP
+    max_row_drop: float | None = None
+    max_source_growth: float | None = None
+    max_source_drop: float | None = None
 
 
 def serving_path(settings: Settings) -> Path:
@@ -123,13 +139,15 @@ def work_lock(work: Path, log: Callable[[str], None] = print) -> Iterator[Path]:
 def volume_checks(
     work: Path, serving: Path, config: GateConfig, notes: list[str] | None = None
 ) -> list[str]:
-    """Failures of the volume checks: per-source quarantine rate and raw row count against the
-    last published run, row-count drop per mart. Skipped comparisons are appended to `notes`."""
+    """Failures of the volume checks: per-source quarantine rate; per source (raw and staged
+    rows) and per mart (rows) growth and shrink against the last published run, with the
+    limits of the seed volume_limits. Skipped comparisons are appended to `notes`."""
     notes = notes if notes is not None else []
     with duckdb.connect(str(work), read_only=True) as con:
         failures = quarantine_rate_checks(con, config.max_quarantine_rate, notes)
         new_sources = _source_rows(con)
         new_counts = _table_counts(con, ("marts",))
+        limits = volume_limits(con, config, notes)
     published = read_published(serving)
     if published is None:
         notes.append("volume: no published run yet, source row counts not compared")
@@ -139,14 +157,109 @@ def volume_checks(
     if old_sources is None:
         notes.append(f"volume: {serving} has no {RECONCILIATION_TABLE}, source rows not compared")
     else:
-        failures += source_volume_failures(new_sources or {}, old_sources, config)
-    for table, old in sorted(old_counts.items()):
-        new = new_counts.get(table, 0)
-        if old > 0 and at_or_above((old - new) / old, config.max_row_drop):
-            failures.append(
-                f"volume: {table} has {new:,} rows, {old:,} in the published version "
-                f"(drop at or above {config.max_row_drop:.0%})"
-            )
+        failures += source_volume_failures(new_sources or {}, old_sources, limits)
+    failures += mart_volume_failures(new_counts, old_counts, limits)
+    return failures
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One limit (None = not checked) and where it comes from, as the operator changes it."""
+
+    value: float | None
+    origin: str
+
+
+@dataclass(frozen=True)
+class VolumeLimits:
+    """Growth and shrink bounds per (kind, name), kind 'source' or 'mart'; rows named
+    'default' cover the rest of their kind. Flags given for the run override a kind."""
+
+    rows: dict[tuple[str, str], tuple[float | None, float | None]]
+    overrides: dict[tuple[str, str], Bound] = field(default_factory=dict)
+    seeded: bool = True
+
+    def bound(self, kind: str, name: str, which: str) -> Bound:
+        """The growth or shrink (`which`) bound of one source or mart."""
+        if (kind, which) in self.overrides:
+            return self.overrides[(kind, which)]
+        index = 0 if which == "growth" else 1
+        if not self.seeded:
+            value = DEFAULT_VOLUME_LIMITS[kind][index]
+            return Bound(value, f"the built-in default (no {VOLUME_LIMITS_TABLE})")
+        key = (kind, name) if (kind, name) in self.rows else (kind, "default")
+        if key not in self.rows:
+            value = DEFAULT_VOLUME_LIMITS[kind][index]
+            return Bound(value, f"the built-in default (add a row {kind},{name} to {VOLUME_SEED})")
+        column = "max_growth" if which == "growth" else "max_shrink"
+        origin = f"{column} of row {key[0]},{key[1]} in {VOLUME_SEED}"
+        if key[1] == "default":
+            origin += f" (add a row {kind},{name} to change it for {name} alone)"
+        return Bound(self.rows[key][index], origin)
+
+
+def volume_limits(
+    con: duckdb.DuckDBPyConnection, config: GateConfig, notes: list[str]
+) -> VolumeLimits:
+    """The seed's limits from the work warehouse, with the run's flag overrides."""
+    overrides = {
+        (kind, which): Bound(value, f"{flag} given for this run")
+        for kind, which, value, flag in (
+            ("source", "growth", config.max_source_growth, "--max-source-growth"),
+            ("source", "shrink", config.max_source_drop, "--max-source-drop"),
+            ("mart", "shrink", config.max_row_drop, "--max-row-drop"),
+        )
+        if value is not None
+    }
+    if not _has_table(con, VOLUME_LIMITS_TABLE):
+        notes.append(
+            f"volume: no {VOLUME_LIMITS_TABLE} in the work warehouse, every source and mart "
+            "limited to the built-in 10x growth and 90% shrink"
+        )
+        return VolumeLimits({}, overrides, seeded=False)
+    rows = con.execute(
+        f"select kind, name, max_growth, max_shrink from {VOLUME_LIMITS_TABLE}"
+    ).fetchall()
+    return VolumeLimits(
+        {(kind, name): (growth, shrink) for kind, name, growth, shrink in rows}, overrides
+    )
+
+
+def volume_failure(
+    what: str, now: int, before: int, limits: VolumeLimits, kind: str, name: str
+) -> str | None:
+    """One line when `now` grew or shrank to a bound of (kind, name) against `before`, else
+    None; `what` names the count ('web_events has 9 raw rows'). Bounds are inclusive."""
+    if before <= 0:
+        return None
+    growth, shrink = limits.bound(kind, name, "growth"), limits.bound(kind, name, "shrink")
+    if growth.value is not None and at_or_above(now / before, growth.value):
+        hint = "a duplicated or appended export?" if kind == "source" else "a fan-out join?"
+        return (
+            f"volume: {what}, {before:,} in the last published run ({now / before:.1f}x, at "
+            f"or above {growth.value:g}x: {hint}); limit: {growth.origin}"
+        )
+    if shrink.value is not None and at_or_above((before - now) / before, shrink.value):
+        hint = "a truncated export?" if kind == "source" else "a lost join or filter?"
+        return (
+            f"volume: {what}, {before:,} in the last published run ({1 - now / before:.0%} "
+            f"fewer, at or above {shrink.value:.0%}: {hint}); limit: {shrink.origin}"
+        )
+    return None
+
+
+def mart_volume_failures(
+    new: dict[str, int], old: dict[str, int], limits: VolumeLimits
+) -> list[str]:
+    """Marts whose row count reached their growth or shrink bound against the serving file;
+    a mart missing from the new build counts as 0 rows."""
+    failures = []
+    for table, before in sorted(old.items()):
+        now = new.get(table, 0)
+        name = table.split(".", 1)[-1]
+        failure = volume_failure(f"{table} has {now:,} rows", now, before, limits, "mart", name)
+        if failure:
+            failures.append(failure)
     return failures
 
 
@@ -184,36 +297,47 @@ def at_or_above(value: float, bound: float) -> bool:
 
 
 def source_volume_failures(
-    new: dict[str, int], old: dict[str, int], config: GateConfig
+    new: dict[str, dict[str, int]], old: dict[str, dict[str, int]], limits: VolumeLimits
 ) -> list[str]:
-    """Sources whose raw row count reached max_source_growth times the last published run's,
-    or lost max_source_drop of its rows or more (both bounds fail: a tenfold jump is a
-    duplicated export, not growth)."""
+    """Sources whose raw or staged row count reached their growth bound against the last
+    published run, or lost their shrink bound of its rows or more (both bounds fail: a
+    tenfold jump is a duplicated export, not growth). A source is compared on the counts
+    both runs have (a file published before staged_rows was kept has raw rows only)."""
     failures = []
     for source in sorted(old.keys() & new.keys()):
-        before, now = old[source], new[source]
-        if before <= 0:
-            continue
-        if at_or_above(now / before, config.max_source_growth):
-            failures.append(
-                f"volume: {source} has {now:,} raw rows, {before:,} in the last published run "
-                f"({now / before:.1f}x, at or above {config.max_source_growth:g}x: a duplicated "
-                "or appended export?)"
-            )
-        elif at_or_above((before - now) / before, config.max_source_drop):
-            failures.append(
-                f"volume: {source} has {now:,} raw rows, {before:,} in the last published run "
-                f"({1 - now / before:.0%} fewer, at or above {config.max_source_drop:.0%}: "
-                "a truncated export?)"
-            )
+        for count in ("raw", "staged"):
+            if count not in old[source] or count not in new[source]:
+                continue
+            before, now = old[source][count], new[source][count]
+            what = f"{source} has {now:,} {count} rows"
+            failure = volume_failure(what, now, before, limits, "source", source)
+            if failure:
+                failures.append(failure)
     return failures
 
 
-def _source_rows(con: duckdb.DuckDBPyConnection) -> dict[str, int] | None:
+def _source_rows(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]] | None:
+    """source -> {'raw': n, 'staged': n} of audit.source_reconciliation (no 'staged' in a file
+    published before the column existed)."""
     if not _has_table(con, RECONCILIATION_TABLE):
         return None
-    rows = con.execute(f"select source_name, raw_rows from {RECONCILIATION_TABLE}").fetchall()
-    return {source: int(raw) for source, raw in rows}
+    schema, table = RECONCILIATION_TABLE.split(".")
+    columns = {
+        name
+        for (name,) in con.execute(
+            "select column_name from duckdb_columns() where database_name = current_database() "
+            "and schema_name = ? and table_name = ?",
+            [schema, table],
+        ).fetchall()
+    }
+    staged = "staged_rows" if "staged_rows" in columns else "null"
+    rows = con.execute(
+        f"select source_name, raw_rows, {staged} from {RECONCILIATION_TABLE}"
+    ).fetchall()
+    return {
+        source: {"raw": int(raw)} | ({} if staged_rows is None else {"staged": int(staged_rows)})
+        for source, raw, staged_rows in rows
+    }
 
 
 def _quarantine_limits(con: duckdb.DuckDBPyConnection) -> dict[str, float] | None:
@@ -249,30 +373,17 @@ def publish(work: Path, serving: Path, record: RunRecord) -> None:
     if previous is not None:
         record.notes += [note for note in previous.notes if note not in record.notes]
     try:
-        with duckdb.connect(str(staged)) as con:
-            _copy_published_schemas(con, work)
-            record.serving = str(serving)
-            con.execute(_RUNS_DDL)
-            if previous is not None:
-                _insert_runs(con, previous.runs)
-            con.execute(
-                f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    record.run_id,
-                    record.as_of_date,
-                    record.started_at,
-                    datetime.now(UTC).isoformat(timespec="microseconds"),
-                    "published",
-                    json.dumps(record.rows_per_mart, sort_keys=True),
-                    record.checks_passed,
-                    record.checks_failed,
-                    record.synthetic,
-                ],
-            )
-            con.execute("checkpoint")
+        _write_staged(staged, work, previous, record, serving)
         with open(staged, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(staged, serving)
+    except (duckdb.Error, OSError) as error:
+        if not is_disk_full(error):
+            raise
+        staged_bytes = staged.stat().st_size if staged.exists() else 0
+        staged.unlink(missing_ok=True)
+        _wal(staged).unlink(missing_ok=True)
+        raise PublishFailed(_disk_full_message(serving, staged_bytes)) from None
     finally:
         staged.unlink(missing_ok=True)
         _wal(staged).unlink(missing_ok=True)
@@ -282,7 +393,62 @@ def publish(work: Path, serving: Path, record: RunRecord) -> None:
     record_published(work, serving, record.run_id)
 
 
-def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> None:
+def _write_staged(
+    staged: Path, work: Path, previous: PublishedState | None, record: RunRecord, serving: Path
+) -> None:
+    """The new serving file at `staged` (storage version SERVING_STORAGE_VERSION): the
+    published schemas with comments and primary keys, and the run history."""
+    with duckdb.connect() as con:
+        attach_serving(con, staged)
+        con.execute("begin transaction")
+        record.notes += _copy_published_schemas(con, work)
+        record.serving = str(serving)
+        con.execute(_RUNS_DDL)
+        if previous is not None:
+            _insert_runs(con, previous.runs)
+        con.execute(
+            f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                record.run_id,
+                record.as_of_date,
+                record.started_at,
+                datetime.now(UTC).isoformat(timespec="microseconds"),
+                "published",
+                json.dumps(record.rows_per_mart, sort_keys=True),
+                record.checks_passed,
+                record.checks_failed,
+                record.synthetic,
+            ],
+        )
+        con.execute("commit")
+        con.execute("checkpoint")
+        con.execute("use memory")
+        con.execute("detach serving")
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether an error is a full disk or quota: OSError ENOSPC/EDQUOT, or DuckDB's I/O error
+    carrying the operating system's message."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(text in str(error) for text in (os.strerror(errno.ENOSPC), "Disk quota exceeded"))
+
+
+def _disk_full_message(serving: Path, staged_bytes: int) -> str:
+    free = shutil.disk_usage(serving.parent).free
+    current = serving.stat().st_size if serving.is_file() else 0
+    return (
+        f"publish failed: no space left on device in {serving.parent} after writing "
+        f"{staged_bytes / 2**20:.1f} MB of the new file ({free / 2**20:.1f} MB free now, the "
+        f"current serving file is {current / 2**20:.1f} MB); {serving} left as it was and the "
+        "partial file removed: free space there (a publish needs about the serving file's size "
+        "again) and rerun"
+    )
+
+
+def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> list[str]:
+    """Copy the published tables of `work` into the current catalog with their comments and
+    grain keys; notes for keys the data broke."""
     con.execute("attach ? as work (read_only)", [str(work.resolve())])
     tables = [
         (schema, table)
@@ -296,9 +462,21 @@ def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> None:
     ]
     for schema in PUBLISHED_SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
-    for schema, table in tables:
-        con.execute(f'create table "{schema}"."{table}" as select * from work."{schema}"."{table}"')
+    keys = _grain_keys()
+    notes = [copy_table(con, "work", schema, table, keys.get(table)) for schema, table in tables]
     con.execute("detach work")
+    return [note for note in notes if note]
+
+
+def _grain_keys() -> dict[str, tuple[str, ...]]:
+    """The dbt project's grain keys (serving_file.grain_keys): the project this package runs
+    from, else the one around the working directory; {} outside a project."""
+    for start in (Path(__file__).parent, None):
+        try:
+            return grain_keys(find_project_dir(start))
+        except FileNotFoundError:
+            continue
+    return {}
 
 
 _RUNS_DDL = f"""
@@ -643,8 +821,14 @@ def _audit_and_publish(
         for line in record.failures:
             log(f"  {line}")
         return EXIT_QUALITY
-    with busy_file(_work_hint):
-        publish(work, serving, record)
+    try:
+        with busy_file(_work_hint):
+            publish(work, serving, record)
+    except PublishFailed as error:
+        record.failures.append(str(error))
+        record.status = "error"
+        log(str(error))
+        return EXIT_ERROR
     record.status = "published"
     log(f"published {serving} ({sum(record.rows_per_mart.values()):,} mart rows)")
     return EXIT_OK
@@ -746,10 +930,17 @@ def dbt_build_subprocess(project_dir: Path, dbt_vars: dict[str, str] | None) -> 
 
 
 def _append_log(serving: Path, record: RunRecord) -> None:
+    """Append the run to `<serving>.runs.jsonl`; on a full disk say so on stderr instead of
+    hiding the run's own outcome behind a second error."""
     path = serving.with_name(serving.name + ".runs.jsonl")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(record), sort_keys=True) + "\n")
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        print(f"run record not appended to {path}: {error.strerror}", file=sys.stderr)
 
 
 def _table_counts(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> dict[str, int]:

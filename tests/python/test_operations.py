@@ -7,6 +7,9 @@ build where the test is about the process, not the models; one test kills a real
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -14,7 +17,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -323,3 +326,160 @@ def test_summary_of_a_work_file_being_built_is_one_line(
         holder.wait()
     line = _one_line(capsys.readouterr().err)
     assert line.startswith(f"segwarehouse summary: {work} is locked by pid {holder.pid} (")
+
+
+# --- kill -9 in the publish copy, disk full during the publish -------------------------------
+
+# The real `segwarehouse refresh --skip-build` in a child process, with the publish's copy
+# step wrapped: after the real copy into the staged file it says so and waits to be killed,
+# its DuckDB connection on the staged file still open.
+PAUSE_AFTER_COPY = textwrap.dedent(
+    """
+    import sys, time
+    from segwarehouse import cli, publish
+    copy = publish._copy_published_schemas
+    def copy_then_wait(con, work):
+        copy(con, work)
+        print("copied", flush=True)
+        time.sleep(120)
+    publish._copy_published_schemas = copy_then_wait
+    sys.exit(cli.main(["refresh", "--skip-build", "--docs-dir", sys.argv[1]]))
+    """
+)
+
+
+def test_kill_9_in_the_publish_copy_and_the_next_refresh_recovers(
+    built: Workspace, work: Path, serving: Path, tmp_path: Path
+) -> None:
+    # generated landing data: the first version is marked synthetic too, as the CLI marks it
+    first = publish.RunRecord("first", None, "2026-07-01T00:00:00", synthetic=True)
+    publish.publish(work, serving, first)
+    before = _sha256(serving)
+    publish.record_build(work, "built-run", "passed")
+    env = {**_env(built, work, serving), "PYTHONUNBUFFERED": "1"}
+    refresh = subprocess.Popen(
+        [sys.executable, "-c", PAUSE_AFTER_COPY, str(tmp_path / "docs")],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert refresh.stdout is not None
+    for line in refresh.stdout:
+        if line.strip() == "copied":
+            break
+    leftovers = sorted(path.name for path in serving.parent.glob(".serving.duckdb.*.tmp*"))
+    refresh.send_signal(signal.SIGKILL)
+    refresh.wait()
+    refresh.stdout.close()
+    # the staged file (and its WAL once anything was committed), as a killed copy leaves them
+    assert leftovers and leftovers[0].endswith(".tmp"), leftovers
+    assert leftovers[1:] in ([], [leftovers[0] + ".wal"]), leftovers
+    assert _sha256(serving) == before  # the old version, intact and readable
+    assert publish.published_run_id(serving) == "first"
+
+    recovered = _segwarehouse(env, "refresh", "--skip-build", "--docs-dir", str(tmp_path / "d2"))
+    output = recovered.stdout + recovered.stderr
+    assert recovered.returncode == 0, output
+    assert output.count(f"of a killed refresh (pid {refresh.pid}, no longer running)") == 2
+    cleaned = f"cleaned {len(leftovers)} leftover file(s) of an interrupted publish: "
+    assert cleaned + ", ".join(leftovers) in output
+    assert f"published {serving}" in output and "Traceback" not in output
+    assert not list(serving.parent.glob(".*.tmp*"))
+    with duckdb.connect(str(serving), read_only=True) as con:
+        runs = con.execute("select run_id from audit.publish_runs order by finished_at").fetchall()
+    assert runs[0] == ("first",) and len(runs) == 2
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path | None]:
+    """A 48 MB tmpfs mounted for the test (None when `mount` is not permitted here)."""
+    mount_point = tmp_path / "small_disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        yield None
+        return
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=False)
+
+
+def _fill(disk: Path, leave_bytes: int) -> Path:
+    ballast = disk / "ballast"
+    with ballast.open("wb") as handle:
+        handle.write(b"\0" * max(shutil.disk_usage(disk).free - leave_bytes, 0))
+    return ballast
+
+
+def test_disk_full_during_publish_is_one_line_and_the_serving_file_stands(
+    work: Path,
+    tmp_path: Path,
+    small_disk: Path | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """ENOSPC for real on a small tmpfs holding the serving file; where `mount` is not
+    permitted, the staged-file writer raises ENOSPC after writing part of the file instead."""
+    serving = (small_disk or tmp_path / "serve") / "serving.duckdb"
+    _first_publish(work, serving)
+    before = _sha256(serving)
+    publish.record_build(work, "built-run", "passed")
+    if small_disk is not None:
+        ballast = _fill(small_disk, leave_bytes=2 * 2**20)
+    else:
+        write = publish._write_staged
+
+        def write_until_full(staged: Path, *args: object) -> None:
+            staged.write_bytes(b"\0" * 2**20)
+            _wal(staged).write_bytes(b"\0" * 2**10)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(staged))
+
+        monkeypatch.setattr(publish, "_write_staged", write_until_full)
+    monkeypatch.chdir(PROJECT_DIR)
+    monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(work))
+    monkeypatch.setenv("SEGMENTS_SERVING", str(serving))
+    docs = ["--docs-dir", str(tmp_path / "docs")]
+
+    assert main(["refresh", "--skip-build", *docs]) == publish.EXIT_ERROR
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    [line] = [line for line in out.out.splitlines() if "no space left" in line.lower()]
+    assert line.startswith(f"publish failed: no space left on device in {serving.parent}")
+    assert f"{serving} left as it was" in line and "free space there" in line
+    assert _sha256(serving) == before and publish.published_run_id(serving) == "first"
+    assert not list(serving.parent.glob(".*.tmp*"))  # the partial file is removed at once
+    assert _log(serving)[-1]["status"] == "error"
+
+    # A leftover of a publish that died before it could clean up, then space again: the next
+    # refresh removes the leftover and publishes.
+    leftover = serving.parent / ".serving.duckdb.deadbeef.tmp.wal"
+    if small_disk is not None:
+        ballast.unlink()
+    else:
+        monkeypatch.setattr(publish, "_write_staged", write)
+    leftover.write_bytes(b"partial")
+    assert main(["refresh", "--skip-build", *docs]) == publish.EXIT_OK
+    out = capsys.readouterr().out
+    assert f"cleaned 1 leftover file(s) of an interrupted publish: {leftover.name}" in out
+    assert publish.published_run_id(serving) not in (None, "first")
+    assert not list(serving.parent.glob(".*.tmp*"))
+
+
+def _wal(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
+
+
+def _log(serving: Path) -> list[dict]:
+    path = serving.with_name(serving.name + ".runs.jsonl")
+    return [json.loads(line) for line in path.read_text().splitlines()]
