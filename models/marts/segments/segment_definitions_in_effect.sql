@@ -17,22 +17,28 @@
     {%- set stored = {} %}
     {%- if changes is not none %}
         {%- set stored_query %}
-            select changes.segment_id, list(distinct changes.version order by changes.version) as versions
-            from {{ changes }} as changes
-            inner join {{ ref('segment_definitions') }} as seed
-                on changes.segment_id = seed.segment_id
-            where changes.change_kind <> 'removed'
-            group by changes.segment_id
+            select
+                recorded.segment_id,
+                string_agg(cast(recorded.version as varchar), ', ' order by recorded.version) as versions
+            from (
+                select distinct changes.segment_id, changes.version
+                from {{ changes }} as changes
+                inner join {{ ref('segment_definitions') }} as seed
+                    on changes.segment_id = seed.segment_id
+                where changes.change_kind <> 'removed'
+            ) as recorded
+            group by recorded.segment_id
         {%- endset %}
         {%- for row in run_query(stored_query).rows %}
-            {%- do stored.update({row['segment_id']: row['versions'] | list}) %}
+            {%- do stored.update({row['segment_id']: row['versions'].split(', ')}) %}
         {%- endfor %}
     {%- endif %}
     {%- for segment_id, version in pins.items() %}
-        {%- if segment_id not in stored or (version | int) not in stored[segment_id] %}
+        {%- if segment_id not in stored or ((version | int) | string) not in stored[segment_id] %}
             {{ exceptions.raise_compiler_error(
                 "segments__version_pins: segment '" ~ segment_id ~ "' version " ~ version ~ " is not recorded"
-                ~ " in marts.segment_definition_changes (recorded versions: " ~ stored.get(segment_id, [])
+                ~ " in marts.segment_definition_changes (recorded versions: "
+                ~ (stored.get(segment_id, ['none']) | join(', '))
                 ~ "); pin a segment of the seed to a version a build has seen."
             ) }}
         {%- endif %}
