@@ -4,7 +4,10 @@
 -- editing the seed (docs/segment_health.md#rollback). A pin naming a segment not in the seed
 -- or a version never recorded stops the build. compared_version / compared_rule: the most
 -- recently recorded other version of the segment, which segment_version_changes measures the
--- version in effect against.
+-- version in effect against. A view: an edited seed takes effect in segment_membership without
+-- rebuilding it, while pins are written into it when it is built (build it with the pins).
+
+{{ config(materialized='view') }}
 
 {%- set pins = var('segments__version_pins') %}
 {%- if pins is not mapping %}
