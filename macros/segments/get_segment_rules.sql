@@ -1,4 +1,4 @@
-{% macro get_segment_rules(segment_ids=none) %}
+{% macro get_segment_rules(segment_ids=none, definitions=none) %}
     {#-
         The rules of seed segment_definitions, validated, as a list of {segment_id, rule} ordered
         by segment_id: the active ones, or (segment_ids given, for analyses) exactly those, active
@@ -6,9 +6,10 @@
         then one scan of customer_features for errors raised while running) stops the run here
         with one line naming the segment. Before the seed is loaded (compile or lint on an empty
         warehouse) there is nothing to read: [] is returned, except in `dbt run` / `dbt build`,
-        where that is an error.
+        where that is an error. definitions: the relation to read (default the seed;
+        segment_membership passes segment_definitions_in_effect, which applies version pins).
     -#}
-    {%- set definitions = ref('segment_definitions') -%}
+    {%- set definitions = definitions if definitions is not none else ref('segment_definitions') -%}
     {%- set features = ref('customer_features') -%}
     {%- if not execute -%}
         {{ return([]) }}
@@ -16,7 +17,8 @@
     {%- if load_relation(definitions) is none -%}
         {%- if flags.WHICH in ('run', 'build') -%}
             {{ exceptions.raise_compiler_error(
-                "seed segment_definitions is not loaded: run `dbt seed --select segment_definitions` first."
+                "segment rules: " ~ definitions ~ " is not built: run `dbt seed --select segment_definitions` and"
+                ~ " `dbt run --select +segment_definitions_in_effect` first."
             ) }}
         {%- endif -%}
         {{ return([]) }}

@@ -48,6 +48,7 @@ INPUTS = (
     "customer_churn_scores",
     "rfm_segment_map",
     "segment_definitions",
+    "segment_definitions_in_effect",
 )
 
 

@@ -4,6 +4,8 @@
 -- Published, so no contact data: the ads platforms' unsalted SHA-256 of email and phone (which
 -- enumeration reverses) and the email platform's raw email stay unpublished: the publish
 -- writes them into the restricted activation file the export command reads (docs/privacy.md).
+-- Audiences blocked by governance (audience_activation_gates: segment version not approved,
+-- or fewer eligible members than its min_size) have no rows here.
 
 with
 
@@ -14,23 +16,32 @@ audience_candidates as (
 
 ),
 
+audience_activation_gates as (
+
+    select * from {{ ref('audience_activation_gates') }}
+    where not is_activation_blocked
+
+),
+
 final as (
 
     select
-        audience_id,
-        customer_key,
-        experiment_id,
-        segment_id,
-        destination_id,
-        destination_kind,
-        consent_channel,
-        rfm_segment,
-        lifecycle_stage,
-        clv_band,
-        segment_version,
-        as_of_date,
-        consent_recorded_at
+        audience_candidates.audience_id,
+        audience_candidates.customer_key,
+        audience_candidates.experiment_id,
+        audience_candidates.segment_id,
+        audience_candidates.destination_id,
+        audience_candidates.destination_kind,
+        audience_candidates.consent_channel,
+        audience_candidates.rfm_segment,
+        audience_candidates.lifecycle_stage,
+        audience_candidates.clv_band,
+        audience_candidates.segment_version,
+        audience_candidates.as_of_date,
+        audience_candidates.consent_recorded_at
     from audience_candidates
+    inner join audience_activation_gates
+        on audience_candidates.audience_id = audience_activation_gates.audience_id
 
 )
 

@@ -1,6 +1,10 @@
 -- One row per active audience (and active experiment): who its segment holds today and where each member stopped
 -- (audience_candidates' first failing check), ending with the rows exported. An audience
 -- whose segment is empty has a row of zeros, so the export still writes an empty file.
+-- Governance (audience_activation_gates): an audience whose segment version is not approved
+-- or whose eligible members (passing every check) fall below the segment's min_size is
+-- blocked: is_activation_blocked with the reason, and exported_count 0 (audience_exports
+-- holds none of its rows).
 
 with
 
@@ -33,6 +37,12 @@ segment_membership as (
 audience_candidates as (
 
     select * from {{ ref('audience_candidates') }}
+
+),
+
+audience_activation_gates as (
+
+    select * from {{ ref('audience_activation_gates') }}
 
 ),
 
@@ -78,7 +88,16 @@ final as (
         coalesce(counts.erased_count, 0) as erased_count,
         coalesce(counts.no_consent_count, 0) as no_consent_count,
         coalesce(counts.no_contact_count, 0) as no_contact_count,
-        coalesce(counts.exported_count, 0) as exported_count,
+        case
+            when audience_activation_gates.is_activation_blocked then 0
+            else coalesce(counts.exported_count, 0)
+        end as exported_count,
+        coalesce(counts.exported_count, 0) as eligible_count,
+        audience_activation_gates.min_size,
+        audience_activation_gates.is_approved,
+        audience_activation_gates.is_activation_blocked,
+        audience_activation_gates.activation_block_reason,
+        audience_activation_gates.activation_block_detail,
         {{ as_of_date_sql() }} as as_of_date
     from audience_definitions
     inner join audience_destinations
@@ -89,6 +108,8 @@ final as (
         on experiments.segment_id = segment_versions.segment_id
     left join counts
         on audience_definitions.audience_id = counts.audience_id
+    inner join audience_activation_gates
+        on audience_definitions.audience_id = audience_activation_gates.audience_id
 
 )
 

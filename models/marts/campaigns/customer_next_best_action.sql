@@ -1,11 +1,12 @@
--- One recommended action per customer (every customer of customer_features) from seed
--- next_best_action_rules. A rule matches when all the conditions it sets hold: membership of
--- its segment_id (any segment_membership row), the customer's churn band, CLV at least
--- min_clv. The matching active rule with the lowest priority wins; at equal priority the one
--- with more value at stake (CLV x churn probability for 'retain' rules, CLV x (1 - churn
--- probability) for 'grow' rules; a missing CLV or probability counts as 0), then rule_id.
--- Customers no rule matches get the seed's fallback row. action_rank orders the customers of
--- one action by value at stake (who to contact first when capacity is short).
+-- One row per customer of customer_features: the next best action (seed
+-- next_best_action_rules), proposed only on a channel the customer consented to. A rule
+-- matches when the conditions it sets hold (segment_id membership, churn band, CLV >= min_clv).
+-- Matches rank by value_score = value at stake (CLV x churn probability 'retain', CLV x (1 -
+-- churn probability) 'grow'; missing = 0) x uplift_factor (1 + the significant relative
+-- conversion lift of the rule's uplift_campaign_id in campaign_lift, else 1), then priority,
+-- rule_id. The best consented match wins; else the fallback if its channel is consented; else
+-- nothing. decision_reason says which; skipped_rule_id = the better match lacking consent.
+-- action_rank orders an action's customers by value_score (whom to contact first).
 
 with
 
@@ -41,8 +42,17 @@ segment_membership as (
 
 rules as (
 
-    select * from {{ ref('next_best_action_rules') }}
-    where is_active
+    select
+        rules.*,
+        case
+            when campaign_lift.is_conversion_significant
+                then greatest(0, 1 + coalesce(campaign_lift.conversion_lift_rel, 0))
+            else 1
+        end as uplift_factor
+    from {{ ref('next_best_action_rules') }} as rules
+    left join {{ ref('campaign_lift') }} as campaign_lift
+        on rules.uplift_campaign_id = campaign_lift.campaign_id
+    where rules.is_active
 
 ),
 
@@ -54,11 +64,11 @@ customer_profiles as (
         customer_rfm.rfm_segment,
         customer_churn_scores.churn_probability,
         customer_clv.clv,
-        customer_features.has_email_consent,
-        customer_features.has_sms_consent,
-        customer_features.has_ads_consent,
-        customer_features.has_push_consent,
-        coalesce(customer_churn_scores.churn_risk_band, 'unscored') as churn_risk_band
+        coalesce(customer_churn_scores.churn_risk_band, 'unscored') as churn_risk_band,
+        map {
+            'email': customer_features.has_email_consent, 'sms': customer_features.has_sms_consent,
+            'ads': customer_features.has_ads_consent, 'push': customer_features.has_push_consent
+        } as consent_by_channel
     from customer_features
     left join customer_rfm
         on customer_features.customer_key = customer_rfm.customer_key
@@ -69,125 +79,116 @@ customer_profiles as (
 
 ),
 
-segment_candidates as (
-
-    select
-        segment_membership.customer_key,
-        rules.rule_id
-    from rules
-    inner join segment_membership
-        on rules.segment_id = segment_membership.segment_id
-    where not rules.is_fallback
-
-    union all
+-- (customer, rule) pairs whose conditions hold; the fallback applies to everyone.
+candidates as (
 
     select
         customer_profiles.customer_key,
-        rules.rule_id
-    from rules
-    cross join customer_profiles
-    where not rules.is_fallback and rules.segment_id is null
-
-),
-
-rule_matches as (
-
-    select
-        segment_candidates.customer_key,
         rules.rule_id,
+        rules.is_fallback,
         rules.priority,
+        rules.uplift_factor,
+        coalesce(customer_profiles.consent_by_channel[rules.channel], false) as has_consent,
         coalesce(customer_profiles.clv, 0) * case rules.objective
             when 'retain' then coalesce(customer_profiles.churn_probability, 0)
             else 1 - coalesce(customer_profiles.churn_probability, 0)
         end as value_at_stake
-    from segment_candidates
+    from customer_profiles
     inner join rules
-        on segment_candidates.rule_id = rules.rule_id
-    inner join customer_profiles
-        on segment_candidates.customer_key = customer_profiles.customer_key
-    where
-        (rules.churn_risk_band is null or rules.churn_risk_band = customer_profiles.churn_risk_band)
-        and (rules.min_clv is null or customer_profiles.clv >= rules.min_clv)
+        on
+            rules.is_fallback
+            or (
+                (rules.churn_risk_band is null or customer_profiles.churn_risk_band = rules.churn_risk_band)
+                and (rules.min_clv is null or customer_profiles.clv >= rules.min_clv)
+                and (
+                    rules.segment_id is null
+                    or exists (
+                        select 1 from segment_membership
+                        where
+                            segment_membership.customer_key = customer_profiles.customer_key
+                            and segment_membership.segment_id = rules.segment_id
+                    )
+                )
+            )
 
 ),
 
-ranked_matches as (
+ranked as (
 
     select
-        customer_key,
-        rule_id,
-        count(*) over (partition by customer_key) as matched_rule_count,
+        *,
+        value_at_stake * uplift_factor as value_score,
+        count(*) filter (where not is_fallback) over (partition by customer_key) as matched_rule_count,
         row_number() over (
             partition by customer_key
-            order by priority asc, value_at_stake desc, rule_id asc
-        ) as choice_rank
-    from rule_matches
+            order by is_fallback asc, value_at_stake * uplift_factor desc, priority asc, rule_id asc
+        ) as match_rank,
+        row_number() over (
+            partition by customer_key
+            order by has_consent desc, is_fallback asc, value_at_stake * uplift_factor desc, priority asc, rule_id asc
+        ) as consented_rank
+    from candidates
 
 ),
 
-chosen as (
+decided as (
 
     select
-        customer_profiles.*,
-        coalesce(ranked_matches.rule_id, fallback_rules.rule_id) as rule_id,
-        coalesce(ranked_matches.matched_rule_count, 0) as matched_rule_count
-    from customer_profiles
-    left join ranked_matches
-        on
-            customer_profiles.customer_key = ranked_matches.customer_key
-            and ranked_matches.choice_rank = 1
-    left join rules as fallback_rules
-        on fallback_rules.is_fallback
-
-),
-
-valued as (
-
-    select
-        chosen.*,
-        rules.action,
-        rules.channel,
-        rules.objective,
-        rules.priority,
-        rules.is_fallback,
-        coalesce(chosen.clv, 0) * case rules.objective
-            when 'retain' then coalesce(chosen.churn_probability, 0)
-            else 1 - coalesce(chosen.churn_probability, 0)
-        end as value_at_stake
-    from chosen
-    inner join rules
-        on chosen.rule_id = rules.rule_id
+        chosen.customer_key,
+        chosen.matched_rule_count,
+        case when chosen.has_consent then chosen.rule_id end as rule_id,
+        case when chosen.has_consent then chosen.value_at_stake end as value_at_stake,
+        case when chosen.has_consent then chosen.uplift_factor end as uplift_factor,
+        case when chosen.has_consent then chosen.value_score end as value_score,
+        case when best.rule_id <> chosen.rule_id or not chosen.has_consent then best.rule_id end as skipped_rule_id,
+        case
+            when not chosen.has_consent then 'no_reachable_channel'
+            when chosen.is_fallback and chosen.matched_rule_count = 0 then 'fallback_no_match'
+            when chosen.is_fallback then 'fallback_no_consent'
+            when chosen.rule_id = best.rule_id then 'best_match'
+            else 'next_eligible_no_consent'
+        end as decision_reason
+    from ranked as chosen
+    inner join ranked as best
+        on chosen.customer_key = best.customer_key and best.match_rank = 1
+    where chosen.consented_rank = 1
 
 ),
 
 final as (
 
     select
-        customer_key,
-        rule_id,
-        action,
-        channel,
-        objective,
-        lifecycle_stage,
-        rfm_segment,
-        churn_risk_band,
-        priority as rule_priority,
-        cast(matched_rule_count as integer) as matched_rule_count,
-        row_number() over (
-            partition by action order by value_at_stake desc, customer_key asc
-        ) as action_rank,
-        churn_probability,
-        clv,
-        value_at_stake,
-        is_fallback,
-        case channel
-            when 'email' then has_email_consent
-            when 'sms' then has_sms_consent
-            when 'ads' then has_ads_consent
-            when 'push' then has_push_consent
-        end as has_channel_consent,
+        decided.customer_key,
+        decided.rule_id,
+        rules.action,
+        rules.channel,
+        rules.objective,
+        customer_profiles.lifecycle_stage,
+        customer_profiles.rfm_segment,
+        customer_profiles.churn_risk_band,
+        rules.priority as rule_priority,
+        cast(decided.matched_rule_count as integer) as matched_rule_count,
+        case when decided.rule_id is not null then row_number() over (
+            partition by decided.rule_id is null, rules.action
+            order by decided.value_score desc, decided.customer_key asc
+        ) end as action_rank,
+        customer_profiles.churn_probability,
+        customer_profiles.clv,
+        decided.value_at_stake,
+        decided.uplift_factor,
+        decided.value_score,
+        coalesce(rules.is_fallback, false) as is_fallback,
+        decided.decision_reason,
+        decided.skipped_rule_id,
+        skipped.channel as skipped_channel,
         {{ as_of_date_sql() }} as as_of_date
-    from valued
+    from decided
+    inner join customer_profiles
+        on decided.customer_key = customer_profiles.customer_key
+    left join rules
+        on decided.rule_id = rules.rule_id
+    left join rules as skipped
+        on decided.skipped_rule_id = skipped.rule_id
 
 )
 

@@ -1,5 +1,6 @@
 -- One row per customer and segment they belong to as of as_of_date, across families:
---   rule       segments of seed segment_definitions (active rules over customer_features,
+--   rule       segments of segment_definitions_in_effect (the seed, or a pinned version;
+--              active rules over customer_features,
 --              validated and compiled at run time by get_segment_rules / segment_rule_matches),
 --              plus the fallback 'unassigned_<group>' for a customer matching none in a group;
 --   rfm        the customer's RFM segment (customer_rfm; 'rfm_prospect' without an order);
@@ -13,7 +14,7 @@
 -- with its own exclusivity group. Customers are those of customer_features: erased customers
 -- are absent.
 
-{%- set rules = get_segment_rules() %}
+{%- set rules = get_segment_rules(definitions=ref('segment_definitions_in_effect')) %}
 
 with
 
@@ -31,7 +32,7 @@ customer_rfm as (
 
 segment_definitions as (
 
-    select * from {{ ref('segment_definitions') }}
+    select * from {{ ref('segment_definitions_in_effect') }}
     where is_active
 
 ),

@@ -9,13 +9,16 @@
 -- idempotent; an as_of_date earlier than the history stops the build (rebuild with
 -- --full-refresh and replay the dates in order). Erased customers' spells are deleted. A
 -- customer_key that changes (customer_key_changes) closes its spells and opens new ones under
--- the new key.
+-- the new key. segment_version is the rule version the member qualified under
+-- (segment_membership.segment_version; null for other families): a new or pinned version
+-- closes the spells of the old one and opens spells under the new one, so every spell names
+-- one version. Warehouses built before the column existed get it appended (null on old rows).
 
 {{ config(
     materialized='incremental',
     unique_key=['customer_key', 'segment_id', 'valid_from'],
     incremental_strategy='delete+insert',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ segment_membership_history_rewind() }}",
     post_hook="{{ history_retention_delete('valid_to', 'retention__membership_history_days') }}",
 ) }}
@@ -63,6 +66,7 @@ open_spells as (
             segment_id,
             segment_family,
             exclusivity_group,
+            segment_version,
             cast(null as date) as valid_from,
             cast(null as date) as valid_to,
             cast(null as date) as last_seen_on
@@ -79,6 +83,7 @@ current_spells as (
         segment_membership.segment_id,
         segment_membership.segment_family,
         segment_membership.exclusivity_group,
+        segment_membership.segment_version,
         coalesce(open_spells.valid_from, {{ as_of }}) as valid_from,
         cast(null as date) as valid_to,
         {{ as_of }} as last_seen_on
@@ -87,6 +92,7 @@ current_spells as (
         on
             segment_membership.customer_key = open_spells.customer_key
             and segment_membership.segment_id = open_spells.segment_id
+            and segment_membership.segment_version is not distinct from open_spells.segment_version
 
 ),
 
@@ -97,6 +103,7 @@ ended_spells as (
         open_spells.segment_id,
         open_spells.segment_family,
         open_spells.exclusivity_group,
+        open_spells.segment_version,
         open_spells.valid_from,
         {{ as_of }} as valid_to,
         open_spells.last_seen_on
@@ -108,6 +115,7 @@ ended_spells as (
             where
                 segment_membership.customer_key = open_spells.customer_key
                 and segment_membership.segment_id = open_spells.segment_id
+                and segment_membership.segment_version is not distinct from open_spells.segment_version
         )
         and open_spells.customer_key not in (
             select erased_customer_keys.customer_key from erased_customer_keys
