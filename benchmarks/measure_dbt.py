@@ -19,7 +19,9 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from segwarehouse import bench
+from segwarehouse.bench.config import ScaleDirs
+from segwarehouse.bench.report import gib, render_layers, render_python_models, render_slowest
+from segwarehouse.bench.steps import measure_dbt
 from segwarehouse.dbt_runner import DbtInvocation
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -42,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("dbt_args", nargs=argparse.REMAINDER, help="-- then dbt's arguments")
     args = parser.parse_args(argv)
     dbt_args = [arg for arg in args.dbt_args if arg != "--"]
-    dirs = bench.ScaleDirs(args.work_dir.resolve())
+    dirs = ScaleDirs(args.work_dir.resolve())
     target = dirs.root / f"target-{args.name}"
     invocation = DbtInvocation(
         PROJECT_DIR,
@@ -61,22 +63,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm_up_parse(command, env)
     result = {
         "command": command,
-        **bench.measure_dbt(
-            command, env, PROJECT_DIR, log, target, spill_dirs=(dirs.warehouse_spill,)
-        ),
+        **measure_dbt(command, env, PROJECT_DIR, log, target, spill_dirs=(dirs.warehouse_spill,)),
     }
     args.report.with_suffix(".json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     lines = [
         f"## {args.name}",
         "",
         f"`{' '.join(dbt_args)}`: {'ok' if result['success'] else 'FAILED'} in "
-        f"{result['seconds']:.1f} s wall, peak RSS {bench.gib(result['peak_rss_bytes'])} "
-        f"(process tree {bench.gib(result['tree_peak_rss_bytes'])}), load average before "
+        f"{result['seconds']:.1f} s wall, peak RSS {gib(result['peak_rss_bytes'])} "
+        f"(process tree {gib(result['tree_peak_rss_bytes'])}), load average before "
         f"{result['load_average_before']}.",
         "",
-        bench.render_slowest(result),
-        bench.render_layers(result),
-        bench.render_python_models(result),
+        render_slowest(result),
+        render_layers(result),
+        render_python_models(result),
     ]
     args.report.write_text("\n".join(lines), encoding="utf-8")
     print(args.report.read_text(encoding="utf-8"))

@@ -207,7 +207,7 @@ def _add_summary(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_bench(commands: argparse._SubParsersAction) -> None:
-    from segwarehouse import bench
+    from segwarehouse.bench import config as bench
 
     command = commands.add_parser(
         "bench",
@@ -641,10 +641,11 @@ def _print_summary(settings: Settings) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from segwarehouse import bench
+    from segwarehouse.bench.config import BenchConfig
+    from segwarehouse.bench.run import run as run_bench
 
     root = Settings.from_env().project_dir
-    config = bench.BenchConfig(
+    config = BenchConfig(
         project_dir=root,
         customers=tuple(args.customers or [DEMO_CUSTOMERS]),
         fmt=args.format,
@@ -661,7 +662,7 @@ def _bench(args: argparse.Namespace) -> int:
         refresh_day=args.refresh_day,
         command_line=shlex.join(["segwarehouse", *args.argv]),
     )
-    data = bench.run(config, progress=_print_progress)
+    data = run_bench(config, progress=_print_progress)
     print(f"wrote {config.report} and {config.json_path}")
     failed = [
         scale["customers"]

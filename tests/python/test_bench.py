@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,8 +14,20 @@ import duckdb
 import pytest
 
 from conftest import END_DATE, PROJECT_DIR, Workspace
-from segwarehouse import bench
+from segwarehouse.bench.config import DEFAULT_SELECT, MUST_MATCH, ScaleDirs
+from segwarehouse.bench.measure import measure
+from segwarehouse.bench.preamble import DEFAULT_PREAMBLE, REPORT_MARKER, read_preamble
+from segwarehouse.bench.report import render_audit_publish
+from segwarehouse.bench.results import failure_summary, read_log
+from segwarehouse.bench.run import ratios, within_floor_scope
+from segwarehouse.bench.steps import (
+    measure_audit_publish,
+    measure_quality_gate,
+    quality_share,
+    selection_args,
+)
 from segwarehouse.cli import main
+from segwarehouse.landing import INCREMENTAL_BASE_MODELS
 
 CUSTOMERS = 1_000
 
@@ -80,7 +94,7 @@ def test_one_day_refresh_is_timed_and_equals_the_full_build(bench_run: Path) -> 
     assert refresh["delivery_rows"]["web_events"] > 0
     assert refresh["delivery_rows"]["orders"] > 0
     assert refresh["history_rows"]["web_events"] > 10 * refresh["delivery_rows"]["web_events"]
-    assert set(refresh["incremental_models"]) == set(bench.INCREMENTAL_BASE_MODELS)
+    assert set(refresh["incremental_models"]) == set(INCREMENTAL_BASE_MODELS)
     assert refresh["staged_rows_equal_full_build"], (refresh["staged_rows"], scale["dbt"]["counts"])
     assert refresh["ratio_to_full_build"] > 0
     assert "One-day refresh" in (bench_run / "benchmarks.md").read_text()
@@ -90,7 +104,7 @@ def test_baseline_stages_the_same_rows(bench_run: Path) -> None:
     [scale] = json.loads((bench_run / "benchmarks.json").read_text())["scales"]
     counts = scale["row_counts"]
     assert len(counts) == 8
-    for source in bench.MUST_MATCH:
+    for source in MUST_MATCH:
         assert counts[source]["dbt_staged"] > 0
         assert counts[source]["dbt_staged"] == counts[source]["baseline_staged"], source
         assert counts[source]["match"]
@@ -99,7 +113,7 @@ def test_baseline_stages_the_same_rows(bench_run: Path) -> None:
 def test_report_is_written_below_the_preamble(bench_run: Path) -> None:
     report = (bench_run / "benchmarks.md").read_text()
     assert report.startswith("# Benchmarks")
-    assert bench.REPORT_MARKER in report
+    assert REPORT_MARKER in report
     for heading in ("## Summary", f"## {CUSTOMERS:,} customers", "Slowest 10 models", "## Notes"):
         assert heading in report
     assert "base_web__events" in report
@@ -107,20 +121,36 @@ def test_report_is_written_below_the_preamble(bench_run: Path) -> None:
 
 def test_preamble_is_preserved(tmp_path: Path) -> None:
     report = tmp_path / "benchmarks.md"
-    report.write_text("# Mine\n\nHand-written.\n\n" + bench.REPORT_MARKER + "\n\nold figures\n")
-    assert bench.read_preamble(report) == "# Mine\n\nHand-written.\n"
-    assert bench.read_preamble(tmp_path / "absent.md") == bench.DEFAULT_PREAMBLE
+    report.write_text("# Mine\n\nHand-written.\n\n" + REPORT_MARKER + "\n\nold figures\n")
+    assert read_preamble(report) == "# Mine\n\nHand-written.\n"
+    assert read_preamble(tmp_path / "absent.md") == DEFAULT_PREAMBLE
+
+
+def test_default_preamble_names_the_results_folder() -> None:
+    """`make bench` writes its JSON to benchmarks/results/, and the default text says so."""
+    mentions = re.findall(r"[\w/.]*benchmarks\.json", DEFAULT_PREAMBLE)
+    assert mentions
+    assert set(mentions) == {"benchmarks/results/benchmarks.json"}
+
+
+def test_baseline_child_runs_as_a_module(tmp_path: Path) -> None:
+    """`python -m segwarehouse.bench` is the baseline child the harness spawns."""
+    done = subprocess.run(
+        [sys.executable, "-m", "segwarehouse.bench", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "staging_baseline.sql" in done.stdout
 
 
 def test_peak_rss_is_the_measured_process_own(tmp_path: Path) -> None:
     """A big earlier child must not leak into a later, small measurement."""
     allocate = "x = bytearray(300 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])"
-    big = bench.measure(
-        [sys.executable, "-c", allocate], os.environ, tmp_path, tmp_path / "big.log"
-    )
-    small = bench.measure(
-        [sys.executable, "-c", "pass"], os.environ, tmp_path, tmp_path / "small.log"
-    )
+    big = measure([sys.executable, "-c", allocate], os.environ, tmp_path, tmp_path / "big.log")
+    small = measure([sys.executable, "-c", "pass"], os.environ, tmp_path, tmp_path / "small.log")
     assert big.peak_rss_bytes > 300 * 1024**2
     assert small.peak_rss_bytes < 100 * 1024**2
     assert big.returncode == small.returncode == 0
@@ -143,7 +173,7 @@ def test_a_crashed_build_is_read_from_its_log(tmp_path: Path) -> None:
     """dbt can die without run_results.json: times and the error come from its console log."""
     log = tmp_path / "dbt_build.log"
     log.write_text(FAILED_LOG)
-    read = bench.read_log(log)
+    read = read_log(log)
     assert [node["name"] for node in read["nodes"][:2]] == ["base_b", "base_a"]
     assert {node["resource_type"] for node in read["nodes"]} == {
         "model",
@@ -154,7 +184,7 @@ def test_a_crashed_build_is_read_from_its_log(tmp_path: Path) -> None:
     assert read["failed_nodes"] == [
         {"unique_id": "seed.countries", "status": "error", "message": None}
     ]
-    summary = bench.failure_summary(log, read["failed_nodes"])
+    summary = failure_summary(log, read["failed_nodes"])
     assert summary.startswith("2 x Not implemented Error: Cannot switch temporary directory")
     assert summary.endswith("(first failed node: seed.countries)")
 
@@ -169,19 +199,19 @@ def _nodes(**seconds: float) -> list[dict]:
 def test_quality_share_counts_dbt_tests_and_the_gate() -> None:
     nodes = _nodes(model=80.0, test=15.0, unit_test=5.0)
     gate = {"ran": True, "seconds": 20.0, "outcome": "passed", "failures": []}
-    share = bench.quality_share(nodes, gate)
+    share = quality_share(nodes, gate)
     assert share["dbt_test_seconds"] == 20.0
     assert share["node_seconds"] == 100.0
     assert share["share"] == round(40 / 120, 4)
     crashed = {**gate, "ran": False, "outcome": "error (exit 1)"}
-    assert bench.quality_share(nodes, crashed)["share"] is None
+    assert quality_share(nodes, crashed)["share"] is None
 
 
 def test_quality_gate_is_timed_and_tells_a_failure(built: Workspace, tmp_path: Path) -> None:
     """The harness times the real GX gate: it passes on the built warehouse and reports the
     failing expectation when a mart is broken (an open rate above 1)."""
     env = {**os.environ, "SEGMENTS_RAW_DIR": str(built.raw_dir)}
-    passed = bench.measure_quality_gate(built.warehouse, env, PROJECT_DIR, tmp_path / "ok.log")
+    passed = measure_quality_gate(built.warehouse, env, PROJECT_DIR, tmp_path / "ok.log")
     assert passed["outcome"] == "passed", (tmp_path / "ok.log").read_text()
     assert passed["ran"] and passed["seconds"] > 0 and passed["failures"] == []
 
@@ -192,7 +222,7 @@ def test_quality_gate_is_timed_and_tells_a_failure(built: Workspace, tmp_path: P
             "update marts.customer_features set email_open_rate = 2.0 where customer_key = "
             "(select min(customer_key) from marts.customer_features)"
         )
-    failed = bench.measure_quality_gate(broken, env, PROJECT_DIR, tmp_path / "broken.log")
+    failed = measure_quality_gate(broken, env, PROJECT_DIR, tmp_path / "broken.log")
     assert failed["outcome"] == "expectations failed"
     assert failed["ran"] and any("email_open_rate" in line for line in failed["failures"])
 
@@ -204,10 +234,10 @@ def test_audit_publish_is_timed_and_publishes_only_a_passing_warehouse(
     publishes a warehouse that passes its audit into the scale's serving file, and leaves no
     serving file when a mart breaks an expectation; the next run's reset removes it."""
     env = {**os.environ, "SEGMENTS_RAW_DIR": str(built.raw_dir)}
-    good = bench.ScaleDirs(tmp_path / "good")
+    good = ScaleDirs(tmp_path / "good")
     good.reset()
     shutil.copyfile(built.warehouse, good.warehouse)
-    passed = bench.measure_audit_publish(good, env, PROJECT_DIR, END_DATE)
+    passed = measure_audit_publish(good, env, PROJECT_DIR, END_DATE)
     assert passed["outcome"] == "published", (good.root / "audit_publish.log").read_text()
     assert passed["seconds"] > 0 and passed["serving_bytes"] > 0
     assert (good.root / "data_docs" / "index.html").is_file()  # --docs-dir, not target/
@@ -216,10 +246,10 @@ def test_audit_publish_is_timed_and_publishes_only_a_passing_warehouse(
         [(work_rows,)] = con.execute(count).fetchall()
     with duckdb.connect(str(good.serving), read_only=True) as con:
         assert con.execute(count).fetchall() == [(work_rows,)]
-    report = bench._render_audit_publish({"audit_publish": passed, "job_seconds": 12.5})
+    report = render_audit_publish({"audit_publish": passed, "job_seconds": 12.5})
     assert "(published)" in report[-1] and "12.5 s" in report[-1]
 
-    broken = bench.ScaleDirs(tmp_path / "broken")
+    broken = ScaleDirs(tmp_path / "broken")
     broken.reset()
     shutil.copyfile(built.warehouse, broken.warehouse)
     with duckdb.connect(str(broken.warehouse)) as con:
@@ -227,7 +257,7 @@ def test_audit_publish_is_timed_and_publishes_only_a_passing_warehouse(
             "update marts.customer_features set email_open_rate = 2.0 where customer_key = "
             "(select min(customer_key) from marts.customer_features)"
         )
-    failed = bench.measure_audit_publish(broken, env, PROJECT_DIR, END_DATE)
+    failed = measure_audit_publish(broken, env, PROJECT_DIR, END_DATE)
     assert (failed["outcome"], failed["published"]) == ("audit failed", False)
     assert failed["serving_bytes"] is None and not broken.serving.exists()
 
@@ -241,11 +271,9 @@ def test_ratios_compare_only_the_floors_scope() -> None:
     build over the staging-only floor would read as dbt overhead."""
     dbt = {"success": True, "seconds": 10.0, "execution_seconds": 8.0, "peak_rss_bytes": 2e9}
     baseline = {"success": True, "seconds": 5.0, "sql_seconds": 4.0, "peak_rss_bytes": 1e9}
-    staging = bench.ratios(
-        dbt, baseline, 100, bench.within_floor_scope(tuple(bench.DEFAULT_SELECT.split()))
-    )
+    staging = ratios(dbt, baseline, 100, within_floor_scope(tuple(DEFAULT_SELECT.split())))
     assert (staging["wall"], staging["execution"], staging["peak_rss"]) == (2.0, 2.0, 2.0)
-    whole = bench.ratios(dbt, baseline, 100, bench.within_floor_scope(("fqn:*",)))
+    whole = ratios(dbt, baseline, 100, within_floor_scope(("fqn:*",)))
     assert (whole["wall"], whole["execution"], whole["peak_rss"]) == (None, None, None)
     assert whole["same_scope"] is False
     assert whole["dbt_rows_per_second"] == staging["dbt_rows_per_second"] > 0
@@ -254,8 +282,8 @@ def test_ratios_compare_only_the_floors_scope() -> None:
 def test_default_selection_is_the_staging_selector() -> None:
     """bench builds selectors.yml's `staging` (dbt 1.11 has no `selector:` method in
     --select); any other selection goes to --select as typed."""
-    assert bench.selection_args(tuple(bench.DEFAULT_SELECT.split())) == ["--selector", "staging"]
-    assert bench.selection_args(("+staging", "marts.data_quality")) == [
+    assert selection_args(tuple(DEFAULT_SELECT.split())) == ["--selector", "staging"]
+    assert selection_args(("+staging", "marts.data_quality")) == [
         "--select",
         "+staging",
         "marts.data_quality",
