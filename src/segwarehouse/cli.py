@@ -776,6 +776,8 @@ def _export(args: argparse.Namespace) -> int:
         f"manifest: {result.manifest} (as_of_date {result.as_of_date}, run_id {result.run_id}"
         f"{since})"
     )
+    for blocked in result.blocked:
+        print(f"  {blocked['audience_id']:<56} not exported: {blocked['detail']}")
     if result.pruned:
         names = ", ".join(folder.name for folder in result.pruned)
         print(f"deleted {len(result.pruned)} older export folder(s): {names}")

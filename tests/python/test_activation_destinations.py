@@ -107,7 +107,9 @@ def make_work(path: Path, members: dict[str, list[str]]) -> None:
             "create table marts.audience_summary (audience_id varchar, audience_name varchar, "
             "experiment_id varchar, segment_id varchar, segment_version integer, "
             "destination_id varchar, destination_kind varchar, consent_channel varchar, "
-            "holdout_share double, exported_count bigint, as_of_date date)"
+            "holdout_share double, exported_count bigint, as_of_date date, "
+            "is_activation_blocked boolean default false, activation_block_reason varchar, "
+            "activation_block_detail varchar)"
         )
         for audience, destination in AUDIENCES.items():
             keys = members.get(audience, [])
@@ -121,7 +123,7 @@ def make_work(path: Path, members: dict[str, list[str]]) -> None:
             channel = destinations[destination]["consent_channel"]
             con.execute(
                 "insert into marts.audience_summary values "
-                "(?, ?, 'exp', 'seg', 1, ?, ?, ?, 0.1, ?, ?)",
+                "(?, ?, 'exp', 'seg', 1, ?, ?, ?, 0.1, ?, ?, false, null, null)",
                 [audience, audience, destination, kind, channel, len(keys), AS_OF],
             )
 
@@ -330,3 +332,28 @@ def test_older_export_folders_are_deleted_after_keep_exports(
     monkeypatch.setenv("SEGMENTS_EXPORT_KEEP", "0")
     with pytest.raises(ValueError, match="SEGMENTS_EXPORT_KEEP='0'"):
         export_audiences(serving, out, now=datetime(2026, 7, 9, tzinfo=UTC))
+
+
+def test_a_blocked_audience_gets_no_file_and_its_reason_in_the_manifest(tmp_path: Path) -> None:
+    """Governance blocks an audience (audience_summary.is_activation_blocked): no file at all,
+    not an empty one (uploading an empty file empties the platform's list); the manifest says
+    why. Asking for blocked audiences only is an error naming them."""
+    serving = publish_run(tmp_path / "pub", "run-1", ALL_MEMBERS)
+    detail = "segment seg v1 has 3 eligible members, below its min_size 50"
+    with duckdb.connect(str(serving)) as con:
+        con.execute(
+            "update marts.audience_summary set is_activation_blocked = true, "
+            "activation_block_reason = 'below_min_size', activation_block_detail = ?, "
+            "exported_count = 0 where audience_id = 'aud_google'",
+            [detail],
+        )
+        con.execute("delete from marts.audience_exports where audience_id = 'aud_google'")
+    result = export_audiences(serving, tmp_path / "out")
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["blocked"] == [
+        {"audience_id": "aud_google", "reason": "below_min_size", "detail": detail}
+    ]
+    assert "aud_google" not in {entry["audience_id"] for entry in manifest["files"]}
+    assert not [path for path in result.folder.iterdir() if "aud_google" in path.name]
+    with pytest.raises(ValueError, match="every audience asked for is blocked by governance"):
+        export_audiences(serving, tmp_path / "out2", audience_ids=["aud_google"])

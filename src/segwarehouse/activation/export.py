@@ -68,7 +68,8 @@ EMAIL_PLATFORM_KEYS = ("customer_key", "email")
 
 _SUMMARY_SQL = """
 select audience_id, audience_name, experiment_id, segment_id, segment_version, destination_id,
-       destination_kind, consent_channel, holdout_share, exported_count, as_of_date
+       destination_kind, consent_channel, holdout_share, exported_count, as_of_date,
+       is_activation_blocked, activation_block_reason, activation_block_detail
 from serving.marts.audience_summary
 order by audience_id
 """
@@ -137,6 +138,7 @@ class ExportResult:
     run_id: str
     previous_run_id: str | None
     pruned: list[Path] = field(default_factory=list)
+    blocked: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ def export_audiences(
             with duckdb.connect() as con:
                 con.execute("attach ? as serving (read_only)", [str(serving)])
                 _require_tables(con, serving)
-                audiences = _audiences(con, audience_ids)
+                audiences, blocked = _split_blocked(_audiences(con, audience_ids))
                 _attach_activation(con, activation, run_id)
                 destinations = _destinations(con)
                 as_of_date = _single_as_of_date(audiences)
@@ -258,12 +260,37 @@ def export_audiences(
         "format": fmt,
         "previous_export": _previous_summary(previous),
         "files": [asdict(file) for file in files],
+        "blocked": blocked,
     }
     _atomic_write_bytes(manifest, (json.dumps(document, indent=2) + "\n").encode())
     pruned = prune_exports(out_dir, export_keep_from_env() if keep is None else keep)
     return ExportResult(
-        folder, manifest, as_of_date, generated_at, files, run_id, previous_run_id, pruned
+        folder, manifest, as_of_date, generated_at, files, run_id, previous_run_id, pruned, blocked
     )
+
+
+def _split_blocked(audiences: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The audiences to write, and those governance blocks (audience_activation_gates: segment
+    version not approved, or fewer eligible members than min_size) with their reason. A blocked
+    audience gets no file at all: an empty upload would empty the platform's list. Raises
+    ValueError when every audience asked for is blocked."""
+    blocked = [
+        {
+            "audience_id": row["audience_id"],
+            "reason": row["activation_block_reason"],
+            "detail": row["activation_block_detail"],
+        }
+        for row in audiences
+        if row["is_activation_blocked"]
+    ]
+    allowed = [row for row in audiences if not row["is_activation_blocked"]]
+    if not allowed:
+        reasons = "; ".join(f"{row['audience_id']}: {row['detail']}" for row in blocked)
+        raise ValueError(
+            f"every audience asked for is blocked by governance ({reasons}): nothing exported; "
+            "see marts.audience_summary.activation_block_reason"
+        )
+    return allowed, blocked
 
 
 def export_keep_from_env() -> int:
