@@ -13,8 +13,8 @@ import duckdb
 import pytest
 
 from conftest import PROJECT_DIR, Workspace
-from segwarehouse import cli, publish
-from segwarehouse.cli import main
+from segwarehouse import publish
+from segwarehouse.cli import main, pipeline
 from segwarehouse.settings import SYNTHETIC_MANIFEST, landing_files, synthetic_files
 
 
@@ -80,9 +80,9 @@ def test_demo_data_only_with_demo_and_only_into_the_repository_data_raw(
     assert "$(BIN)/segwarehouse run --demo" in (PROJECT_DIR / "Makefile").read_text()
     generated_into: list[Path] = []
     monkeypatch.chdir(PROJECT_DIR)
-    monkeypatch.setattr(cli, "landing_files", lambda _raw: [])
-    monkeypatch.setattr(cli, "_generate", lambda args: generated_into.append(args.out))
-    monkeypatch.setattr(cli, "_refresh", lambda _args: 0)
+    monkeypatch.setattr(pipeline, "landing_files", lambda _raw: [])
+    monkeypatch.setattr(pipeline, "generate_command", lambda args: generated_into.append(args.out))
+    monkeypatch.setattr(pipeline, "refresh_command", lambda _args: 0)
     monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(tmp_path / "absent.duckdb"))
     monkeypatch.delenv("SEGMENTS_RAW_DIR", raising=False)
     assert main(["run"]) == 0 and generated_into == []

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from segwarehouse import cli, freshness, publish
+from segwarehouse.cli import pipeline
 from segwarehouse.freshness import EXIT_OK, EXIT_STALE, SourceAge, decide, format_age, read_results
 from segwarehouse.generator.api import write_synthetic_manifest
 
@@ -141,7 +142,7 @@ def test_refresh_passes_allow_stale_and_skip_build_checks_nothing(monkeypatch, t
     monkeypatch.setattr(publish, "refresh", fake_refresh)
     monkeypatch.setenv("SEGMENTS_WAREHOUSE", str(tmp_path / "work.duckdb"))
     monkeypatch.setenv("SEGMENTS_SERVING", str(tmp_path / "serving.duckdb"))
-    monkeypatch.setattr(cli, "_require_landing", lambda _settings: None)
+    monkeypatch.setattr(pipeline, "_require_landing", lambda _settings: None)
     raw = tmp_path / "raw"
     raw.mkdir()
     monkeypatch.setenv("SEGMENTS_RAW_DIR", str(raw))
