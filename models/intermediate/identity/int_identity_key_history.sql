@@ -5,7 +5,7 @@
 -- resolved keys with this stored state like any run, so customer_key_changes logs the
 -- differences instead of forgetting the history. Identifiers no longer resolved (erased,
 -- now guarded) are deleted by the post-hook, since a full refresh no longer sweeps them.
--- A deliberate reset: drop the table (see docs/identity.md).
+-- A deliberate reset: drop the table (docs/incremental.md, Full-refresh path).
 
 {{ config(
     materialized='incremental',
