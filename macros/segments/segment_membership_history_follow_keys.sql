@@ -40,15 +40,25 @@
                 spells.customer_key in (select previous_customer_key from {{ moves }})
                 or spells.customer_key in (select customer_key from {{ moves }})
         ),
+        -- One order, numbered once: both windows below must see ties in the same order.
+        ordered as (
+            select
+                *,
+                row_number() over (
+                    partition by {{ partition }}
+                    order by valid_from, coalesce(valid_to, {{ open_end }})
+                ) as spell_order
+            from moved
+        ),
         reached as (
             select
                 *,
                 max(coalesce(valid_to, {{ open_end }})) over (
                     partition by {{ partition }}
-                    order by valid_from, coalesce(valid_to, {{ open_end }})
+                    order by spell_order
                     rows between unbounded preceding and 1 preceding
                 ) as reached_until
-            from moved
+            from ordered
         ),
         islands as (
             select
@@ -56,7 +66,7 @@
                 sum(case when reached_until is null or valid_from > reached_until then 1 else 0 end)
                     over (
                         partition by {{ partition }}
-                        order by valid_from, coalesce(valid_to, {{ open_end }})
+                        order by spell_order
                         rows between unbounded preceding and current row
                     ) as island
             from reached
