@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import BUILD_VARS, NO_DATA_TESTS, Workspace, linked_workspace, make_workspace
+from conftest import (
+    BUILD_VARS,
+    NO_DATA_TESTS,
+    SUCCESSIVE_DATES,
+    ChainBuild,
+    Workspace,
+    linked_workspace,
+    make_workspace,
+)
 from segwarehouse.identity.accuracy import pairwise_score
 
 PRECISION_TARGET = 0.995
@@ -150,6 +159,56 @@ def test_daily_refresh_keeps_keys_and_logs_every_change(generated: Path, tmp_pat
     assert len(common) > 1_000
     assert len(changed) / len(common) < 0.02
     assert {change for change in changed if change[1] not in erased} <= logged
+
+
+MERGE_LOG = {
+    "marts.customer_key_changes": "changed_on",
+    "intermediate.int_identity_key_history": "first_assigned_on",
+    "marts.customer_key_successors": "retired_on",
+}
+
+
+# Starts from a copy of the session's chain: one build (identity only, about 30 models).
+@pytest.mark.xdist_group("three_date_chain")
+def test_full_refresh_keeps_the_merge_log_and_logs_new_changes(
+    three_date_chain: ChainBuild, generated: Path, tmp_path: Path
+) -> None:
+    """The warehouse as left by the second build of the chain, rebuilt with --full-refresh
+    at the third date: the merges logged by the second build are kept, and the keys resolved
+    afresh are compared with the stored ones, so the log, the key history and the successors
+    come out exactly as the chain's incremental third build left them."""
+    second, third = SUCCESSIVE_DATES[1:]
+    workspace = linked_workspace(tmp_path / "rebuild", generated / "raw")
+    shutil.copyfile(three_date_chain.after[second], workspace.warehouse)
+    run = workspace.dbt(
+        "build",
+        "--full-refresh",
+        "--select",
+        "+customer_key_successors",
+        *NO_DATA_TESTS,
+        dbt_vars={**BUILD_VARS, "as_of_date": third},
+    )
+    assert run.returncode == 0, run.output
+    incremental = three_date_chain.after[third]
+    for table, date_column in MERGE_LOG.items():
+        rebuilt = set(workspace.query(f"select * from {table}"))
+        with duckdb.connect(str(incremental), read_only=True) as con:
+            expected = set(con.execute(f"select * from {table}").fetchall())
+        assert rebuilt == expected, table
+        [(earlier,)] = workspace.query(
+            f"select count(*) from {table} where {date_column} < '{third}'"
+        )
+        assert earlier > 0, table
+    logged = workspace.query(
+        "select changed_on, count(*) from marts.customer_key_changes group by all"
+    )
+    assert {str(changed_on) for changed_on, _ in logged} == {second, third}
+    # Identifiers no longer resolved are pruned, as a full refresh used to do.
+    [(stale,)] = workspace.query(
+        "select count(*) from intermediate.int_identity_key_history where node_id not in "
+        "(select node_id from intermediate.int_identity_resolved_nodes)"
+    )
+    assert stale == 0
 
 
 @pytest.mark.usefixtures("dbt_project")

@@ -53,6 +53,7 @@ class Snapshot:
     clv: pd.DataFrame
     churn: pd.DataFrame
     erased: set[str]
+    successors: dict[str, str]
 
 
 @dataclass
@@ -120,6 +121,20 @@ def snapshot(workspace: Path) -> Snapshot:
                 workspace, "select customer_key from intermediate.int_identity_erased_customer_keys"
             )["customer_key"]
         ),
+        successors=dict(
+            query(
+                workspace,
+                "select previous_customer_key, customer_key from marts.customer_key_successors",
+            )
+        ),
+    )
+
+
+def followed(membership: pd.DataFrame, now: Snapshot) -> pd.DataFrame:
+    """An earlier build's membership with every key a merge has retired since replaced by its
+    successor at `now`: the history moves a merged customer's spells to the surviving key."""
+    return membership.assign(
+        customer_key=membership["customer_key"].map(lambda key: now.successors.get(key, key))
     )
 
 
@@ -159,7 +174,7 @@ def test_sizes_entries_exits_and_stability_match_membership_sets(
         # counted neither before nor as an exit.
         previous = {
             segment_id: members - now.erased
-            for segment_id, members in members_by_segment(before.membership).items()
+            for segment_id, members in members_by_segment(followed(before.membership, now)).items()
         }
         current = members_by_segment(now.membership)
         health = health_at(health_builds, as_of_date)
@@ -226,13 +241,28 @@ def test_member_metrics_match_pandas(health_builds: HealthBuilds) -> None:
 
 def test_migration_matches_published_primary_segments(health_builds: HealthBuilds) -> None:
     migration = frame(health_builds.workspace, "select * from marts.segment_migration")
+    priorities = dict(
+        query(
+            health_builds.workspace,
+            "select segment_id, priority from reference.segment_definitions",
+        )
+    )
+    merged = 0
     assert set(migration["as_of_date"].astype(str)) == set(SUCCESSIVE_DATES[1:])
     for previous_date, as_of_date in pairwise(SUCCESSIVE_DATES):
         before = health_builds.snapshots[previous_date]
         now = health_builds.snapshots[as_of_date]
         columns = ["customer_key", "exclusivity_group", "segment_id"]
-        was = before.membership.loc[before.membership["is_primary"], columns]
+        merged += before.membership["customer_key"].isin(now.successors.keys()).sum()
+        was = followed(before.membership, now).loc[before.membership["is_primary"], columns]
         was = was[~was["customer_key"].isin(now.erased)]
+        # Two merged customers had a primary each: the history holds both memberships, and the
+        # previous primary is the one segment_membership would pick (priority, then id).
+        was = (
+            was.assign(priority=was["segment_id"].map(priorities))
+            .sort_values(["priority", "segment_id"], na_position="last")
+            .drop_duplicates(["customer_key", "exclusivity_group"])[columns]
+        )
         is_now = now.membership.loc[now.membership["is_primary"], columns]
         pairs = was.merge(
             is_now, on=["customer_key", "exclusivity_group"], how="outer", suffixes=("_from", "_to")
@@ -254,6 +284,8 @@ def test_migration_matches_published_primary_segments(health_builds: HealthBuild
         rfm = actual.loc["rfm"]
         assert (rfm["transition_type"] == "moved").any()
         assert set(actual["transition_type"]) <= {"stayed", "moved", "arrived", "left"}
+    # Customers merged between builds: their previous primary came from the moved history.
+    assert merged > 0
 
 
 def test_overlap_pairs_match_pandas(health_builds: HealthBuilds) -> None:

@@ -137,6 +137,7 @@ class SuccessiveBuilds:
     workspace: Workspace
     memberships: dict[str, set[tuple]]
     history: list[tuple]
+    successors: dict[str, str]
 
 
 def rows(database: Path, sql: str) -> list[tuple]:
@@ -155,7 +156,19 @@ def successive_builds(three_date_chain: ChainBuild) -> SuccessiveBuilds:
     history = canonical(
         rows(after[SUCCESSIVE_DATES[-1]], "select * from marts.segment_membership_history")
     )
-    return SuccessiveBuilds(three_date_chain.workspace, memberships, history)
+    successors = dict(
+        rows(
+            after[SUCCESSIVE_DATES[-1]],
+            "select previous_customer_key, customer_key from marts.customer_key_successors",
+        )
+    )
+    return SuccessiveBuilds(three_date_chain.workspace, memberships, history, successors)
+
+
+def followed(memberships: set[tuple], successors: dict[str, str]) -> set[tuple]:
+    """(customer_key, segment_id) pairs with every key a merge retired replaced by the key
+    that carries on its customer."""
+    return {(successors.get(key, key), segment_id) for key, segment_id in memberships}
 
 
 def expected_spells(memberships: dict[str, set[tuple]]) -> set[tuple]:
@@ -184,7 +197,12 @@ def test_history_has_entries_and_exits_matching_each_build(
         "cast(valid_to as varchar), cast(last_seen_on as varchar) "
         "from marts.segment_membership_history"
     )
-    assert set(rows) == expected_spells(successive_builds.memberships)
+    # A merged customer's spells continue under the surviving key (see the test below).
+    memberships = {
+        as_of_date: followed(members, successive_builds.successors)
+        for as_of_date, members in successive_builds.memberships.items()
+    }
+    assert set(rows) == expected_spells(memberships)
     assert len(rows) == len(set(rows))
     _, second, third = SUCCESSIVE_DATES
     entries = {date: sum(1 for row in rows if row[2] == date) for date in (second, third)}
@@ -197,6 +215,41 @@ def test_history_has_entries_and_exits_matching_each_build(
         f"where valid_to = '{third}'"
     )
     assert families == 4
+
+
+def test_history_follows_merged_customers(
+    successive_builds: SuccessiveBuilds, three_date_chain: ChainBuild
+) -> None:
+    """A key retired by a merge leaves no spell behind: the customer's spells moved to the
+    surviving key, which shows them from the first build that had either key in the segment."""
+    first, second, third = SUCCESSIVE_DATES
+    retired = successive_builds.successors
+    last = three_date_chain.after[third]
+    left_behind = rows(
+        last,
+        "select count(*) from marts.segment_membership_history where customer_key in "
+        "(select previous_customer_key from marts.customer_key_successors)",
+    )
+    assert left_behind == [(0,)]
+    starts = {
+        (key, segment_id): valid_from
+        for key, segment_id, valid_from in rows(
+            last,
+            "select customer_key, segment_id, cast(valid_from as varchar) "
+            "from marts.segment_membership_history where valid_to is null",
+        )
+    }
+    carried = 0
+    for key, segment_id in successive_builds.memberships[second]:
+        survivor = retired.get(key)
+        if survivor is None or (survivor, segment_id) not in successive_builds.memberships[third]:
+            continue
+        # In the segment at the second build under the retired key and at the third under the
+        # surviving one: one spell, begun no later than the retired key's.
+        began = first if (key, segment_id) in successive_builds.memberships[first] else second
+        assert starts.get((survivor, segment_id), "9999") <= began, (key, survivor, segment_id)
+        carried += 1
+    assert carried > 0
 
 
 def test_history_refuses_an_earlier_as_of_date(successive_builds: SuccessiveBuilds) -> None:

@@ -1,9 +1,19 @@
 -- The customer_key each identifier had at the previous run, kept across runs (incremental):
 -- how downstream history follows a customer whose key changed because two customers merged
--- (the newer key gives way to the older) or a component was split. A full refresh starts
--- the history again.
+-- (the newer key gives way to the older) or a component was split.
+-- Protected from --full-refresh (full_refresh=false): a full rebuild compares the freshly
+-- resolved keys with this stored state like any run, so customer_key_changes logs the
+-- differences instead of forgetting the history. Identifiers no longer resolved (erased,
+-- now guarded) are deleted by the post-hook, since a full refresh no longer sweeps them.
+-- A deliberate reset: drop the table (docs/incremental.md, Full-refresh path).
 
-{{ config(materialized='incremental', unique_key='node_id', on_schema_change='fail') }}
+{{ config(
+    materialized='incremental',
+    unique_key='node_id',
+    on_schema_change='fail',
+    full_refresh=false,
+    post_hook="{{ identity_key_history_prune() }}",
+) }}
 
 with
 

@@ -3,11 +3,16 @@
 -- change_type 'merge': the old key is gone (its identifiers joined an older customer);
 -- 'split': the old key still exists and some of its identifiers moved (a guard or the cap now
 -- separates them). Keys of erased customers are absent.
+-- Protected from --full-refresh (full_refresh=false, like int_identity_key_history): a full
+-- rebuild keeps the changes of earlier runs and logs the differences between the freshly
+-- resolved keys and the stored ones at its as_of_date.
 
 {{ config(
     materialized='incremental',
     unique_key=['previous_customer_key', 'customer_key', 'changed_on'],
     on_schema_change='fail',
+    full_refresh=false,
+    post_hook="{{ customer_key_changes_prune() }}",
 ) }}
 
 with

@@ -7,8 +7,9 @@
 -- not which one was primary: the previous primary is recomputed the way segment_membership
 -- picks it (lowest priority of seed segment_definitions, ties by segment_id), with today's
 -- priorities. from_segment_id null = the customer was not there at the previous run (new
--- customer, or a new customer_key after a merge); to_segment_id null = no longer there (an old
--- customer_key). No rows at the first run (nothing to compare with).
+-- customer, or a key split off another; a merged customer's spells moved to the surviving key,
+-- see customer_key_successors); to_segment_id null = no longer there. No rows at the first run
+-- (nothing to compare with).
 -- Incremental, forward only: a rerun at the same as_of_date replaces its rows (pre-hook
 -- health_rewind); an earlier date stops the build.
 

@@ -7,19 +7,25 @@
 -- closes the others and opens new ones. A rerun at the same as_of_date first undoes the
 -- earlier run at that date (pre-hook segment_membership_history_rewind), so reruns are
 -- idempotent; an as_of_date earlier than the history stops the build (rebuild with
--- --full-refresh and replay the dates in order). Erased customers' spells are deleted. A
--- customer_key that changes (customer_key_changes) closes its spells and opens new ones under
--- the new key. segment_version is the rule version the member qualified under
+-- --full-refresh and replay the dates in order). Erased customers' spells are deleted. When
+-- a merge retires a customer_key, its spells move to the key that carries on the customer
+-- (customer_key_successors; pre-hook segment_membership_history_follow_keys), joined with
+-- that key's own spells where they overlap: the merged customer keeps its history.
+-- segment_version is the rule version the member qualified under
 -- (segment_membership.segment_version; null for other families): a new or pinned version
 -- closes the spells of the old one and opens spells under the new one, so every spell names
 -- one version. Warehouses built before the column existed get it appended (null on old rows).
+-- depends_on: {{ ref('customer_key_successors') }}
 
 {{ config(
     materialized='incremental',
     unique_key=['customer_key', 'segment_id', 'valid_from'],
     incremental_strategy='delete+insert',
     on_schema_change='append_new_columns',
-    pre_hook="{{ segment_membership_history_rewind() }}",
+    pre_hook=[
+        "{{ segment_membership_history_rewind() }}",
+        "{{ segment_membership_history_follow_keys() }}",
+    ],
     post_hook="{{ history_retention_delete('valid_to', 'retention__membership_history_days') }}",
 ) }}
 
