@@ -91,7 +91,7 @@ def experiment_results(warehouse: Warehouse) -> pd.DataFrame:
 
 # --- the section's HTML ---------------------------------------------------------------------------
 
-SECTION = """<section class="panel" id="holdout_experiments">
+SECTION = """<section class="panel wide" id="holdout_experiments">
 <h2>Holdout experiments</h2>
 <p class="description">The warehouse's own holdouts (marts.experiment_results): treatment minus
 control per experiment, members with an observed outcome window. Conversion rate in percentage
@@ -145,9 +145,11 @@ def _cells(row: Mapping[str, object], metric: str) -> str:
         mde = _SCALE[metric] * float(row[f"{metric}_min_detectable_effect"])  # type: ignore[arg-type]
         worth = _SCALE[metric] * WORTH_DETECTING[metric]
         detail = f" (detects {mde:.2f}{_UNIT[metric]} or more; worth detecting {worth:.2f})"
+    lift = row[f"{metric}_lift_abs"]
+    unit = "" if _missing(lift) else _UNIT[metric]
     return (
-        f'<td class="num" {attrs}>{_signed(row[f"{metric}_lift_abs"], metric)}'
-        f"{_UNIT[metric]}{interval}</td><td>{p_text}</td>"
+        f'<td class="num" {attrs}>{_signed(lift, metric)}{unit}{interval}</td>'
+        f"<td>{p_text}</td>"
         f'<td data-{metric}-decision="{html.escape(label)}">{html.escape(label + detail)}</td>'
     )
 

@@ -46,6 +46,8 @@ _CSS = """
 .status-line a { color: #fff; }
 .panel .plot { min-height: 300px; }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
+.panel.wide { grid-column: 1 / -1; }
+#holdout_experiments .plot { min-height: 0; }  /* plotly sizes it; a message stays short */
 """
 
 _PAGE = """<!DOCTYPE html>
