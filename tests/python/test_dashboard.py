@@ -678,7 +678,7 @@ def test_kpis_of_two_runs_against_hand_computed_values(tmp_path):
     active = kpis[kpis["segment_id"] == "lifecycle_active"].set_index("as_of_date")
     assert active["customers"].tolist() == [60, 80]
     assert active["active_buyers"].tolist() == [2, 3]  # c0, c1 / c0, c100, c3
-    assert set(data.missing) == {"funnel", "next_best_action", "experiments"}
+    assert set(data.missing) == {"funnel", "next_best_action", "experiments", "holdout_experiments"}
 
 
 def test_publish_status_shows_the_last_publish_and_the_last_failure(tmp_path):

@@ -27,11 +27,13 @@ from segwarehouse.dashboard.server import make_server
 from test_dashboard import (
     SINGLE_BUILD_EMPTY,
     TABLE_ONLY,
+    _read,
     expected_kpis,
     published_serving_file,
     synthetic_warehouse,
     two_run_warehouse,
 )
+from test_dashboard_experiments import holdout_results, holdout_warehouse
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("SEGMENTS_CHROMIUM", "/usr/bin/chromium"))
@@ -334,6 +336,11 @@ def test_overview_kpi_tiles_and_filters_in_chromium(browser, served, serving_fil
             or page.locator(f"#plot-{plot} .empty").count() == 1
         )
     assert page.locator("#plot-next_best_action .barlayer .trace path").count() > 0
+    # The holdout experiments: one table row per row of marts.experiment_results.
+    holdouts = page.locator("#holdout_experiments")
+    assert holdouts.locator("h2").inner_text() == "Holdout experiments"
+    experiments = _read(serving_file, "select experiment_id from marts.experiment_results")
+    assert holdouts.locator("#holdout-table tbody tr").count() == len(experiments)
     bold = page.evaluate(
         "() => document.getElementById('plot-segment_sizes')._fullData[0].marker.line.width"
     )
@@ -385,6 +392,41 @@ def test_tiles_compare_with_the_previous_run_in_chromium(browser, tmp_path):
             ".map(t => t.textContent)"
         )
         assert ticks and all(len(tick) == 10 and tick[4] == "-" for tick in ticks), ticks
+        assert problems == []
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_holdout_error_bars_are_the_adjusted_intervals_in_chromium(browser, tmp_path):
+    """Hand-made experiment_results: each plot's error bars span the adjusted interval."""
+    report = build_report(holdout_warehouse(tmp_path / "exp.duckdb"), tmp_path / "site")
+    server = make_server(report.path.parent, "127.0.0.1", 0, lambda: None)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        page, problems = _load(browser, f"http://127.0.0.1:{server.server_address[1]}/")
+        page.locator("#holdout_experiments").scroll_into_view_if_needed()
+        results = holdout_results().dropna(subset=["conversion_ci_adjusted_low"])
+        for metric, scale in (("conversion", 100.0), ("revenue", 1.0)):
+            drawn = page.evaluate(
+                f"() => (t => [t.y, t.x, t.error_x.array, t.error_x.arrayminus])"
+                f"(document.getElementById('plot-holdouts-{metric}')._fullData[0])"
+            )
+            names, values, above, below = drawn
+            assert names == results["experiment_id"].tolist()
+            lift = results[f"{metric}_lift_abs"]
+            assert values == pytest.approx((scale * lift).tolist())
+            assert [v + a for v, a in zip(values, above, strict=True)] == pytest.approx(
+                (scale * results[f"{metric}_ci_adjusted_high"]).tolist()
+            )
+            assert [v - b for v, b in zip(values, below, strict=True)] == pytest.approx(
+                (scale * results[f"{metric}_ci_adjusted_low"]).tolist()
+            )
+            assert page.locator(f"#plot-holdouts-{metric} .errorbar").count() == len(results)
+        table = page.locator("#holdout-table").inner_text()
+        assert "inconclusive: too small" in table and "not measured yet" in table
         assert problems == []
         page.close()
     finally:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from segwarehouse.dashboard.overview_experiments import EXPERIMENT_TABLES, experiment_results
 from segwarehouse.dashboard.source import Warehouse
 
 ALL = "__all__"
@@ -375,3 +376,7 @@ def experiments(warehouse: Warehouse) -> pd.DataFrame:
         order by campaign_id
         """
     )
+
+
+# The warehouse's own holdouts (its own module: the table is rendered server-side).
+query("holdout_experiments", EXPERIMENT_TABLES)(experiment_results)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from segwarehouse.dashboard import overview_experiments as holdouts
 from segwarehouse.dashboard.overview import ALL, OverviewData
 
 DETAILS = "details.html"
@@ -14,14 +15,18 @@ def render_overview(
     data: OverviewData, warehouse_path: Path, built_at: str, plotly_js: str, css: str
 ) -> str:
     """The whole first page (plotly.js inlined, nothing fetched)."""
+    table = holdouts.experiment_table(data.frames.get("holdout_experiments"))
     return (
-        _PAGE.replace("{css}", css + _CSS)
+        _PAGE.replace("{holdouts}", holdouts.SECTION.replace("{table}", table))
+        .replace("{css}", css + _CSS)
         .replace("{plotly_js}", plotly_js)
         .replace("{warehouse}", html.escape(str(warehouse_path)))
         .replace("{built_at}", built_at)
         .replace("{details}", DETAILS)
         .replace("{payload}", data.payload())
-        .replace("{script}", _SCRIPT.replace("__ALL__", ALL))
+        .replace(
+            "{script}", _SCRIPT.replace("__ALL__", ALL).replace("{holdout_js}", holdouts.SCRIPT)
+        )
     )
 
 
@@ -41,6 +46,8 @@ _CSS = """
 .status-line a { color: #fff; }
 .panel .plot { min-height: 300px; }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
+.panel.wide { grid-column: 1 / -1; }
+#holdout_experiments .plot { min-height: 0; }  /* plotly sizes it; a message stays short */
 """
 
 _PAGE = """<!DOCTYPE html>
@@ -102,6 +109,7 @@ separate axes. Campaigns are not segment-specific: the segment filter does not a
 <div class="pair"><div class="plot" id="plot-experiments-conversion"></div>
 <div class="plot" id="plot-experiments-revenue"></div></div>
 </section>
+{holdouts}
 </main>
 <script type="application/json" id="overview-data">{payload}</script>
 <script type="text/javascript">{script}</script>
@@ -354,6 +362,7 @@ function renderExperiments() {
            'revenue_lift_ci_high', 'revenue lift per member', 1, 2);
 }
 
+{holdout_js}
 function render() {
   const s = state();
   renderTiles(s);
@@ -368,6 +377,7 @@ const last = rows('runs').map((r) => r.as_of_date).sort().pop();
 $('run-status').textContent = last ? 'latest run as of ' + last : 'no run recorded';
 setUpFilters();
 renderExperiments();
+renderHoldouts();
 render();
 })();
 """
