@@ -370,6 +370,32 @@ def benjamini_hochberg(p_values: Sequence[float], alpha: float) -> FamilyAdjustm
     return FamilyAdjustment(adjusted.tolist(), rejected, alpha * max(count, 1) / m)
 
 
+def adjust_rows(
+    rows: list[dict[str, object]],
+    metric: str,
+    alpha: float,
+    interval_prefix: str,
+    alpha_column: str | None = None,
+) -> None:
+    """Benjamini-Hochberg over the rows' `_<metric>` comparisons (one family: the campaigns or
+    experiments of a run), in place: `<metric>_p_value_adjusted`, `<interval_prefix>_low` /
+    `_high` (the false-coverage-rate interval, which excludes 0 exactly for the rejections),
+    `is_<metric>_significant_adjusted` and, when named, `alpha_column` (the interval's level).
+    """
+    comparisons: list[Comparison] = [row[f"_{metric}"] for row in rows]  # type: ignore[misc]
+    family = benjamini_hochberg([item.p_value for item in comparisons], alpha)
+    for row, item, q, flag in zip(
+        rows, comparisons, family.adjusted_p_values, family.rejected, strict=True
+    ):
+        low, high = item.interval(family.interval_alpha)
+        row[f"{metric}_p_value_adjusted"] = q
+        row[f"{interval_prefix}_low"] = low
+        row[f"{interval_prefix}_high"] = high
+        row[f"is_{metric}_significant_adjusted"] = flag
+        if alpha_column:
+            row[alpha_column] = family.interval_alpha
+
+
 def conversion_minimum_detectable_effect(
     rate_control: float, n_t: int, n_c: int, alpha: float, power: float
 ) -> float:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from segwarehouse.experiments.inference import (
-    Comparison,
     MeanComparison,
     ProportionComparison,
-    benjamini_hochberg,
+    adjust_rows,
     compare_proportions,
     conversion_minimum_detectable_effect,
     mean_minimum_detectable_effect,
@@ -255,24 +254,10 @@ def _revenue_columns(result: MeanComparison, alpha: float) -> dict[str, object]:
 
 
 def adjust_family(rows: list[dict[str, object]], metric: str, alpha: float) -> None:
-    """Benjamini-Hochberg across the rows (one family per metric) and the matching
-    false-coverage-rate intervals, written into the rows in place.
-
-    Reads each row's `_<metric>` comparison; sets `<metric>_p_value_adjusted`,
-    `<metric>_lift_ci_adjusted_low/high`, `alpha_adjusted_<metric>` and
-    `is_<metric>_significant_adjusted` (the interval excludes 0 exactly for the rejections).
-    """
-    comparisons: list[Comparison] = [row[f"_{metric}"] for row in rows]  # type: ignore[misc]
-    family = benjamini_hochberg([item.p_value for item in comparisons], alpha)
-    for row, item, q, flag in zip(
-        rows, comparisons, family.adjusted_p_values, family.rejected, strict=True
-    ):
-        low, high = item.interval(family.interval_alpha)
-        row[f"{metric}_p_value_adjusted"] = q
-        row[f"{metric}_lift_ci_adjusted_low"] = low
-        row[f"{metric}_lift_ci_adjusted_high"] = high
-        row[f"alpha_adjusted_{metric}"] = family.interval_alpha
-        row[f"is_{metric}_significant_adjusted"] = flag
+    """BH across the campaigns of the run for one metric (inference.adjust_rows): sets
+    `<metric>_p_value_adjusted`, `<metric>_lift_ci_adjusted_low/high`,
+    `alpha_adjusted_<metric>` and `is_<metric>_significant_adjusted`."""
+    adjust_rows(rows, metric, alpha, f"{metric}_lift_ci_adjusted", f"alpha_adjusted_{metric}")
 
 
 def campaign_lift_frame(arms: pd.DataFrame, settings: LiftSettings) -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from segwarehouse.experiments.inference import (
     Comparison,
-    benjamini_hochberg,
+    adjust_rows,
     compare_means,
     compare_proportions,
     conversion_minimum_detectable_effect,
@@ -242,20 +242,6 @@ def _experiment_row(members: pd.DataFrame, settings: ResultSettings) -> dict[str
     }
 
 
-def _adjust(rows: list[dict[str, object]], metric: str, alpha: float) -> None:
-    """BH over the experiments of the run for one metric; FCR intervals that agree with it."""
-    comparisons: list[Comparison] = [row[f"_{metric}"] for row in rows]  # type: ignore[misc]
-    family = benjamini_hochberg([item.p_value for item in comparisons], alpha)
-    for row, item, q, flag in zip(
-        rows, comparisons, family.adjusted_p_values, family.rejected, strict=True
-    ):
-        low, high = item.interval(family.interval_alpha)
-        row[f"{metric}_p_value_adjusted"] = q
-        row[f"{metric}_ci_adjusted_low"] = low
-        row[f"{metric}_ci_adjusted_high"] = high
-        row[f"is_{metric}_significant_adjusted"] = flag
-
-
 def experiment_results_frame(members: pd.DataFrame, settings: ResultSettings) -> pd.DataFrame:
     """One row per experiment (RESULTS_SCHEMA) from experiment_member_outcomes rows."""
     unknown = sorted(set(members["arm"]) - {TREATMENT, CONTROL}) if not members.empty else []
@@ -270,6 +256,6 @@ def experiment_results_frame(members: pd.DataFrame, settings: ResultSettings) ->
         _experiment_row(group, settings) for _, group in members.groupby("experiment_id", sort=True)
     ]
     for metric in METRICS:
-        _adjust(rows, metric, settings.alpha)
+        adjust_rows(rows, metric, settings.alpha, f"{metric}_ci_adjusted")
     frame = pd.DataFrame(rows, columns=list(RESULTS_SCHEMA))
     return frame.astype(object).where(frame.notna(), None)
