@@ -592,10 +592,17 @@ def test_overview_kpis_match_pandas(serving):
     ).all()  # the funnel's stages add up to what was exported
     actions = data.frames["next_best_action"]
     nba = _read(
-        serving, "select action, count(*) as n from marts.customer_next_best_action group by 1"
+        serving,
+        "select coalesce(action, 'no action') as action, count(*) as n, "
+        "count(*) filter (where decision_reason <> 'best_match' "
+        "and decision_reason <> 'fallback_no_match') as moved "
+        "from marts.customer_next_best_action group by 1",
     )
-    got = actions[actions["segment_id"] == ALL].groupby("action")["customers"].sum()
-    assert got.to_dict() == dict(zip(nba["action"], nba["n"], strict=True))
+    everyone = actions[actions["segment_id"] == ALL].groupby("action")
+    assert everyone["customers"].sum().to_dict() == dict(zip(nba["action"], nba["n"], strict=True))
+    assert everyone["moved_by_consent"].sum().to_dict() == dict(
+        zip(nba["action"], nba["moved"], strict=True)
+    )
 
 
 def two_run_warehouse(tmp_path: Path) -> tuple[Path, dict[str, tuple[float, float]]]:

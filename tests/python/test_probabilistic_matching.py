@@ -587,6 +587,7 @@ def test_crm_table_with_only_names_birth_dates_and_addresses() -> None:
             assert "birth_date" not in link["agreeing_fields"]
 
 
+@pytest.mark.usefixtures("people")  # reads the `people` table that fixture loads
 def test_empty_input_gives_empty_frame(con) -> None:
     con.execute("CREATE OR REPLACE TABLE no_people AS SELECT * FROM people LIMIT 0")
     result = link_person_records_with_model(con, "no_people", MatchSettings(), NICKNAMES)
@@ -603,6 +604,7 @@ def test_records_without_candidate_pairs_give_empty_frame(con) -> None:
     assert tuple(links.columns) == OUTPUT_COLUMNS
 
 
+@pytest.mark.usefixtures("people")  # reads the `people` table that fixture loads
 def test_rejects_missing_columns_and_duplicate_ids(con) -> None:
     con.execute("CREATE OR REPLACE TABLE no_city AS SELECT * EXCLUDE (city) FROM people")
     with pytest.raises(ValueError, match="city"):

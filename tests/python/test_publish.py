@@ -624,11 +624,16 @@ def lts_venv(request: pytest.FixtureRequest) -> Path:
 
 
 def _comments(path: Path) -> dict[tuple[str, str, str], str]:
+    """Column comments of the marts' tables (views are not published: they would read the
+    work warehouse's other schemas)."""
     with duckdb.connect(str(path), read_only=True) as con:
         rows = con.execute(
-            "select schema_name, table_name, column_name, comment from duckdb_columns() "
-            "where database_name = current_database() and schema_name = 'marts' "
-            "and comment is not null"
+            "select c.schema_name, c.table_name, c.column_name, c.comment "
+            "from duckdb_columns() as c inner join duckdb_tables() as t "
+            "on c.database_name = t.database_name and c.schema_name = t.schema_name "
+            "and c.table_name = t.table_name "
+            "where c.database_name = current_database() and c.schema_name = 'marts' "
+            "and c.comment is not null"
         ).fetchall()
     return {(schema, table, column): comment for schema, table, column, comment in rows}
 

@@ -339,20 +339,27 @@ def funnel(warehouse: Warehouse) -> pd.DataFrame:
 
 @query("next_best_action", ("marts.customer_next_best_action", "marts.segment_membership"))
 def next_best_action(warehouse: Warehouse) -> pd.DataFrame:
-    """Customers per next best action (and how many may be contacted on its channel), of
-    everyone and of each segment's members."""
+    """Customers per next best action, of everyone and of each segment's members, and how
+    many of them got it because a better-matching action's channel had no consent (actions
+    are only proposed on consented channels; 'no action' = no reachable channel)."""
     return warehouse.frame(
         f"""
         with actions as (
-            select customer_key, action, channel, has_channel_consent
+            select
+                customer_key,
+                coalesce(action, 'no action') as action,
+                coalesce(channel, 'none') as channel,
+                decision_reason in (
+                    'next_eligible_no_consent', 'fallback_no_consent', 'no_reachable_channel'
+                ) as is_moved_by_consent
             from marts.customer_next_best_action
         )
         select '{ALL}' as segment_id, action, channel, count(*) as customers,
-            count(*) filter (where has_channel_consent) as with_consent
+            count(*) filter (where is_moved_by_consent) as moved_by_consent
         from actions group by action, channel
         union all
         select membership.segment_id, actions.action, actions.channel, count(*),
-            count(*) filter (where actions.has_channel_consent)
+            count(*) filter (where actions.is_moved_by_consent)
         from actions
         inner join marts.segment_membership as membership
             on actions.customer_key = membership.customer_key

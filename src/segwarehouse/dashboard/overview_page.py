@@ -326,10 +326,10 @@ function renderActions(s) {
   clearMessage(id);
   const labels = data.map((r) => r.action + ' (' + r.channel + ')');
   Plotly.react(id, [
-    {type: 'bar', orientation: 'h', name: 'consented to the channel', y: labels,
-     x: data.map((r) => r.with_consent), marker: {color: '#54a24b'}},
-    {type: 'bar', orientation: 'h', name: 'no consent', y: labels,
-     x: data.map((r) => r.customers - r.with_consent), marker: {color: '#bab0ac'}}],
+    {type: 'bar', orientation: 'h', name: 'best match', y: labels,
+     x: data.map((r) => r.customers - r.moved_by_consent), marker: {color: '#54a24b'}},
+    {type: 'bar', orientation: 'h', name: 'a better match lacked consent', y: labels,
+     x: data.map((r) => r.moved_by_consent), marker: {color: '#bab0ac'}}],
     Object.assign({}, LAYOUT, {barmode: 'stack', height: 120 + 26 * data.length,
                                margin: {l: 230, r: 20, t: 20, b: 50},
                                xaxis: {title: {text: 'customers'}}}), CONFIG);
