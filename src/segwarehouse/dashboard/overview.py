@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from segwarehouse.dashboard.overview_experiments import EXPERIMENT_TABLES, experiment_results
-from segwarehouse.dashboard.source import Warehouse
+from segwarehouse.dashboard.source import Warehouse, segment_sizes_by_build
 
 ALL = "__all__"
 # Window of "active buyers" and "revenue 90 d": customer_features' 90-day window and the
@@ -286,40 +286,7 @@ def revenue_weekly(warehouse: Warehouse) -> pd.DataFrame:
 @query("segment_sizes", ("marts.segment_membership_history",))
 def segment_sizes(warehouse: Warehouse) -> pd.DataFrame:
     """Members per segment at every build date (0 after a segment empties)."""
-    return warehouse.frame(
-        """
-        with history as (
-            select * from marts.segment_membership_history
-        ),
-
-        builds as (
-            select valid_from as as_of_date from history
-            union
-            select last_seen_on from history
-        ),
-
-        segments as (
-            select distinct segment_family, segment_id from history
-        ),
-
-        counts as (
-            select builds.as_of_date, history.segment_id, count(*) as members
-            from builds
-            inner join history
-                on builds.as_of_date between history.valid_from and history.last_seen_on
-            group by builds.as_of_date, history.segment_id
-        )
-
-        select builds.as_of_date, segments.segment_family, segments.segment_id,
-            coalesce(counts.members, 0) as members
-        from builds
-        cross join segments
-        left join counts
-            on builds.as_of_date = counts.as_of_date
-            and segments.segment_id = counts.segment_id
-        order by segments.segment_family, segments.segment_id, builds.as_of_date
-        """
-    )
+    return segment_sizes_by_build(warehouse)
 
 
 @query("funnel", ("marts.audience_summary",))

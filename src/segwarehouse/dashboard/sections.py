@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from segwarehouse.dashboard.source import Warehouse
+from segwarehouse.dashboard.source import Warehouse, segment_sizes_by_build
 
 FAMILY_COLOURS = {
     "rule": "#4c78a8",
@@ -393,49 +393,7 @@ def segment_sizes_now(warehouse: Warehouse, _options: Options) -> Result:
     ("marts.segment_membership_history",),
 )
 def segment_sizes_over_time(warehouse: Warehouse, _options: Options) -> Result:
-    frame = _rows(
-        warehouse.frame(
-            """
-            with history as (
-                select * from marts.segment_membership_history
-            ),
-
-            builds as (
-                select valid_from as as_of_date from history
-                union
-                select last_seen_on from history
-                union
-                select valid_to from history where valid_to is not null
-            ),
-
-            segments as (
-                select distinct segment_family, exclusivity_group, segment_id from history
-            ),
-
-            counts as (
-                select builds.as_of_date, history.segment_id, count(*) as members
-                from builds
-                inner join history
-                    on builds.as_of_date between history.valid_from and history.last_seen_on
-                group by builds.as_of_date, history.segment_id
-            )
-
-            select
-                builds.as_of_date,
-                segments.segment_family,
-                segments.exclusivity_group,
-                segments.segment_id,
-                coalesce(counts.members, 0) as members
-            from builds
-            cross join segments
-            left join counts
-                on builds.as_of_date = counts.as_of_date
-                and segments.segment_id = counts.segment_id
-            order by segments.segment_family, segments.segment_id, builds.as_of_date
-            """
-        ),
-        "marts.segment_membership_history",
-    )
+    frame = _rows(segment_sizes_by_build(warehouse), "marts.segment_membership_history")
     builds = frame["as_of_date"].nunique()
     # One build on a date axis gets hour ticks around that day: plot it as a category then.
     dates = pd.to_datetime(frame["as_of_date"])
