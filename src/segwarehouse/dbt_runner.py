@@ -36,8 +36,14 @@ class DbtInvocation:
     """What differs between two dbt processes of this project: the landing folder and
     warehouse it reads and writes (profiles.yml reads SEGMENTS_RAW_DIR and SEGMENTS_WAREHOUSE),
     its target and log folders, its vars and any other environment. dbt runs with the project
-    folder as working directory; flags are added only for what is set, so a command line stays
-    short enough to print in a report."""
+    folder as working directory unless `working_dir` is set; flags are added only for what is
+    set, so a command line stays short enough to print in a report.
+
+    `working_dir`: run dbt from this folder instead (with --project-dir and --profiles-dir
+    added). A warehouse inside it is then named by its file name alone, so two workspaces'
+    dbt processes see the same profile and can reuse one partial-parse state
+    (tests/python/conftest.py's parse cache): dbt hashes the profile's `path` into the state it
+    checks before a partial parse."""
 
     project_dir: Path
     raw_dir: Path | None = None
@@ -47,12 +53,19 @@ class DbtInvocation:
     profiles_dir: Path | None = None
     dbt_vars: Mapping[str, object] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    working_dir: Path | None = None
 
     def command(self, *args: str) -> list[str]:
         """The dbt command line: executable, args, then this invocation's flags."""
         command = [dbt_executable(), *args]
+        profiles_dir = self.profiles_dir
+        if self.working_dir is not None:
+            command += ["--project-dir", str(self.project_dir)]
+            # DBT_PROFILES_DIR, when set, stays in charge (the fast tier points it nowhere).
+            if profiles_dir is None and not os.environ.get("DBT_PROFILES_DIR"):
+                profiles_dir = self.project_dir
         for flag, value in (
-            ("--profiles-dir", self.profiles_dir),
+            ("--profiles-dir", profiles_dir),
             ("--target-path", self.target_path),
             ("--log-path", self.log_path),
         ):
@@ -69,15 +82,27 @@ class DbtInvocation:
         if self.raw_dir is not None:
             env["SEGMENTS_RAW_DIR"] = str(self.raw_dir)
         if self.warehouse is not None:
-            env["SEGMENTS_WAREHOUSE"] = str(self.warehouse)
+            env["SEGMENTS_WAREHOUSE"] = str(self._warehouse_as_seen())
         return {**env, **self.extra_env}
+
+    @property
+    def cwd(self) -> Path:
+        """The folder dbt runs from."""
+        return self.working_dir or self.project_dir
+
+    def _warehouse_as_seen(self) -> Path:
+        """The warehouse path dbt is given: relative to `working_dir` when it lies there."""
+        assert self.warehouse is not None
+        if self.working_dir is not None and self.warehouse.parent == self.working_dir:
+            return Path(self.warehouse.name)
+        return self.warehouse
 
     def run(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
         """dbt in a child process from the project folder; output captured (text) or not. On
         Linux the child gets SIGTERM when this process dies (see `die_with_parent`)."""
         return subprocess.run(
             self.command(*args),
-            cwd=self.project_dir,
+            cwd=self.cwd,
             env=self.environment(),
             capture_output=capture,
             text=True,

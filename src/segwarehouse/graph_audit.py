@@ -4,9 +4,10 @@ same rows. benchmarks/lean_tests.py prints the audit; tests/python/test_graph_au
 the redundancies from coming back.
 
 Redundant, by rule:
-- `contract_not_null`: a `not_null` test on a column that an enforced contract of a SQL model
-  declares `not_null`. DuckDB enforces the constraint when the model's rows are inserted, so a
-  null fails the build before the test runs. (Python models cannot enforce a contract.)
+- `contract_not_null`: a `not_null` test (or a `not_null_columns` list) on a column that an
+  enforced contract of a SQL model declares `not_null`. DuckDB enforces the constraint when
+  the model's rows are inserted, so a null fails the build before the test runs. (Python
+  models cannot enforce a contract.)
 - `implied_combination`: a `unique_combination_of_columns` test whose columns include one
   that has its own `unique` test on the same model: unique(a) implies unique(a, b).
 - `duplicate`: two generic tests of the same name, node, column and arguments.
@@ -68,16 +69,27 @@ def enforced_not_null(manifest: Node) -> dict[str, set[str]]:
 
 
 def contract_not_null(manifest: Node) -> list[Redundant]:
-    """not_null tests on columns an enforced contract already declares not_null."""
+    """not_null tests (one column, or a model's `not_null_columns` list) on columns an
+    enforced contract already declares not_null."""
     enforced = enforced_not_null(manifest)
     found = []
     for key, node in _tests(manifest):
-        column = (node.get("column_name") or "").lower()
         model = node.get("attached_node") or ""
-        if _generic(node)[0] == "not_null" and column in enforced.get(model, set()):
-            reason = f"{model}.{column} is `not null` in its enforced contract"
+        covered = sorted(_not_null_columns(node) & enforced.get(model, set()))
+        if covered:
+            reason = f"{model}.{', '.join(covered)}: `not null` in its enforced contract"
             found.append(Redundant(key, "contract_not_null", reason))
     return found
+
+
+def _not_null_columns(node: Node) -> set[str]:
+    """The columns a not_null or not_null_columns test asserts."""
+    name, kwargs = _generic(node)
+    if name == "not_null":
+        return {(node.get("column_name") or "").lower()}
+    if name == "not_null_columns":
+        return {column.lower() for column in kwargs.get("columns") or []}
+    return set()
 
 
 def implied_combination(manifest: Node) -> list[Redundant]:

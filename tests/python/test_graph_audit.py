@@ -48,6 +48,15 @@ def test_not_null_under_an_enforced_contract_is_redundant() -> None:
     assert rules(graph_audit.redundant_tests(nodes)) == [("test.p.id_nn", "contract_not_null")]
 
 
+def test_a_not_null_columns_list_naming_a_contract_column_is_redundant() -> None:
+    nodes = manifest(
+        model({"id": ["not_null"], "name": [], "day": []}),
+        a_list=generic_test("not_null_columns", columns=["name", "ID"]),
+        b_list=generic_test("not_null_columns", columns=["name", "day"]),
+    )
+    assert rules(graph_audit.redundant_tests(nodes)) == [("test.p.a_list", "contract_not_null")]
+
+
 def test_an_unenforced_or_python_contract_does_not_make_not_null_redundant() -> None:
     for node in (
         model({"id": ["not_null"]}, enforced=False),

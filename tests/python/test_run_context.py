@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import PROJECT_DIR, DbtRun, Workspace, linked_workspace
+from conftest import DbtRun, Workspace, linked_workspace
 from segwarehouse.run_context import RunContextError, run_as_of_date
 
 # dbt in a child process whose clock reads the given instant (time-machine), so that
@@ -41,7 +41,7 @@ def dbt_at(workspace: Workspace, instant: str, *args: str) -> DbtRun:
     command = [sys.executable, "-c", DBT_AT, instant, *invocation.command(*args)[1:]]
     completed = subprocess.run(
         command,
-        cwd=PROJECT_DIR,
+        cwd=invocation.cwd,
         env=invocation.environment(),
         capture_output=True,
         text=True,
