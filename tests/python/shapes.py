@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from segwarehouse.generator.commerce import ORDER_COLUMNS
+
 FIRST_NAMES = ("Ada", "Bruno", "Chiara", "Dmitri", "Elif", "Farid", "Greta", "Hugo", "Ines")
 LAST_NAMES = ("Okafor", "Lindqvist", "Moreau", "Tanaka", "Silva", "Novak", "Brennan", "Kowalski")
 CRM_FULL_COLUMNS = (
@@ -27,15 +29,10 @@ CRM_FULL_COLUMNS = (
     "updated_at",
 )
 CRM_ID_COLUMNS = ("customer_id",)
-ORDER_FULL_COLUMNS = (
-    "order_id",
-    "customer_id",
-    "order_ts",
-    "channel",
-    "status",
-    "currency",
-    "order_total",
-    "discount_amount",
+# The raw contract's orders columns (as the generator writes them) less the identifiers a
+# hand-made shop does not have: guest e-mail, loyalty id, cookie id.
+ORDER_FULL_COLUMNS = tuple(
+    column for column in ORDER_COLUMNS if column not in ("email", "loyalty_id", "anonymous_id")
 )
 ORDER_ID_COLUMNS = ("order_id", "customer_id", "order_ts", "status", "order_total")
 
