@@ -23,10 +23,8 @@ import csv
 import functools
 import hashlib
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, END_DATE, PROJECT_DIR, Workspace
+from cli_process import run_segwarehouse
+from conftest import BUILD_VARS, END_DATE, Workspace
 from segwarehouse import publish
 from segwarehouse.doctor import STAGING_BUILD
 from segwarehouse.generator import generate
@@ -163,19 +162,11 @@ class Lab:
 
 def refresh_command(workspace: Workspace, serving: Path) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "SEGMENTS_RAW_DIR": str(workspace.raw_dir),
         "SEGMENTS_WAREHOUSE": str(workspace.warehouse),
         "SEGMENTS_SERVING": str(serving),
     }
-    return subprocess.run(
-        [str(Path(sys.executable).parent / "segwarehouse"), "refresh", "--skip-build"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_segwarehouse("refresh", "--skip-build", env=env)
 
 
 def add_row_defects(raw: Path) -> None:

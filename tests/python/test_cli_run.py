@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cli_process import run_segwarehouse
 from conftest import PROJECT_DIR, Workspace
 from segwarehouse import publish
 from segwarehouse.cli import main, pipeline
@@ -116,19 +117,11 @@ def test_synthetic_data_is_refused_over_a_serving_file_holding_real_data(
     publish.publish(work, serving, publish.RunRecord("real-run", None, "2026-07-01T00:00:00"))
     before = serving.read_bytes()
     env = {
-        **os.environ,
         "SEGMENTS_RAW_DIR": str(built.raw_dir),  # generated: carries the synthetic manifest
         "SEGMENTS_WAREHOUSE": str(work),
         "SEGMENTS_SERVING": str(serving),
     }
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "segwarehouse"), "refresh", "--skip-build"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    completed = run_segwarehouse("refresh", "--skip-build", env=env)
     assert completed.returncode == publish.EXIT_QUALITY, completed.stdout + completed.stderr
     [refused] = [line for line in completed.stdout.splitlines() if line.startswith("refused")]
     assert refused == (

@@ -31,15 +31,8 @@ from segwarehouse.doctor import (
     reason_hints,
     render_text,
 )
+from shapes import CRM_HEADER, ORDERS_HEADER
 
-CRM_HEADER = (
-    "customer_id,email,phone,first_name,last_name,birth_date,gender,street_address,city,"
-    "region,postal_code,country,loyalty_id,source_system,created_at,updated_at"
-)
-ORDERS_HEADER = (
-    "order_id,customer_id,email,loyalty_id,anonymous_id,order_ts,channel,status,currency,"
-    "order_total,discount_amount"
-)
 VALID_CRM = (
     "C1,a@b.com,555-123-4567,Ann,Lee,1980-01-01,F,1 Main St,Springfield,IL,62701,US,L1,"
     "webshop,2024-01-01 00:00:00,2024-01-01 00:00:00"

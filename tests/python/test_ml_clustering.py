@@ -24,6 +24,7 @@ from segwarehouse.ml.clustering import (
     cluster_profiles,
     clusters_table,
     diagnostics_table,
+    fit_settings_from,
     match_previous_ids,
     personas,
     prepare_features,
@@ -297,3 +298,36 @@ def test_settings_come_from_the_model_config_and_a_missing_var_is_named() -> Non
     assert (settings.method, settings.k_max, settings.silhouette_tolerance) == ("ward", 5, 0.05)
     with pytest.raises(ValueError, match="dbscan_min_samples"):
         settings_from({**config, "dbscan_min_samples": "None"})
+
+
+@pytest.mark.parametrize("method", ["kmeans", "ward", "dbscan"])
+def test_the_final_fit_reads_only_its_own_settings_and_publishes_the_same_clusters(
+    method: str,
+) -> None:
+    """customer_clusters reads four config keys; the sweep's (k range, samples, tolerance,
+    retrain period) make no difference to the clusters it publishes."""
+    config = {
+        "method": method,
+        "comparison_sample_size": "300",
+        "dbscan_min_samples": "7",
+        "random_seed": "3",
+    }
+    fit = fit_settings_from(config)
+    sweep_only = {"k_min": "2", "k_max": "6", "silhouette_sample_size": "500"}
+    sweep = settings_from(
+        {
+            **config,
+            **sweep_only,
+            "silhouette_tolerance": "0.02",
+            "sweep_sample_size": "1000",
+            "retrain_every_days": "7",
+        }
+    )
+    features = blobs(120, 4, seed=8)
+    diagnostics = diagnostics_table(features, "2026-06-30", sweep)
+    pd.testing.assert_frame_equal(
+        clusters_table(features, diagnostics, None, "2026-06-30", fit),
+        clusters_table(features, diagnostics, None, "2026-06-30", sweep),
+    )
+    with pytest.raises(ValueError, match="random_seed"):
+        fit_settings_from({**config, "random_seed": None})

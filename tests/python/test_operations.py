@@ -166,26 +166,45 @@ def test_kill_9_at_the_build_stage_and_the_next_refresh_recovers(
     assert publish.read_state(work)["build"]["status"] == "passed"
 
 
-def test_kill_9_at_the_audit_stage_and_the_next_refresh_recovers(
-    built: Workspace, work: Path, serving: Path
-) -> None:
-    env = {**_env(built, work, serving), "PYTHONUNBUFFERED": "1"}
-    publish.record_build(work, "built-run", "passed")  # the build stage finished
-    refresh = subprocess.Popen(
-        [str(SEGWAREHOUSE), "refresh", "--skip-build"],
+def _run_until(
+    command: list[str], env: dict[str, str], reached: Callable[[str], bool]
+) -> subprocess.Popen[str]:
+    """`command` started from the project root, its output read up to the first line that
+    `reached` accepts (the stage the test interrupts); still running."""
+    process = subprocess.Popen(
+        command,
         cwd=PROJECT_DIR,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    assert refresh.stdout is not None
-    for line in refresh.stdout:
-        if line.rstrip().endswith(": data-quality checks"):
+    assert process.stdout is not None
+    for line in process.stdout:
+        if reached(line):
             break
-    refresh.send_signal(signal.SIGKILL)
-    refresh.wait()
-    refresh.stdout.close()
+    return process
+
+
+def _kill_9(process: subprocess.Popen[str]) -> None:
+    """SIGKILL, as the OOM killer or a power cut would stop it: no handler runs."""
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.stdout is not None
+    process.stdout.close()
+
+
+def test_kill_9_at_the_audit_stage_and_the_next_refresh_recovers(
+    built: Workspace, work: Path, serving: Path
+) -> None:
+    env = {**_env(built, work, serving), "PYTHONUNBUFFERED": "1"}
+    publish.record_build(work, "built-run", "passed")  # the build stage finished
+    refresh = _run_until(
+        [str(SEGWAREHOUSE), "refresh", "--skip-build"],
+        env,
+        lambda line: line.rstrip().endswith(": data-quality checks"),
+    )
+    _kill_9(refresh)
     assert serving.with_name("serving.duckdb.lock").read_text() == str(refresh.pid)
     assert not serving.exists()
     recovered = _segwarehouse(env, "refresh", "--skip-build")
@@ -357,22 +376,13 @@ def test_kill_9_in_the_publish_copy_and_the_next_refresh_recovers(
     before = _sha256(serving)
     publish.record_build(work, "built-run", "passed")
     env = {**_env(built, work, serving), "PYTHONUNBUFFERED": "1"}
-    refresh = subprocess.Popen(
+    refresh = _run_until(
         [sys.executable, "-c", PAUSE_AFTER_COPY, str(tmp_path / "docs")],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+        env,
+        lambda line: line.strip() == "copied",
     )
-    assert refresh.stdout is not None
-    for line in refresh.stdout:
-        if line.strip() == "copied":
-            break
     leftovers = sorted(path.name for path in serving.parent.glob(".serving.duckdb.*.tmp*"))
-    refresh.send_signal(signal.SIGKILL)
-    refresh.wait()
-    refresh.stdout.close()
+    _kill_9(refresh)
     # the staged file (and its WAL once anything was committed), as a killed copy leaves them
     assert leftovers and leftovers[0].endswith(".tmp"), leftovers
     assert leftovers[1:] in ([], [leftovers[0] + ".wal"]), leftovers

@@ -3,6 +3,7 @@
 The records are generated here (numpy, seeded): people with a skewed name distribution, and
 for a few percent of them a second record without shared e-mail or phone, carrying a nickname,
 a typo, swapped names, a 'St.' address variant, a shifted or missing birth date, or a move.
+Streets use the demo generator's word lists (segwarehouse.generator.vocab); nothing else of it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from segwarehouse.generator.vocab import STREET_NAMES, STREET_SUFFIXES
 from segwarehouse.identity.probabilistic import (
+    INPUT_COLUMNS,
     OUTPUT_COLUMNS,
     PARAMETER_COLUMNS,
     MatchSettings,
@@ -58,22 +61,6 @@ LAST_NAMES: tuple[str, ...] = _words(
     "Jenkins|Perry|Russell|Sullivan|O'Brien|O'Connor|McDonald|MacLeod|Fitzgerald|Patel|Khan|"
     "Singh|Chen|Wang|Li|Zhang|Kim|Park|Tanaka|Muller|Schmidt|Schneider|Fischer|Weber|Meyer|"
     "Dubois|Durand|Lefebvre|de Vries|van Dijk|Jansen|Bakker|Visser|Smit"
-)
-STREET_NAMES: tuple[str, ...] = _words(
-    "Main|High|Oak|Maple|Pine|Cedar|Elm|Church|Park|Mill|Station|Victoria|Queen|King|"
-    "Washington|Lake|Hill|River|Sunset|Forest|Spring|Chestnut|Walnut|Willow|Birch|Meadow|"
-    "Garden|Harbour|Bridge|Castle|Orchard|Linden|Rose|Heather|Highland|Jefferson|Lincoln|"
-    "Madison|Franklin|Grove"
-)
-STREET_SUFFIXES: tuple[tuple[str, str], ...] = (
-    ("Street", "St."),
-    ("Avenue", "Ave."),
-    ("Road", "Rd."),
-    ("Lane", "Ln."),
-    ("Drive", "Dr."),
-    ("Boulevard", "Blvd."),
-    ("Court", "Ct."),
-    ("Place", "Pl."),
 )
 # (city, country, postal prefix, postal style, weight)
 CITIES: tuple[tuple[str, str, str, str, float], ...] = (
@@ -329,18 +316,7 @@ def precision_recall(found: set, truth: frozenset) -> tuple[float, float]:
     return hits / max(len(found), 1), hits / max(len(truth), 1)
 
 
-HANDMADE_COLUMNS = [
-    "record_id",
-    "first_name",
-    "last_name",
-    "birth_date",
-    "street_address",
-    "postal_code",
-    "city",
-    "country_code",
-    "email",
-    "phone",
-]
+HANDMADE_COLUMNS = list(INPUT_COLUMNS)
 HANDMADE = pd.DataFrame(
     [
         # a nickname and a 'St.' variant, no shared e-mail or phone

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cli_process import mf_rows, run_segwarehouse
 from segwarehouse import publish, serving_file
 from segwarehouse.publish import GateConfig, RefreshLocked, refresh, refresh_lock
 
@@ -134,19 +135,8 @@ def test_second_refresh_is_refused_while_one_holds_the_lock(work: Path, serving:
         assert lock.read_text() == str(os.getpid())
         with pytest.raises(RefreshLocked, match="another refresh"):
             _refresh(work, serving)
-        env = {
-            **os.environ,
-            "SEGMENTS_WAREHOUSE": str(work),
-            "SEGMENTS_SERVING": str(serving),
-        }
-        completed = subprocess.run(
-            [str(Path(sys.executable).parent / "segwarehouse"), "refresh", "--skip-build"],
-            cwd=PROJECT_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        env = {"SEGMENTS_WAREHOUSE": str(work), "SEGMENTS_SERVING": str(serving)}
+        completed = run_segwarehouse("refresh", "--skip-build", env=env)
         assert completed.returncode == publish.EXIT_LOCKED, completed.stderr
         assert f"another refresh (pid {os.getpid()}) holds {lock}" in completed.stderr
     assert not serving.exists()
@@ -412,7 +402,6 @@ def test_a_work_warehouse_without_the_volume_seed_uses_built_in_limits(tmp_path:
 
 def test_the_volume_seed_sets_a_tenfold_jump_and_a_90_percent_loss_to_fail():
     """The shipped seed: defaults rows for both kinds at 10x / 90%, inclusive."""
-    import csv
 
     rows = {
         (row["kind"], row["name"]): row
@@ -753,25 +742,13 @@ def test_mf_query_on_the_serving_file(built, serving: Path, tmp_path: Path):
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(PROJECT_DIR / name, project / name)
     shutil.copy(built.scratch / "target" / "semantic_manifest.json", project / "target")
-    out = project / "out.csv"
     env = {
-        **os.environ,
         "SEGMENTS_WAREHOUSE": str(built.warehouse),
         "SEGMENTS_SERVING": str(serving),
         "DBT_TARGET": "serving",
     }
     query = ["--metrics", "revenue,orders", "--group-by", "customer__rfm_segment"]
-    completed = subprocess.run(
-        [str(Path(sys.executable).parent / "mf"), "query", *query, "--csv", str(out)],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 0 and out.is_file(), completed.stdout + completed.stderr
-    with out.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = mf_rows(project, env, *query)
     got = {row["customer__rfm_segment"]: int(float(row["orders"])) for row in rows}
     with duckdb.connect(str(serving), read_only=True) as con:
         expected = dict(

@@ -9,15 +9,8 @@ import duckdb
 import pytest
 
 from conftest import Workspace
+from shapes import CRM_HEADER, ORDERS_HEADER
 
-CRM_HEADER = (
-    "customer_id,email,phone,first_name,last_name,birth_date,gender,street_address,city,"
-    "region,postal_code,country,loyalty_id,source_system,created_at,updated_at"
-)
-ORDERS_HEADER = (
-    "order_id,customer_id,email,loyalty_id,anonymous_id,order_ts,channel,status,currency,"
-    "order_total,discount_amount"
-)
 AS_OF = {"as_of_date": "2026-06-30", "segments__loaded_at": "2026-07-01 00:00:00"}
 
 

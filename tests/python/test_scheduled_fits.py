@@ -19,14 +19,20 @@ import pytest
 from conftest import END_DATE, Workspace, frame, linked_workspace
 from segwarehouse.ml.churn import (
     FEATURES,
+    METRICS_SCHEMA,
+    SCORES_SCHEMA,
     SNAPSHOT_COLUMNS,
     ChurnSettings,
     ChurnTrainingSet,
+    evaluate_training_set,
     fit_churn_model,
     frames_from_snapshots,
     model_row,
+    rows_of_the_fit,
     score_training_set,
     score_with_model,
+    scores_of_the_fit,
+    settings_of_the_fit,
     training_version,
 )
 from segwarehouse.ml.model_cache import load_model, model_version, retrain_anchor
@@ -139,6 +145,65 @@ def test_an_unlearnable_training_set_stores_no_model(learnable) -> None:
     row = model_row(one_class, ChurnSettings()).iloc[0]
     assert row["model_bytes"] is None
     assert score_with_model(None, None, learnable.features, "2026-06-30", ChurnSettings()).empty
+
+
+def _snapshots(train: ChurnTrainingSet) -> pd.DataFrame:
+    """int_churn_feature_snapshots' rows: `train` as the training and the scoring snapshot."""
+    training = train.features.assign(snapshot_name="training", churned=train.labels)
+    scoring = train.features.assign(snapshot_name="scoring", churned=None)
+    return pd.concat([training, scoring]).reset_index()[SNAPSHOT_COLUMNS.split(", ")]
+
+
+NO_MODEL = (
+    "select null::varchar as model_version, null::blob as model_bytes, "
+    "null::varchar as fit_note, null::varchar as fit_settings where false"
+)
+
+
+def test_the_churn_marts_read_the_settings_the_model_was_fitted_with(learnable) -> None:
+    """int_churn_model records its settings (fit_settings): the scores take the horizon from
+    there and the risk bands from their own config; model_metrics the decision threshold."""
+    fitted = ChurnSettings(
+        horizon_days=60, medium_risk_from=0.3, high_risk_from=0.6, decision_threshold=0.4
+    )
+    con = duckdb.connect()
+    model = con.from_df(model_row(learnable, fitted))
+    # equal to the letter: model_version hashes the settings' repr (1 and 1.0 would differ)
+    assert repr(settings_of_the_fit(model)) == repr(fitted)
+    snapshots = con.from_df(_snapshots(learnable))
+    bands = {"churn_medium_risk_from": "0.5", "churn_high_risk_from": "0.9"}
+    scores = scores_of_the_fit(model, snapshots, "2026-06-30", bands)
+    assert len(scores) == 400 and set(scores["churn_horizon_days"]) == {60}
+    probability = scores["churn_probability"]
+    expected = np.where(probability >= 0.9, "high", np.where(probability >= 0.5, "medium", "low"))
+    assert (scores["churn_risk_band"] == expected).all()
+    assert set(expected) == {"low", "medium", "high"}  # the bands are not the fit's 0.3 / 0.6
+
+    metrics = rows_of_the_fit(
+        con,
+        "no_previous_build",
+        snapshots,
+        model,
+        "2026-06-30",
+        evaluate_training_set,
+        METRICS_SCHEMA,
+    )
+    assert metrics.set_index("metric")["value"]["decision_threshold"] == 0.4
+
+    without = con.sql(NO_MODEL)
+    assert settings_of_the_fit(without) is None
+    assert list(scores_of_the_fit(without, snapshots, "2026-06-30", bands)) == list(SCORES_SCHEMA)
+    assert scores_of_the_fit(without, snapshots, "2026-06-30", bands).empty
+    nothing = rows_of_the_fit(
+        con,
+        "no_previous_build",
+        snapshots,
+        without,
+        "2026-06-30",
+        evaluate_training_set,
+        METRICS_SCHEMA,
+    )
+    assert nothing.empty and list(nothing) == list(METRICS_SCHEMA)
 
 
 def _snapshot_model_and_marts(workspace: Workspace) -> dict[str, pd.DataFrame]:

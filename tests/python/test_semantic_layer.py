@@ -3,19 +3,14 @@ docs site generates with every model documented."""
 
 from __future__ import annotations
 
-import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_process import mf_rows
 from conftest import BUILD_VARS, PROJECT_DIR, Workspace
-
-MF = Path(sys.executable).parent / "mf"
 
 
 @pytest.fixture(scope="module")
@@ -35,20 +30,7 @@ def mf_project(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 def mf_query(project: Path, built: Workspace, *args: str) -> list[dict[str, str]]:
     """Rows of an `mf query` (as text), run against the built warehouse."""
-    out = project / "out.csv"
-    out.unlink(missing_ok=True)
-    env = {**os.environ, "SEGMENTS_WAREHOUSE": str(built.warehouse)}
-    completed = subprocess.run(
-        [str(MF), "query", *args, "--csv", str(out)],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 0 and out.is_file(), completed.stdout + completed.stderr
-    with out.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return mf_rows(project, {"SEGMENTS_WAREHOUSE": str(built.warehouse)}, *args)
 
 
 def test_revenue_by_rfm_segment_by_month_matches_sql(mf_project: Path, built: Workspace) -> None:

@@ -1,10 +1,11 @@
 """Behavioural cluster, persona and 2-D PCA coordinates of every buyer, by var
 ml__cluster_method at the k chosen in cluster_diagnostics.
 
-Thin dbt model: clustering lives in segwarehouse.ml.clustering. Before it is replaced, the
-previous build of this table is read: its clusters' centroids on today's features decide the
-cluster ids (Hungarian matching), and each customer's previous_cluster_id is kept
-(cluster_profiles turns it into the adjusted Rand index between runs).
+Thin dbt model: clustering lives in segwarehouse.ml.clustering (settings from its
+fit_settings_from). Before it is replaced, the previous build of this table is read: its
+clusters' centroids on today's features decide the cluster ids (Hungarian matching), and each
+customer's previous_cluster_id is kept (cluster_profiles turns it into the adjusted Rand index
+between runs).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from segwarehouse.ml.clustering import (
     CLUSTERS_SCHEMA,
     FEATURE_COLUMNS,
     clusters_table,
-    settings_from,
+    fit_settings_from,
 )
 from segwarehouse.ml.run_log import recorded_run
 from segwarehouse.run_context import run_as_of_date
@@ -32,17 +33,12 @@ def model(dbt: Any, session: Any) -> Any:
     features_relation = dbt.ref("customer_features")
     diagnostics_relation = dbt.ref("cluster_diagnostics")
     context_relation = dbt.ref("int_run_context")
-    settings = settings_from(
+    # Only what the final fit reads; the sweep's settings are cluster_diagnostics' own.
+    settings = fit_settings_from(
         {
-            "k_min": dbt.config.get("k_min"),
-            "k_max": dbt.config.get("k_max"),
-            "silhouette_sample_size": dbt.config.get("silhouette_sample_size"),
-            "silhouette_tolerance": dbt.config.get("silhouette_tolerance"),
             "method": dbt.config.get("method"),
-            "sweep_sample_size": dbt.config.get("sweep_sample_size"),
             "comparison_sample_size": dbt.config.get("comparison_sample_size"),
             "dbscan_min_samples": dbt.config.get("dbscan_min_samples"),
-            "retrain_every_days": dbt.config.get("retrain_every_days"),
             "random_seed": dbt.config.get("random_seed"),
         }
     )

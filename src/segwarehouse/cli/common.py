@@ -19,6 +19,16 @@ DEMO_CUSTOMERS = 10_000
 DEMO_SEED = 42
 
 
+def add_as_of_date_argument(command: argparse.ArgumentParser) -> None:
+    """The day the build is as of (run and refresh)."""
+    command.add_argument(
+        "--as-of-date",
+        type=date.fromisoformat,
+        default=None,
+        help="build as of this day, YYYY-MM-DD (default today, UTC)",
+    )
+
+
 def add_gate_arguments(command: argparse.ArgumentParser) -> None:
     """The volume-check thresholds of the write-audit-publish gate (run and refresh)."""
     from segwarehouse import publish

@@ -6,11 +6,11 @@ import argparse
 import os
 import sys
 import time
-from datetime import date
 
 from segwarehouse.cli.common import (
     DEMO_CUSTOMERS,
     DEMO_SEED,
+    add_as_of_date_argument,
     add_docs_dir_argument,
     add_gate_arguments,
     positive_int,
@@ -44,12 +44,7 @@ def add_run(commands: argparse._SubParsersAction) -> None:
         "  SEGMENTS_RAW_DIR=~/exports segwarehouse run",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    command.add_argument(
-        "--as-of-date",
-        type=date.fromisoformat,
-        default=None,
-        help="build as of this day, YYYY-MM-DD (default today, UTC)",
-    )
+    add_as_of_date_argument(command)
     command.add_argument(
         "--demo",
         action="store_true",
@@ -94,12 +89,7 @@ def add_refresh(commands: argparse._SubParsersAction) -> None:
         "  SEGMENTS_SERVING=/srv/segments.duckdb segwarehouse refresh --max-quarantine-rate 0.02",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    command.add_argument(
-        "--as-of-date",
-        type=date.fromisoformat,
-        default=None,
-        help="build as of this day, YYYY-MM-DD (default today, UTC)",
-    )
+    add_as_of_date_argument(command)
     add_gate_arguments(command)
     add_docs_dir_argument(command)
     command.add_argument(

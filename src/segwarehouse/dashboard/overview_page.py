@@ -7,6 +7,7 @@ from pathlib import Path
 
 from segwarehouse.dashboard import overview_experiments as holdouts
 from segwarehouse.dashboard.overview import ALL, OverviewData
+from segwarehouse.dashboard.page_head import page_head
 
 DETAILS = "details.html"
 
@@ -18,8 +19,7 @@ def render_overview(
     table = holdouts.experiment_table(data.frames.get("holdout_experiments"))
     return (
         _PAGE.replace("{holdouts}", holdouts.SECTION.replace("{table}", table))
-        .replace("{css}", css + _CSS)
-        .replace("{plotly_js}", plotly_js)
+        .replace("{head}", page_head("Customer segments: overview", css + _CSS, plotly_js))
         .replace("{warehouse}", html.escape(str(warehouse_path)))
         .replace("{built_at}", built_at)
         .replace("{details}", DETAILS)
@@ -50,17 +50,7 @@ _CSS = """
 #holdout_experiments .plot { min-height: 0; }  /* plotly sizes it; a message stays short */
 """
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>Customer segments: overview</title>
-<style>{css}</style>
-<script type="text/javascript">{plotly_js}</script>
-</head>
-<body>
+_PAGE = """{head}<body>
 <header>
 <h1>Customer segments</h1>
 <p class="status-line">built {built_at} from <code>{warehouse}</code> (read-only) ·

@@ -19,6 +19,7 @@ from plotly.offline import get_plotlyjs
 
 from segwarehouse.dashboard.overview import OverviewData, overview_data
 from segwarehouse.dashboard.overview_page import DETAILS, render_overview
+from segwarehouse.dashboard.page_head import page_head
 from segwarehouse.dashboard.sections import SECTIONS, Options, Panel, Section, render_section
 from segwarehouse.dashboard.source import Warehouse
 
@@ -125,10 +126,10 @@ def render_page(panels: list[Panel], warehouse_path: Path, built_at: str) -> str
     )
     body = "\n".join(render_panel(panel) for panel in panels)
     return _PAGE.format(
-        plotly_js=get_plotlyjs(),
-        css=_CSS,
+        head=page_head(TITLE, _CSS, get_plotlyjs()),
         warehouse=html.escape(str(warehouse_path)),
         built_at=built_at,
+        title=TITLE,
         nav=nav,
         body=body,
     )
@@ -199,19 +200,11 @@ table.data th, table.data td { padding: 3px 8px; border-bottom: 1px solid #eee;
                                text-align: left; }
 """
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,">
-<title>Customer segments: operations and details</title>
-<style>{css}</style>
-<script type="text/javascript">{plotly_js}</script>
-</head>
-<body>
+TITLE = "Customer segments: operations and details"
+
+_PAGE = """{head}<body>
 <header>
-<h1>Customer segments: operations and details</h1>
+<h1>{title}</h1>
 <p>built {built_at} from <code>{warehouse}</code> (read-only)</p>
 </header>
 <nav>{nav}</nav>

@@ -22,18 +22,15 @@ from segwarehouse.generator.writer import (
     write_query,
     write_truth,
 )
-from segwarehouse.settings import SYNTHETIC_MANIFEST, file_fingerprint
-
-SOURCES: tuple[str, ...] = (
-    "crm_customers",
-    "orders",
-    "order_items",
-    "products",
-    "web_events",
-    "consents",
-    "campaign_events",
-    "erasure_requests",
+from segwarehouse.settings import (
+    OPTIONAL_SOURCES,
+    REQUIRED_SOURCES,
+    SYNTHETIC_MANIFEST,
+    file_fingerprint,
 )
+
+# The generator writes every landing file of the raw-data contract, in its order.
+SOURCES: tuple[str, ...] = (*REQUIRED_SOURCES, *OPTIONAL_SOURCES)
 MANIFEST_FILE = "dirt_manifest.json"
 SUMMARY_FILE = "generation_summary.json"
 

@@ -21,15 +21,17 @@ holds no information to learn from anyway.
 It is evaluated by an outer stratified cross-validation of the whole calibrated model (AUC,
 precision and recall at the decision threshold, Brier score, expected calibration error) and
 explained by permutation importance on a held-out quarter. The fit is stored by
-int_churn_model (model_row) and kept for its retrain period (refit_key); scores, metrics and
-importances name the model_version they come from.
+int_churn_model (model_row) and kept for its retrain period (refit_key), with the settings it
+was fitted with (fit_settings); scores, metrics and importances read those settings from it
+(settings_of_the_fit) and name the model_version they come from.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -51,6 +53,8 @@ from segwarehouse.ml.model_cache import (
     previous_rows,
     retrain_anchor,
 )
+from segwarehouse.ml.run_log import recorded_run
+from segwarehouse.run_context import run_as_of_date
 
 logger = logging.getLogger("segwarehouse.ml.churn")
 
@@ -121,6 +125,7 @@ MODEL_SCHEMA = {
     "trained_at": "timestamp",
     "fit_status": "varchar",
     "fit_note": "varchar",
+    "fit_settings": "varchar",
 }
 
 # fit_status of int_churn_model (and audit.model_runs' status of the churn models).
@@ -484,20 +489,62 @@ def report_missing_model(model: Any) -> None:
         logger.warning("no churn model: %s", rows[0][1] or "int_churn_model.model_bytes is null")
 
 
+def settings_of_the_fit(model: Any) -> ChurnSettings | None:
+    """The ChurnSettings int_churn_model (relation `model`) was fitted with (its fit_settings);
+    None when it holds no row. Every setting is part of its refit_key, so after a change of
+    var the model refits on the next build and this is the vars' settings again."""
+    rows = model.project("fit_settings").fetchall()
+    if not rows or rows[0][0] is None:
+        return None
+    return ChurnSettings(**json.loads(rows[0][0]))
+
+
+def with_risk_bands(settings: ChurnSettings, config: Mapping[str, object]) -> ChurnSettings:
+    """`settings` with customer_churn_scores' own risk bands (config churn_medium_risk_from,
+    churn_high_risk_from): the bands label probabilities and are not part of the fitted
+    model, so the scores follow the vars even against a model kept from another build."""
+    return replace(
+        settings,
+        medium_risk_from=float(str(config["churn_medium_risk_from"])),
+        high_risk_from=float(str(config["churn_high_risk_from"])),
+    )
+
+
+def scores_of_the_fit(
+    model: Any, snapshots: Any, as_of_date: date | str, bands: Mapping[str, object]
+) -> pd.DataFrame:
+    """customer_churn_scores' rows (SCORES_SCHEMA): every buyer of the scoring snapshot of
+    `snapshots` scored by int_churn_model (relation `model`) with the settings it was fitted
+    with and the risk bands of `bands` (with_risk_bands); none when there is no model."""
+    report_missing_model(model)
+    settings = settings_of_the_fit(model)
+    if settings is None:
+        return pd.DataFrame(columns=list(SCORES_SCHEMA))
+    model_bytes, version = stored_model(model)
+    current = scoring_from_relation(snapshots)
+    return score_with_model(
+        model_bytes, version, current, as_of_date, with_risk_bands(settings, bands)
+    )
+
+
 def rows_of_the_fit(
     con: Any,
     this: object,
     snapshots: Any,
     model: Any,
     as_of_date: date | str,
-    settings: ChurnSettings,
     compute: Callable[[ChurnTrainingSet, date | str, ChurnSettings], pd.DataFrame],
     schema: Mapping[str, str],
 ) -> pd.DataFrame:
     """Rows computed from the training set alone (model_metrics, model_feature_importance):
     the previous build's rows of table `this` while int_churn_model's model_version (relation
-    `model`) is theirs, else `compute` on the training set of `snapshots`; as_of_date is
-    today's either way."""
+    `model`) is theirs, else `compute` on the training set of `snapshots` with the settings the
+    model was fitted with; as_of_date is today's either way. No rows when int_churn_model
+    holds none (it failed: nothing to describe)."""
+    report_missing_model(model)
+    settings = settings_of_the_fit(model)
+    if settings is None:
+        return pd.DataFrame(columns=list(schema))
     versions = model.project("model_version").fetchall()
     version = versions[0][0] if versions else None
     rows = previous_rows(con, this, version, schema) if version else None
@@ -507,6 +554,67 @@ def rows_of_the_fit(
         )
     rows["as_of_date"] = str(as_of_date)
     return rows
+
+
+def _has_rows(frame: pd.DataFrame) -> bool:
+    return len(frame) > 0
+
+
+def recorded_rows_of_the_fit(
+    con: Any,
+    this: object,
+    name: str,
+    snapshots: Any,
+    model: Any,
+    context: Any,
+    compute: Callable[[ChurnTrainingSet, date | str, ChurnSettings], pd.DataFrame],
+    schema: Mapping[str, str],
+    produced: Callable[[pd.DataFrame], bool] = _has_rows,
+) -> Any:
+    """The whole run of model `name` (model_metrics, model_feature_importance): rows_of_the_fit
+    on the relations int_churn_feature_snapshots, int_churn_model and int_run_context, logged
+    to audit.model_runs by recorded_run."""
+    as_of_date = run_as_of_date(context)
+    return recorded_run(
+        con,
+        name,
+        context,
+        schema,
+        lambda: rows_of_the_fit(con, this, snapshots, model, as_of_date, compute, schema),
+        produced=produced,
+    )
+
+
+def run_model_metrics(con: Any, this: object, snapshots: Any, model: Any, context: Any) -> Any:
+    """model_metrics' run: evaluate_training_set by recorded_rows_of_the_fit; its result is
+    real when it holds the cross-validated metrics."""
+    return recorded_rows_of_the_fit(
+        con,
+        this,
+        "model_metrics",
+        snapshots,
+        model,
+        context,
+        evaluate_training_set,
+        METRICS_SCHEMA,
+        produced=has_cv_metrics,
+    )
+
+
+def run_model_feature_importance(
+    con: Any, this: object, snapshots: Any, model: Any, context: Any
+) -> Any:
+    """model_feature_importance's run: importance_of_training_set by recorded_rows_of_the_fit."""
+    return recorded_rows_of_the_fit(
+        con,
+        this,
+        "model_feature_importance",
+        snapshots,
+        model,
+        context,
+        importance_of_training_set,
+        IMPORTANCE_SCHEMA,
+    )
 
 
 def stratified_sample(labels: pd.Series, size: int, seed: int) -> pd.Index:
@@ -584,7 +692,7 @@ def fit_churn_model(
 
 def model_row(train: ChurnTrainingSet, settings: ChurnSettings) -> pd.DataFrame:
     """int_churn_model's one row (MODEL_SCHEMA): the fit on `train`, pickled, its version,
-    when it was fitted (UTC), and fit_status / fit_note from fit_plan."""
+    when it was fitted (UTC), fit_status / fit_note from fit_plan and `settings` as JSON."""
     plan = fit_plan(train.labels, settings)
     model = fit_churn_model(train, settings)
     trained_at = pd.Timestamp.now(tz="UTC").tz_localize(None)
@@ -600,6 +708,7 @@ def model_row(train: ChurnTrainingSet, settings: ChurnSettings) -> pd.DataFrame:
             "trained_at": [trained_at],
             "fit_status": [plan.status],
             "fit_note": [plan.note],
+            "fit_settings": [json.dumps(asdict(settings), sort_keys=True)],
         }
     )[list(MODEL_SCHEMA)]
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,18 +55,17 @@ logger = logging.getLogger("segwarehouse.ml.clustering")
 SKEW_THRESHOLD = 1.0
 MIN_CUSTOMERS = 20
 METHODS = ("kmeans", "ward", "dbscan")
-# The dbt model config keys settings_from reads (python_models/marts/ml/_ml__models.yml).
+# The dbt model config keys fit_settings_from reads (customer_clusters' final fit) and those
+# settings_from reads (cluster_diagnostics' sweep); python_models/marts/ml/_ml__models.yml.
+FIT_CONFIG_KEYS = ("method", "comparison_sample_size", "dbscan_min_samples", "random_seed")
 CONFIG_KEYS = (
     "k_min",
     "k_max",
     "silhouette_sample_size",
     "silhouette_tolerance",
-    "method",
     "sweep_sample_size",
-    "comparison_sample_size",
-    "dbscan_min_samples",
     "retrain_every_days",
-    "random_seed",
+    *FIT_CONFIG_KEYS,
 )
 # DBSCAN's noise points: customers in no dense region.
 NOISE_ID = -1
@@ -130,25 +130,16 @@ PROFILES_SCHEMA = {
 
 
 @dataclass(frozen=True)
-class ClusterSettings:
-    """vars ml__cluster_*: method, k range, sample sizes, selection tolerance, seed."""
+class ClusterFitSettings:
+    """What the final fit of customer_clusters reads (vars ml__cluster_method,
+    _comparison_sample_size, _dbscan_min_samples and ml__random_seed)."""
 
-    k_min: int = 2
-    k_max: int = 8
-    silhouette_sample_size: int = 2000
-    seed: int = 42
-    # The K-Means k sweep (7 fits with 10 starts each, and Davies-Bouldin) runs on a seeded
-    # sample of at most this many buyers; customer_clusters' K-Means fit uses every buyer.
-    sweep_sample_size: int = 200_000
-    # The sweep is kept for a retrain period of this many days (segwarehouse.ml.model_cache).
-    retrain_every_days: int = 7
     # What customer_clusters publishes: kmeans, ward or dbscan.
     method: str = "kmeans"
+    seed: int = 42
     # Ward and DBSCAN fit on a seeded sample of at most this many buyers (Ward's linkage needs
     # memory quadratic in it); every buyer then takes the nearest cluster (see final_labels).
     comparison_sample_size: int = 5000
-    # Silhouettes within this of the best count as equal; the lowest Davies-Bouldin wins.
-    silhouette_tolerance: float = 0.02
     # DBSCAN: a core point has at least this many neighbours within eps.
     dbscan_min_samples: int = 10
 
@@ -159,27 +150,61 @@ class ClusterSettings:
             )
 
 
-def settings_from(config: Mapping[str, object]) -> ClusterSettings:
-    """ClusterSettings from a dbt model's config values (the ml__cluster_* vars set in
-    _ml__models.yml; the model reads each with a literal dbt.config.get, which is how dbt
-    sees them). A missing value is an error naming the var."""
-    missing = [key for key in CONFIG_KEYS if config.get(key) in (None, "", "None")]
+@dataclass(frozen=True)
+class ClusterSettings(ClusterFitSettings):
+    """What cluster_diagnostics' sweep reads: the final fit's settings, the k range, sample
+    sizes, the selection tolerance and the retrain period (vars ml__cluster_*)."""
+
+    k_min: int = 2
+    k_max: int = 8
+    silhouette_sample_size: int = 2000
+    # The K-Means k sweep (7 fits with 10 starts each, and Davies-Bouldin) runs on a seeded
+    # sample of at most this many buyers; customer_clusters' K-Means fit uses every buyer.
+    sweep_sample_size: int = 200_000
+    # The sweep is kept for a retrain period of this many days (segwarehouse.ml.model_cache).
+    retrain_every_days: int = 7
+    # Silhouettes within this of the best count as equal; the lowest Davies-Bouldin wins.
+    silhouette_tolerance: float = 0.02
+
+
+def _require(config: Mapping[str, object], keys: tuple[str, ...]) -> None:
+    """A missing config value is an error naming it (the model reads each var with a literal
+    dbt.config.get, which is how dbt passes it)."""
+    missing = [key for key in keys if config.get(key) in (None, "", "None")]
     if missing:
         raise ValueError(
             f"cluster model config lacks {', '.join(missing)}: set the ml__cluster_* vars in "
             "dbt_project.yml and read each in the model with dbt.config.get"
         )
+
+
+def _fit_fields(config: Mapping[str, object]) -> dict[str, Any]:
+    return {
+        "method": str(config["method"]).strip().lower(),
+        "seed": int(str(config["random_seed"])),
+        "comparison_sample_size": int(str(config["comparison_sample_size"])),
+        "dbscan_min_samples": int(str(config["dbscan_min_samples"])),
+    }
+
+
+def fit_settings_from(config: Mapping[str, object]) -> ClusterFitSettings:
+    """ClusterFitSettings from customer_clusters' config (FIT_CONFIG_KEYS only)."""
+    _require(config, FIT_CONFIG_KEYS)
+    return ClusterFitSettings(**_fit_fields(config))
+
+
+def settings_from(config: Mapping[str, object]) -> ClusterSettings:
+    """ClusterSettings from cluster_diagnostics' config (the ml__cluster_* vars set in
+    _ml__models.yml, CONFIG_KEYS). A missing value is an error naming the var."""
+    _require(config, CONFIG_KEYS)
     return ClusterSettings(
+        **_fit_fields(config),
         k_min=int(str(config["k_min"])),
         k_max=int(str(config["k_max"])),
         silhouette_sample_size=int(str(config["silhouette_sample_size"])),
         sweep_sample_size=int(str(config["sweep_sample_size"])),
-        seed=int(str(config["random_seed"])),
         retrain_every_days=int(str(config["retrain_every_days"])),
-        method=str(config["method"]).strip().lower(),
-        comparison_sample_size=int(str(config["comparison_sample_size"])),
         silhouette_tolerance=float(str(config["silhouette_tolerance"])),
-        dbscan_min_samples=int(str(config["dbscan_min_samples"])),
     )
 
 
@@ -207,7 +232,7 @@ def sweep_rows(n: int, settings: ClusterSettings) -> np.ndarray:
     return sample_rows(n, settings.sweep_sample_size, settings.seed)
 
 
-def comparison_rows(n: int, settings: ClusterSettings) -> np.ndarray:
+def comparison_rows(n: int, settings: ClusterFitSettings) -> np.ndarray:
     """Row numbers Ward and DBSCAN fit on (at most comparison_sample_size)."""
     return sample_rows(n, settings.comparison_sample_size, settings.seed)
 
@@ -293,7 +318,7 @@ def k_range(matrix: np.ndarray, settings: ClusterSettings) -> range:
     return range(settings.k_min, min(settings.k_max, distinct - 1, len(matrix) - 1) + 1)
 
 
-def kmeans_labels(matrix: np.ndarray, k: int, settings: ClusterSettings) -> np.ndarray:
+def kmeans_labels(matrix: np.ndarray, k: int, settings: ClusterFitSettings) -> np.ndarray:
     """Seeded K-Means (10 starts) labels."""
     return KMeans(n_clusters=k, n_init=10, random_state=settings.seed).fit(matrix).labels_
 
@@ -304,7 +329,7 @@ def ward_labels_by_k(matrix: np.ndarray, ks: range) -> dict[int, np.ndarray]:
     return {k: fcluster(tree, t=k, criterion="maxclust") - 1 for k in ks}
 
 
-def dbscan_eps(matrix: np.ndarray, settings: ClusterSettings) -> float:
+def dbscan_eps(matrix: np.ndarray, settings: ClusterFitSettings) -> float:
     """DBSCAN's radius: the DBSCAN_EPS_QUANTILE of the distance to the min_samples-th
     neighbour, so about that share of the rows could be core points."""
     neighbours = min(settings.dbscan_min_samples, len(matrix) - 1)
@@ -312,7 +337,7 @@ def dbscan_eps(matrix: np.ndarray, settings: ClusterSettings) -> float:
     return float(max(np.quantile(distances[:, -1], DBSCAN_EPS_QUANTILE), 1e-9))
 
 
-def dbscan_model(matrix: np.ndarray, settings: ClusterSettings) -> DBSCAN:
+def dbscan_model(matrix: np.ndarray, settings: ClusterFitSettings) -> DBSCAN:
     """DBSCAN fitted at dbscan_eps; labels_ -1 = noise."""
     eps = dbscan_eps(matrix, settings)
     return DBSCAN(eps=eps, min_samples=settings.dbscan_min_samples).fit(matrix)
@@ -416,7 +441,7 @@ def nearest_core_labels(matrix: np.ndarray, model: DBSCAN) -> np.ndarray:
     return np.where(distances[:, 0] <= model.eps, core_labels[nearest[:, 0]], NOISE_ID)
 
 
-def final_labels(matrix: np.ndarray, k: int, settings: ClusterSettings) -> np.ndarray:
+def final_labels(matrix: np.ndarray, k: int, settings: ClusterFitSettings) -> np.ndarray:
     """Labels of every row by ml__cluster_method: K-Means on all rows; Ward cut at k on the
     comparison sample, then the nearest Ward centroid; DBSCAN on the comparison sample, then
     the nearest core point within eps (else noise)."""
@@ -483,7 +508,7 @@ def previous_centroids_of(prepared: PreparedFeatures, previous: pd.DataFrame | N
 def assign_clusters(
     prepared: PreparedFeatures,
     k: int,
-    settings: ClusterSettings,
+    settings: ClusterFitSettings,
     previous: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """cluster_id (matched to `previous`, see match_previous_ids), persona and 2-D PCA
@@ -588,7 +613,7 @@ def diagnostics_table(
     return diagnostics.reindex(columns=list(DIAGNOSTICS_SCHEMA))
 
 
-def chosen_k(diagnostics: pd.DataFrame, settings: ClusterSettings) -> int | None:
+def chosen_k(diagnostics: pd.DataFrame, settings: ClusterFitSettings) -> int | None:
     """The k of the chosen row of ml__cluster_method, or None (with a warning)."""
     if not len(diagnostics):
         logger.warning("clusters not computed: cluster_diagnostics chose no k")
@@ -611,7 +636,7 @@ def clusters_table(
     diagnostics: pd.DataFrame,
     previous: pd.DataFrame | None,
     as_of_date: str,
-    settings: ClusterSettings,
+    settings: ClusterFitSettings,
 ) -> pd.DataFrame:
     """CLUSTERS_SCHEMA rows of ml__cluster_method at its chosen k; none when nothing was
     chosen. Ids are matched to `previous` (customer_key, cluster_id of the previous build)."""

@@ -59,6 +59,11 @@ class GammaGammaParams:
     v: float
 
 
+def _floats(*values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each of `values` as a float array."""
+    return tuple(np.asarray(value, dtype=float) for value in values)
+
+
 # --- BG/NBD ------------------------------------------------------------------------------
 
 
@@ -67,9 +72,7 @@ def bg_nbd_log_likelihood(
 ) -> np.ndarray:
     """Per-customer log-likelihood (FHL 2005, eq. 6), computed in logs for stability."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    x = np.asarray(x, dtype=float)
-    t_x = np.asarray(t_x, dtype=float)
-    t = np.asarray(t, dtype=float)
+    x, t_x, t = _floats(x, t_x, t)
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
     a2 = (
         special.gammaln(a + b)
@@ -233,9 +236,7 @@ def bg_nbd_probability_alive(
 ) -> np.ndarray:
     """P(customer still active at T | x, t_x, T); 1 for customers without repeat purchases."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    x = np.asarray(x, dtype=float)
-    t_x = np.asarray(t_x, dtype=float)
-    t = np.asarray(t, dtype=float)
+    x, t_x, t = _floats(x, t_x, t)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_ratio = (
             np.log(a)
@@ -253,8 +254,7 @@ def bg_nbd_expected_purchases(
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     if abs(a - 1.0) < 1e-6:  # removable singularity of the closed form at a = 1
         a = 1.0 + 1e-6
-    x = np.asarray(x, dtype=float)
-    t = np.asarray(t, dtype=float)
+    x, t = _floats(x, t)
     if horizon <= 0:
         return np.zeros_like(x)
     z = horizon / (alpha + t + horizon)
@@ -273,8 +273,7 @@ def gamma_gamma_log_likelihood(
 ) -> np.ndarray:
     """Per-customer log-likelihood of the mean spend m over x transactions (x ≥ 1, m > 0)."""
     p, q, v = params.p, params.q, params.v
-    x = np.asarray(x, dtype=float)
-    m = np.asarray(m, dtype=float)
+    x, m = _floats(x, m)
     return (
         special.gammaln(p * x + q)
         - special.gammaln(p * x)
@@ -306,8 +305,7 @@ class _GammaGammaData:
 
 
 def _gamma_gamma_data(x: np.ndarray, m: np.ndarray) -> _GammaGammaData:
-    x = np.asarray(x, dtype=float)
-    m = np.asarray(m, dtype=float)
+    x, m = _floats(x, m)
     x_values, x_counts = np.unique(x, return_counts=True)
     log_m = np.log(m)
     return _GammaGammaData(
