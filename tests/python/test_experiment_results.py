@@ -1,21 +1,20 @@
-"""The closed experiment loop over two runs into one warehouse (2026-06-15, then 2026-06-30):
-holdout arms survive merges and full refreshes, and experiment_results measures the holdouts
-against the orders placed in between, checked with pandas and scipy.
-
-One module-scoped pair of `dbt run`s of the experiment models and their parents (not a full
-build: the rest of the project is not needed) is shared by every test here.
-"""
+"""The closed experiment loop over the session's chain of builds (`three_date_chain`: one
+warehouse built at three month ends): holdout arms survive merges and full refreshes, and
+experiment_results measures the holdouts against the orders placed in between, checked with
+pandas and scipy. The chain's last build ran every data test, the experiment models' too;
+the tests here read a copy of its warehouse and need no build of their own."""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import BUILD_VARS, Workspace, frame, linked_workspace
+from conftest import BUILD_VARS, SUCCESSIVE_DATES, ChainBuild, Workspace, frame, linked_workspace
 from segwarehouse.experiments.inference import min_expected_count, newcombe_interval
 from segwarehouse.experiments.results import (
     RESULTS_SCHEMA,
@@ -23,16 +22,15 @@ from segwarehouse.experiments.results import (
     experiment_results_frame,
 )
 
-FIRST, SECOND = "2026-06-15", "2026-06-30"
-MODELS = "experiment_assignment_log experiment_assignments experiment_member_outcomes"
-SELECT = ("--select", "+experiment_results +experiment_assignments")
+# The runs compared: the chain's second and third builds.
+FIRST, SECOND = SUCCESSIVE_DATES[1:]
 ALPHA = 0.05
 
 
-def _arms_by_node(workspace: Workspace) -> pd.DataFrame:
+def _arms_by_node(warehouse: Path) -> pd.DataFrame:
     """Every current experiment member's arm, one row per identity node of the customer."""
     return frame(
-        workspace.warehouse,
+        warehouse,
         """
         select a.experiment_id, a.customer_key, a.arm, a.assignment_source,
                a.inherited_from_customer_key, a.has_arm_conflict, a.assignment_salt,
@@ -45,27 +43,13 @@ def _arms_by_node(workspace: Workspace) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def two_runs(
-    generated: Path, tmp_path_factory: pytest.TempPathFactory, dbt_project: Path
+    three_date_chain: ChainBuild, generated: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Workspace, pd.DataFrame]:
-    """The warehouse after both runs, and the first run's arms per identity node."""
+    """A copy of the warehouse after the chain's last run (a test here reruns dbt on it),
+    and the arms per identity node as the run before left them."""
     workspace = linked_workspace(tmp_path_factory.mktemp("experiments"), generated / "raw")
-    seeded = workspace.dbt("seed", dbt_vars=BUILD_VARS)
-    assert seeded.returncode == 0, seeded.output
-    first = workspace.dbt("run", *SELECT, dbt_vars={**BUILD_VARS, "as_of_date": FIRST})
-    assert first.returncode == 0, first.output
-    before = _arms_by_node(workspace)
-    second = workspace.dbt("run", *SELECT, dbt_vars={**BUILD_VARS, "as_of_date": SECOND})
-    assert second.returncode == 0, second.output
-    # cautious: only the tests whose parents are all built here (not the export tests).
-    tested = workspace.dbt(
-        "test",
-        "--select",
-        f"{MODELS} experiment_results",
-        "--indirect-selection",
-        "cautious",
-        dbt_vars={**BUILD_VARS},
-    )
-    assert tested.returncode == 0, tested.output
+    shutil.copyfile(three_date_chain.after[SECOND], workspace.warehouse)
+    before = _arms_by_node(three_date_chain.after[FIRST])
     return workspace, before
 
 
@@ -75,9 +59,11 @@ def _old_rule_arm(salt: str, key: str, holdout_share: float) -> str:
     return "control" if unit < holdout_share else "treatment"
 
 
-def test_merged_customers_keep_their_first_arm(two_runs: tuple[Workspace, pd.DataFrame]) -> None:
+def test_merged_customers_keep_their_first_arm(
+    two_runs: tuple[Workspace, pd.DataFrame], three_date_chain: ChainBuild
+) -> None:
     workspace, before = two_runs
-    after = _arms_by_node(workspace)
+    after = _arms_by_node(workspace.warehouse)
     joined = after.merge(
         before[["experiment_id", "node_id", "customer_key", "arm"]],
         on=["experiment_id", "node_id"],
@@ -102,7 +88,13 @@ def test_merged_customers_keep_their_first_arm(two_runs: tuple[Workspace, pd.Dat
         ["experiment_id", "customer_key"]
     )
     assert len(inherited) > 0
-    assert set(inherited["inherited_from_customer_key"]) <= set(before["customer_key"])
+    # Inherited from a key some earlier run assigned (the chain has two before the last).
+    earlier = {
+        key
+        for as_of_date in SUCCESSIVE_DATES[:-1]
+        for key in _arms_by_node(three_date_chain.after[as_of_date])["customer_key"]
+    }
+    assert set(inherited["inherited_from_customer_key"]) <= earlier
 
 
 def test_a_full_refresh_keeps_the_assignment_log(
@@ -111,7 +103,7 @@ def test_a_full_refresh_keeps_the_assignment_log(
     workspace, _ = two_runs
     query = "select * from activation.experiment_assignment_log order by all"
     log = frame(workspace.warehouse, query)
-    assert set(log["assigned_on"].astype(str)) == {FIRST, SECOND}
+    assert set(log["assigned_on"].astype(str)) == set(SUCCESSIVE_DATES)
     rebuilt = workspace.dbt(
         "run",
         "--full-refresh",

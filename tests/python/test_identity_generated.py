@@ -14,6 +14,7 @@ from conftest import (
     SUCCESSIVE_DATES,
     ChainBuild,
     Workspace,
+    frame,
     linked_workspace,
     make_workspace,
 )
@@ -118,42 +119,27 @@ def test_erased_people_are_gone_from_every_identity_mart(built: Workspace, gener
     assert (crm_left, orders_left) == (0, 0)
 
 
-@pytest.mark.usefixtures("dbt_project")
-def test_daily_refresh_keeps_keys_and_logs_every_change(generated: Path, tmp_path: Path) -> None:
-    """Two daily runs into one warehouse: keys are stable, and every identifier whose key
-    changed is in customer_key_changes (old -> new), so history can follow it."""
-    workspace = linked_workspace(tmp_path / "daily", generated / "raw")
-    # Data tests run in the session's `built`; these two builds are about keys.
-    first = workspace.dbt(
-        "build", *NO_DATA_TESTS, dbt_vars={**BUILD_VARS, "as_of_date": "2026-06-15"}
-    )
-    assert first.returncode == 0, first.output
-    before = dict(
-        workspace.query(
-            "select node_id, customer_key from intermediate.int_identity_resolved_nodes"
+def test_a_later_run_keeps_keys_and_logs_every_change(three_date_chain: ChainBuild) -> None:
+    """Two successive runs into one warehouse (the chain's last two): keys are stable, and
+    every identifier whose key changed is in customer_key_changes (old -> new), so history
+    can follow it."""
+    second, third = SUCCESSIVE_DATES[1:]
+    nodes = "select node_id, customer_key from intermediate.int_identity_resolved_nodes"
+    before = dict(frame(three_date_chain.after[second], nodes).itertuples(index=False))
+    after = dict(frame(three_date_chain.after[third], nodes).itertuples(index=False))
+    with duckdb.connect(str(three_date_chain.after[third]), read_only=True) as con:
+        logged = set(
+            con.execute(
+                "select previous_customer_key, customer_key from marts.customer_key_changes "
+                f"where changed_on = '{third}'"
+            ).fetchall()
         )
-    )
-    second = workspace.dbt(
-        "build", *NO_DATA_TESTS, dbt_vars={**BUILD_VARS, "as_of_date": "2026-06-30"}
-    )
-    assert second.returncode == 0, second.output
-    after = dict(
-        workspace.query(
-            "select node_id, customer_key from intermediate.int_identity_resolved_nodes"
-        )
-    )
-    logged = set(
-        workspace.query(
-            "select previous_customer_key, customer_key from marts.customer_key_changes "
-            "where changed_on = '2026-06-30'"
-        )
-    )
-    erased = {
-        key
-        for (key,) in workspace.query(
-            "select customer_key from intermediate.int_identity_erased_customer_keys"
-        )
-    }
+        erased = {
+            key
+            for (key,) in con.execute(
+                "select customer_key from intermediate.int_identity_erased_customer_keys"
+            ).fetchall()
+        }
     common = before.keys() & after.keys()
     changed = {(before[node], after[node]) for node in common if before[node] != after[node]}
     assert len(common) > 1_000
