@@ -13,7 +13,9 @@ nothing here is imported by the DuckDB path. See docs/scale_out.md.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -103,6 +105,9 @@ def local_spark_session(warehouse_dir: Path, cores: int = 2) -> SparkSession:
     from pyspark.sql import SparkSession
 
     warehouse_dir.mkdir(parents=True, exist_ok=True)
+    # Python workers (mapInPandas scoring) run this interpreter unless PYSPARK_PYTHON says
+    # otherwise, not the first python3 on PATH (which may lack pandas and the project).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("segments-scale-out")

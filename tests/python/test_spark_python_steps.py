@@ -45,6 +45,7 @@ COMPONENT_COLUMNS = [
 ]
 EDGE_COLUMNS = ["node_id_a", "node_id_b", "match_method", "first_record_type"]
 
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     """The tests' one local session: 2 cores, 4 shuffle partitions, Arrow for pandas."""
@@ -52,8 +53,10 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
     session.conf.set("spark.sql.execution.arrow.pyspark.enabled", "true")
     yield session
 
+
 def edge(a: str, b: str, method: str = "deterministic", record: str = "order") -> tuple:
     return (a, b, method, record)
+
 
 def duckdb_components(nodes: list[str], edges: list[tuple], max_size: int) -> pd.DataFrame:
     """The DuckDB path's rows (resolve_components_in_duckdb, scipy) for these nodes and edges."""
@@ -64,6 +67,7 @@ def duckdb_components(nodes: list[str], edges: list[tuple], max_size: int) -> pd
         con, "select node_id from nodes_frame", "select * from edges_frame", max_size
     )
     return sorted_rows(result.df())
+
 
 def spark_components(
     spark: SparkSession, nodes: list[str], edges: list[tuple], max_size: int, **options: int
@@ -76,14 +80,17 @@ def spark_components(
     result = resolve_components_on_spark(nodes_frame, edges_frame, max_size, **options)
     return sorted_rows(result.toPandas())
 
+
 def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame[COMPONENT_COLUMNS].sort_values("node_id").reset_index(drop=True)
     return frame.astype({name: "int64" for name in COMPONENT_COLUMNS[1:]})
+
 
 def shuffled_names(prefix: str, count: int, rng: random.Random) -> list[str]:
     """Node ids whose sort order has nothing to do with their position in the shape."""
     names = [f"{prefix}{value:06d}" for value in rng.sample(range(10 * count), count)]
     return names
+
 
 def uncapped_shapes() -> tuple[list[str], list[tuple]]:
     """Chains, stars, isolated nodes, a long path (many rounds for label propagation), a
@@ -110,6 +117,7 @@ def uncapped_shapes() -> tuple[list[str], list[tuple]]:
     nodes += path + loose + shuffled_names("isolated:", 50, rng)
     return nodes, edges
 
+
 def capped_shapes() -> tuple[list[str], list[tuple]]:
     """The size cap's cases (tests/python/test_identity_components.py), max size 3."""
     edges = [
@@ -134,12 +142,14 @@ def capped_shapes() -> tuple[list[str], list[tuple]]:
     nodes = sorted({name for row in edges for name in row[:2]} | {"e0"})
     return nodes, edges
 
+
 def test_components_of_shapes_equal_the_scipy_path(spark: SparkSession) -> None:
     nodes, edges = uncapped_shapes()
     expected = duckdb_components(nodes, edges, max_size=10_000)
     assert expected["component_id"].nunique() > 100  # many components, one of 3,000 nodes
     assert expected["uncapped_component_size"].max() == 3000
     pd.testing.assert_frame_equal(spark_components(spark, nodes, edges, 10_000), expected)
+
 
 def test_capped_components_equal_the_scipy_path(spark: SparkSession) -> None:
     nodes, edges = capped_shapes()
@@ -149,16 +159,19 @@ def test_capped_components_equal_the_scipy_path(spark: SparkSession) -> None:
     assert expected["deterministic_component_id"].nunique() > expected["component_id"].nunique()
     pd.testing.assert_frame_equal(spark_components(spark, nodes, edges, 3), expected)
 
+
 def test_iteration_cap_raises_a_clear_error(spark: SparkSession) -> None:
     path = [f"p{n:03d}" for n in range(200)]
     edges = [edge(a, b) for a, b in itertools.pairwise(path)]
     with pytest.raises(ComponentsDidNotConverge, match="did not converge in 1 rounds"):
         spark_components(spark, path, edges, 10_000, max_iterations=1)
 
+
 def test_max_size_below_one_is_refused(spark: SparkSession) -> None:
     nodes = spark.createDataFrame(pd.DataFrame({"node_id": ["a"]}))
     with pytest.raises(ValueError, match="max_size must be at least 1"):
         resolve_components_on_spark(nodes, nodes, 0)
+
 
 @pytest.fixture(scope="module")
 def spark_inputs(
@@ -179,6 +192,7 @@ def spark_inputs(
     )
     return {table.name: spark.read.parquet(str(table.path)) for table in tables}
 
+
 def test_components_of_the_generated_data_equal_the_build(
     built: Workspace, spark_inputs: dict
 ) -> None:
@@ -195,9 +209,11 @@ def test_components_of_the_generated_data_equal_the_build(
     assert len(expected) > 10_000
     pd.testing.assert_frame_equal(result, expected)
 
+
 def build_table(built: Workspace, sql: str) -> pd.DataFrame:
     with duckdb.connect(str(built.warehouse), read_only=True) as con:
         return con.sql(sql).df()
+
 
 def assert_scores_equal(result: pd.DataFrame, expected: pd.DataFrame, floats: list[str]) -> None:
     """Same customers and text columns; every float within 1e-9 (nulls where nulls)."""
@@ -214,6 +230,7 @@ def assert_scores_equal(result: pd.DataFrame, expected: pd.DataFrame, floats: li
         assert np.array_equal(np.isnan(got), np.isnan(want)), name
         assert np.nanmax(np.abs(got - want)) <= 1e-9, name
 
+
 def test_churn_scores_on_spark_equal_the_build(built: Workspace, spark_inputs: dict) -> None:
     model_bytes, version = build_table(
         built, "select model_bytes, model_version from intermediate.int_churn_model"
@@ -228,6 +245,7 @@ def test_churn_scores_on_spark_equal_the_build(built: Workspace, spark_inputs: d
     )
     expected = build_table(built, "select * from marts.customer_churn_scores")
     assert_scores_equal(scored.toPandas(), expected, ["churn_probability"])
+
 
 def test_clv_on_spark_equals_the_build(built: Workspace, spark_inputs: dict) -> None:
     parameters = build_table(built, "select * from marts.clv_model_params")
