@@ -200,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vars", default=None, help="dbt vars as JSON (e.g. as_of_date)")
     parser.add_argument("--inputs", help="comma-separated relation names to register (all)")
     parser.add_argument("--audit", help="a model selector: run each of its models on its own")
+    parser.add_argument(
+        "--steps", help="Python steps to run before the dbt command (segwarehouse.spark_steps)"
+    )
     parser.add_argument("dbt_args", nargs="*", help="dbt command, e.g. run --select customer_rfm")
     args, dbt_options = parser.parse_known_args(argv)
     args.dbt_args += dbt_options
@@ -227,6 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = sum(status != "success" for status, _ in statuses.values())
         print(f"audit: {len(statuses) - failed} of {len(statuses)} models ran on spark")
         return 0
+    if args.steps:
+        from segwarehouse.spark_steps import run_steps
+
+        run_steps(spark, args.steps.split(","))
+        print(f"python steps {args.steps} in {time.perf_counter() - started:.1f} s")
+        if not args.dbt_args:
+            return 0
+        started = time.perf_counter()
     success, result = run_dbt(args.dbt_args, dbt_vars)
     print(f"dbt on spark: success={success} in {time.perf_counter() - started:.1f} s")
     for name, (status, message) in node_statuses(result).items():

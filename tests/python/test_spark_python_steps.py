@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, Workspace
+from conftest import Workspace
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
 if shutil.which("java") is None:
@@ -26,15 +26,14 @@ if shutil.which("java") is None:
 
 from pyspark.sql import SparkSession
 
-from segwarehouse import scale_out
+from segwarehouse import scale_out, spark_steps
 from segwarehouse.identity.components import resolve_components_in_duckdb
 from segwarehouse.identity.spark_components import (
     ComponentsDidNotConverge,
     resolve_components_on_spark,
 )
-from segwarehouse.ml.churn import ChurnSettings
-from segwarehouse.ml.clv import ClvSettings
-from segwarehouse.ml.spark_scoring import churn_scores_on_spark, clv_on_spark
+from segwarehouse.ml.churn import FEATURES, SCORES_SCHEMA, ChurnSettings
+from segwarehouse.ml.spark_scoring import churn_scores_on_spark
 
 COMPONENT_COLUMNS = [
     "node_id",
@@ -173,46 +172,43 @@ def test_max_size_below_one_is_refused(spark: SparkSession) -> None:
         resolve_components_on_spark(nodes, nodes, 0)
 
 
+# What the Python steps read, registered from the DuckDB build as segwarehouse.scale_out does.
+STEP_INPUTS = (
+    "int_run_context",
+    "int_identity_nodes",
+    "int_identity_edges",
+    "int_identity_probabilistic_links",
+    "int_churn_feature_snapshots",
+    "customer_rfm",
+)
+
+
 @pytest.fixture(scope="module")
-def spark_inputs(
+def stepped(
     built: Workspace, spark: SparkSession, tmp_path_factory: pytest.TempPathFactory
-) -> dict:
-    """The DuckDB build's relations the Python steps read, as Spark DataFrames (via parquet,
-    as segwarehouse.scale_out registers them)."""
-    names = (
-        "int_identity_nodes",
-        "int_identity_edges",
-        "int_identity_probabilistic_links",
-        "int_churn_feature_snapshots",
-        "customer_rfm",
-    )
+) -> SparkSession:
+    """The session after spark_steps' three steps ran on the DuckDB build's inputs."""
     root: Path = tmp_path_factory.mktemp("spark_inputs")
     tables = scale_out.export_warehouse(
-        built.warehouse, root, ("intermediate", "marts"), names=names
+        built.warehouse, root, ("intermediate", "marts"), names=STEP_INPUTS
     )
-    return {table.name: spark.read.parquet(str(table.path)) for table in tables}
-
-
-def test_components_of_the_generated_data_equal_the_build(
-    built: Workspace, spark_inputs: dict
-) -> None:
-    nodes = spark_inputs["int_identity_nodes"].where("forms_edges").select("node_id")
-    edges = (
-        spark_inputs["int_identity_edges"]
-        .select(*EDGE_COLUMNS)
-        .unionByName(spark_inputs["int_identity_probabilistic_links"].select(*EDGE_COLUMNS))
-    )
-    max_size = 50  # dbt_project.yml var identity__max_component_size
-    result = sorted_rows(resolve_components_on_spark(nodes, edges, max_size).toPandas())
-    with duckdb.connect(str(built.warehouse), read_only=True) as con:
-        expected = sorted_rows(con.sql("select * from intermediate.int_identity_components").df())
-    assert len(expected) > 10_000
-    pd.testing.assert_frame_equal(result, expected)
+    assert {table.name for table in tables} == set(STEP_INPUTS)
+    scale_out.register_inputs(spark, tables)
+    spark_steps.run_steps(spark, ["components", "clv", "churn"])
+    return spark
 
 
 def build_table(built: Workspace, sql: str) -> pd.DataFrame:
     with duckdb.connect(str(built.warehouse), read_only=True) as con:
         return con.sql(sql).df()
+
+
+def test_components_step_equals_the_build(built: Workspace, stepped: SparkSession) -> None:
+    result = sorted_rows(stepped.table("intermediate.int_identity_components").toPandas())
+    expected = sorted_rows(build_table(built, "select * from intermediate.int_identity_components"))
+    assert len(expected) > 10_000
+    assert expected["component_id"].nunique() < len(expected)  # links were found
+    pd.testing.assert_frame_equal(result, expected)
 
 
 def assert_scores_equal(result: pd.DataFrame, expected: pd.DataFrame, floats: list[str]) -> None:
@@ -231,26 +227,27 @@ def assert_scores_equal(result: pd.DataFrame, expected: pd.DataFrame, floats: li
         assert np.nanmax(np.abs(got - want)) <= 1e-9, name
 
 
-def test_churn_scores_on_spark_equal_the_build(built: Workspace, spark_inputs: dict) -> None:
-    model_bytes, version = build_table(
-        built, "select model_bytes, model_version from intermediate.int_churn_model"
-    ).iloc[0]
-    settings = ChurnSettings()  # the defaults are dbt_project.yml's ml__churn_* vars
-    scored = churn_scores_on_spark(
-        spark_inputs["int_churn_feature_snapshots"],
-        bytes(model_bytes),
-        version,
-        BUILD_VARS["as_of_date"],
-        settings,
-    )
+def test_churn_step_fits_the_same_model_and_scores_equal_the_build(
+    built: Workspace, stepped: SparkSession
+) -> None:
+    columns = "model_name, model_version, training_cutoff_date, training_size, fit_status"
+    fitted = stepped.sql(f"select {columns} from intermediate.int_churn_model").toPandas()
+    expected_fit = build_table(built, f"select {columns} from intermediate.int_churn_model")
+    # the same training rows (model_version hashes them), settings and cutoff
+    pd.testing.assert_frame_equal(fitted.astype(str), expected_fit.astype(str))
+    scores = stepped.table("marts.customer_churn_scores").toPandas()
     expected = build_table(built, "select * from marts.customer_churn_scores")
-    assert_scores_equal(scored.toPandas(), expected, ["churn_probability"])
+    assert_scores_equal(scores, expected, ["churn_probability"])
 
 
-def test_clv_on_spark_equals_the_build(built: Workspace, spark_inputs: dict) -> None:
-    parameters = build_table(built, "select * from marts.clv_model_params")
-    scored = clv_on_spark(
-        spark_inputs["customer_rfm"], parameters, BUILD_VARS["as_of_date"], ClvSettings()
+def test_clv_step_equals_the_build(built: Workspace, stepped: SparkSession) -> None:
+    parameters = stepped.table("marts.clv_model_params").toPandas()
+    expected_parameters = build_table(built, "select * from marts.clv_model_params")
+    pd.testing.assert_frame_equal(
+        parameters.sort_values(["model_name", "parameter"]).reset_index(drop=True).astype(str),
+        expected_parameters.sort_values(["model_name", "parameter"])
+        .reset_index(drop=True)
+        .astype(str),
     )
     expected = build_table(built, "select * from marts.customer_clv")
     floats = [
@@ -263,4 +260,15 @@ def test_clv_on_spark_equals_the_build(built: Workspace, spark_inputs: dict) -> 
         "clv",
         "annual_discount_rate",
     ]
-    assert_scores_equal(scored.toPandas(), expected, floats)
+    assert_scores_equal(stepped.table("marts.customer_clv").toPandas(), expected, floats)
+
+
+def test_churn_scores_without_a_model_are_empty(spark: SparkSession) -> None:
+    rows = pd.DataFrame({"snapshot_name": ["scoring"], "customer_key": ["cus_1"]})
+    for name in FEATURES:
+        rows[name] = 1.0
+    scored = churn_scores_on_spark(
+        spark.createDataFrame(rows), None, None, "2026-06-30", ChurnSettings()
+    )
+    assert scored.columns == list(SCORES_SCHEMA)
+    assert scored.count() == 0

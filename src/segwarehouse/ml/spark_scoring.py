@@ -37,6 +37,7 @@ SPARK_TYPES = {
     "boolean": "boolean",
     "date": "string",
     "timestamp": "timestamp",
+    "blob": "binary",
 }
 
 
