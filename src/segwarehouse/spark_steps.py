@@ -72,9 +72,11 @@ def table(spark: SparkSession, name: str) -> DataFrame:
 
 
 def save(frame: DataFrame, name: str) -> None:
-    """Write `frame` as parquet table `name`, replacing it."""
+    """Write `frame` as managed parquet table `name`, replacing it (a table of that name
+    registered over a DuckDB export is dropped first, its file left alone)."""
     schema = name.split(".")[0]
     frame.sparkSession.sql(f"create database if not exists {schema}")
+    frame.sparkSession.sql(f"drop table if exists {name}")
     frame.write.mode("overwrite").format("parquet").saveAsTable(name)
 
 

@@ -92,13 +92,14 @@ def shuffled_names(prefix: str, count: int, rng: random.Random) -> list[str]:
 
 
 def uncapped_shapes() -> tuple[list[str], list[tuple]]:
-    """Chains, stars, isolated nodes, a long path (many rounds for label propagation), a
+    """Chains, stars, isolated nodes, a long path (up to 999 rounds for min-label propagation), a
     random sparse graph, duplicate and self edges, and an edge to an unknown node."""
     rng = random.Random(7)
     nodes: list[str] = []
     edges: list[tuple] = []
-    path = shuffled_names("path:", 3000, rng)
-    edges += [edge(a, b) for a, b in itertools.pairwise(path)]
+    # probabilistic, so that the deterministic parts' second run of the rounds stays short
+    path = shuffled_names("path:", 1000, rng)
+    edges += [edge(a, b, "probabilistic") for a, b in itertools.pairwise(path)]
     for number in range(20):
         star = shuffled_names(f"star{number}:", 2 + number, rng)
         edges += [edge(star[0], leaf, "probabilistic", "crm_customer") for leaf in star[1:]]
@@ -145,8 +146,8 @@ def capped_shapes() -> tuple[list[str], list[tuple]]:
 def test_components_of_shapes_equal_the_scipy_path(spark: SparkSession) -> None:
     nodes, edges = uncapped_shapes()
     expected = duckdb_components(nodes, edges, max_size=10_000)
-    assert expected["component_id"].nunique() > 100  # many components, one of 3,000 nodes
-    assert expected["uncapped_component_size"].max() == 3000
+    assert expected["component_id"].nunique() > 100  # many components, one of 1,000 nodes
+    assert expected["uncapped_component_size"].max() == 1000
     pd.testing.assert_frame_equal(spark_components(spark, nodes, edges, 10_000), expected)
 
 
