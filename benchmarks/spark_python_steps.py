@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import sys
 import time
@@ -202,6 +203,9 @@ def main() -> None:
     memory.add_argument("--step", choices=("churn", "clv"), required=True)
     memory.add_argument("--rows", type=int, required=True)
     args = parser.parse_args()
+    # the components' rounds ("stars after N rounds") go to stderr
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("segwarehouse").setLevel(logging.INFO)
     result = components(args) if args.command == "components" else fit_memory(args)
     print(json.dumps(result))
 
