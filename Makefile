@@ -54,7 +54,7 @@ $(SPARK_VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 test-spark: $(SPARK_VENV)/.installed  ## features -> RFM -> membership on local Spark vs DuckDB
-	$(SPARK_VENV)/bin/pytest tests/python/test_spark_portability.py
+	$(SPARK_VENV)/bin/pytest tests/python/test_spark_portability.py tests/python/test_spark_python_steps.py
 
 # dbt-score grades the dbt metadata (docs, owners, grain tests, macro descriptions; rules and
 # settings in pyproject.toml [tool.dbt-score]) on the manifest of a fresh `dbt parse`, and

@@ -13,7 +13,9 @@ nothing here is imported by the DuckDB path. See docs/scale_out.md.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -103,6 +105,9 @@ def local_spark_session(warehouse_dir: Path, cores: int = 2) -> SparkSession:
     from pyspark.sql import SparkSession
 
     warehouse_dir.mkdir(parents=True, exist_ok=True)
+    # Python workers (mapInPandas scoring) run this interpreter unless PYSPARK_PYTHON says
+    # otherwise, not the first python3 on PATH (which may lack pandas and the project).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("segments-scale-out")
@@ -195,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vars", default=None, help="dbt vars as JSON (e.g. as_of_date)")
     parser.add_argument("--inputs", help="comma-separated relation names to register (all)")
     parser.add_argument("--audit", help="a model selector: run each of its models on its own")
+    parser.add_argument(
+        "--steps", help="Python steps to run before the dbt command (segwarehouse.spark_steps)"
+    )
     parser.add_argument("dbt_args", nargs="*", help="dbt command, e.g. run --select customer_rfm")
     args, dbt_options = parser.parse_known_args(argv)
     args.dbt_args += dbt_options
@@ -222,6 +230,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         failed = sum(status != "success" for status, _ in statuses.values())
         print(f"audit: {len(statuses) - failed} of {len(statuses)} models ran on spark")
         return 0
+    if args.steps:
+        from segwarehouse.spark_steps import run_steps
+
+        run_steps(spark, args.steps.split(","))
+        print(f"python steps {args.steps} in {time.perf_counter() - started:.1f} s")
+        if not args.dbt_args:
+            return 0
+        started = time.perf_counter()
     success, result = run_dbt(args.dbt_args, dbt_vars)
     print(f"dbt on spark: success={success} in {time.perf_counter() - started:.1f} s")
     for name, (status, message) in node_statuses(result).items():

@@ -466,6 +466,13 @@ def scoring_from_relation(snapshots: Any) -> pd.DataFrame:
     """FEATURES at as_of_date, indexed by customer_key in sorted order, from a DuckDB relation
     of int_churn_feature_snapshots; only its scoring rows are read."""
     rows = snapshots.filter("snapshot_name = 'scoring'").project(SNAPSHOT_COLUMNS).df()
+    return scoring_frame(rows)
+
+
+def scoring_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """FEATURES as floats indexed by customer_key in sorted order, from rows with customer_key
+    and FEATURES (any other columns ignored): what a model scores, on DuckDB (all scoring rows
+    at once) and on Spark (one Arrow batch at a time, segwarehouse.ml.spark_scoring)."""
     return rows.set_index("customer_key").sort_index()[list(FEATURES)].astype(float)
 
 
@@ -730,7 +737,7 @@ def score_with_model(
     """Score every row of `current` (FEATURES at as_of_date) with a stored model (SCORES_SCHEMA);
     no rows when there is no model."""
     model = load_model(model_bytes) if model_bytes is not None else None
-    return _scores(model, version, current, as_of_date, settings)
+    return scores_of_model(model, version, current, as_of_date, settings)
 
 
 def score_training_set(
@@ -745,16 +752,19 @@ def score_training_set(
     No rows, with a warning, when the training set is too small or has one class only.
     """
     model = fit_churn_model(train, settings)
-    return _scores(model, training_version(train, settings), current, as_of_date, settings)
+    return scores_of_model(model, training_version(train, settings), current, as_of_date, settings)
 
 
-def _scores(
+def scores_of_model(
     model: CalibratedClassifierCV | Pipeline | None,
     version: str | None,
     current: pd.DataFrame,
     as_of_date: date | str,
     settings: ChurnSettings,
 ) -> pd.DataFrame:
+    """SCORES_SCHEMA rows of `current` (scoring_frame) under a loaded model; no rows without
+    one. Row by row: scoring a frame in parts gives the rows scoring it whole gives (the Spark
+    path scores each Arrow batch with this function)."""
     if model is None:
         return pd.DataFrame(columns=list(SCORES_SCHEMA))
     with threadpool_limits(SINGLE_THREAD):
