@@ -132,8 +132,12 @@ def _key_violation(con: duckdb.DuckDBPyConnection, origin: str, key: tuple[str, 
     return None
 
 
-def _quote(name: str) -> str:
+def quote_identifier(name: str) -> str:
+    """A quoted SQL identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+_quote = quote_identifier
 
 
 def _literal(text: str) -> str:

@@ -782,3 +782,162 @@ def test_mf_query_on_the_serving_file(built, serving: Path, tmp_path: Path):
             ).fetchall()
         )
     assert got == expected and sum(expected.values()) > 1000
+
+
+# --- the publish replaces only the tables that changed ----------------------------------------
+
+
+def _serving_tables(path: Path) -> dict[str, tuple]:
+    """Every table of the serving file but the run history: its rows (sorted), column names,
+    types and comments, table comment and primary key."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        tables = con.execute(
+            "select schema_name, table_name, comment from duckdb_tables() "
+            "where database_name = current_database() order by 1, 2"
+        ).fetchall()
+        keys = dict(
+            con.execute(
+                "select schema_name || '.' || table_name, constraint_column_names "
+                "from duckdb_constraints() where constraint_type = 'PRIMARY KEY'"
+            ).fetchall()
+        )
+        shapes = {}
+        for schema, table, comment in tables:
+            name = f"{schema}.{table}"
+            if name == publish.RUNS_TABLE:
+                continue
+            columns = con.execute(
+                "select column_name, data_type, comment from duckdb_columns() "
+                "where schema_name = ? and table_name = ? order by column_index",
+                [schema, table],
+            ).fetchall()
+            rows = con.execute(f'select * from "{schema}"."{table}" order by all').fetchall()
+            shapes[name] = (comment, keys.get(name), columns, rows)
+    return shapes
+
+
+def _small_work(path: Path) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts; create schema audit")
+        con.execute(
+            "create table marts.dim_customers as select 'cus_' || i as customer_key, "
+            "i % 7 as n from range(300) t(i)"
+        )
+        con.execute("comment on column marts.dim_customers.n is 'a count'")
+        con.execute(
+            "create table marts.customer_rfm as select 'cus_' || i as customer_key, "
+            "(1 + i % 5)::integer as r_score from range(300) t(i)"
+        )
+        con.execute(
+            "create table marts.segment_membership as select 'cus_' || i as "
+            "customer_key, 'seg' || (i % 3) as segment_id from range(300) t(i)"
+        )
+        con.execute("comment on table marts.segment_membership is 'members'")
+        con.execute(
+            "create table audit.source_reconciliation as select 'orders' as "
+            "source_name, 10 as raw_rows"
+        )
+    return path
+
+
+def _replaced(record: publish.RunRecord) -> str:
+    [note] = [note for note in record.notes if note.startswith("publish:")]
+    return note
+
+
+def test_second_publish_replaces_only_the_changed_table_and_equals_a_fresh_one(tmp_path: Path):
+    work = _small_work(tmp_path / "w.duckdb")
+    serving = tmp_path / "s.duckdb"
+    first = publish.RunRecord("r1", None, "2026-07-01T00:00:00")
+    publish.publish(work, serving, first)
+    assert not [n for n in first.notes if n.startswith("publish:")]  # nothing to keep yet
+    with duckdb.connect(str(work)) as con:
+        con.execute("update marts.customer_rfm set r_score = 5 where customer_key = 'cus_3'")
+    second = publish.RunRecord("r2", None, "2026-07-02T00:00:00")
+    publish.publish(work, serving, second)
+    assert _replaced(second) == (
+        "publish: 3 of 4 tables unchanged, kept from the previous serving file; "
+        "replaced 1: marts.customer_rfm"
+    )
+    fresh = tmp_path / "fresh.duckdb"
+    publish.publish(work, fresh, publish.RunRecord("r3", None, "2026-07-02T00:00:00"))
+    assert _serving_tables(serving) == _serving_tables(fresh)
+    assert _comments(serving) == _comments(work)
+    assert publish.read_published(serving).storage_version == serving_file.SERVING_STORAGE_VERSION
+    with duckdb.connect(str(serving), read_only=True) as con:
+        runs = con.execute(f"select run_id from {publish.RUNS_TABLE} order by 1").fetchall()
+    assert runs == [("r1",), ("r2",)]
+
+
+def test_a_changed_comment_key_type_or_table_set_is_published_too(tmp_path: Path, monkeypatch):
+    work = _small_work(tmp_path / "w.duckdb")
+    serving = tmp_path / "s.duckdb"
+    publish.publish(work, serving, publish.RunRecord("r1", None, "2026-07-01T00:00:00"))
+    with duckdb.connect(str(work)) as con:
+        con.execute("comment on column marts.dim_customers.n is 'a new description'")
+        # the same values in a wider type: equal hashes, another table
+        con.execute("alter table marts.customer_rfm alter r_score type bigint")
+        con.execute("drop table audit.source_reconciliation")
+        con.execute("create table marts.fct_orders as select 'o1' as order_id")
+    record = publish.RunRecord("r2", None, "2026-07-02T00:00:00")
+    publish.publish(work, serving, record)
+    assert _replaced(record).endswith(
+        "replaced 3: marts.customer_rfm, marts.dim_customers, marts.fct_orders"
+    )
+    fresh = tmp_path / "fresh.duckdb"
+    publish.publish(work, fresh, publish.RunRecord("r3", None, "2026-07-02T00:00:00"))
+    assert _serving_tables(serving) == _serving_tables(fresh)
+    assert "audit.source_reconciliation" not in _serving_tables(serving)
+    # the grain key changes in the dbt YAML: the table is rewritten with its new key
+    keys = {**publish._grain_keys(), "segment_membership": ("customer_key",)}
+    monkeypatch.setattr(publish, "_grain_keys", lambda: keys)
+    record = publish.RunRecord("r4", None, "2026-07-03T00:00:00")
+    publish.publish(work, serving, record)
+    assert _replaced(record).endswith("replaced 1: marts.segment_membership")
+    fresh = tmp_path / "fresh2.duckdb"
+    publish.publish(work, fresh, publish.RunRecord("r5", None, "2026-07-03T00:00:00"))
+    assert _serving_tables(serving) == _serving_tables(fresh)
+    assert _serving_tables(serving)["marts.segment_membership"][1] == ["customer_key"]
+
+
+def test_a_serving_file_without_fingerprints_or_held_read_write_is_rebuilt(tmp_path: Path):
+    work = _small_work(tmp_path / "w.duckdb")
+    serving = tmp_path / "s.duckdb"
+    publish.publish(work, serving, publish.RunRecord("r1", None, "2026-07-01T00:00:00"))
+    with duckdb.connect(str(serving)) as con:  # as a publish before fingerprints left it
+        con.execute(f"drop table {publish.FINGERPRINTS_TABLE}")
+        con.execute("insert into marts.customer_rfm values ('stray', 9)")
+    record = publish.RunRecord("r2", None, "2026-07-02T00:00:00")
+    publish.publish(work, serving, record)
+    assert not [note for note in record.notes if note.startswith("publish:")]
+    fresh = tmp_path / "fresh.duckdb"
+    publish.publish(work, fresh, publish.RunRecord("r3", None, "2026-07-02T00:00:00"))
+    assert _serving_tables(serving) == _serving_tables(fresh)
+    with duckdb.connect(str(serving), read_only=True) as con:
+        assert con.execute(f"select count(*) from {publish.RUNS_TABLE}").fetchone()[0] == 2
+    # a reader holding the file read-write: its WAL could be mid-change, so no byte copy
+    state = publish.read_published(serving)
+    assert publish.reusable_serving(serving, state)
+    state.read_from_copy = True
+    assert not publish.reusable_serving(serving, state)
+    state.read_from_copy = False
+    state.storage_version = "v2.0.0"
+    assert not publish.reusable_serving(serving, state)
+
+
+def test_republishing_the_real_build_keeps_every_table_and_equals_a_fresh_publish(
+    work: Path, tmp_path: Path
+):
+    serving = tmp_path / "s.duckdb"
+    publish.publish(work, serving, publish.RunRecord("r1", None, "2026-07-01T00:00:00"))
+    with duckdb.connect(str(work)) as con:
+        con.execute(
+            "update marts.customer_features set order_count = order_count + 1 "
+            "where customer_key = (select min(customer_key) from marts.customer_features)"
+        )
+    record = publish.RunRecord("r2", None, "2026-07-02T00:00:00")
+    publish.publish(work, serving, record)
+    assert _replaced(record).endswith("replaced 1: marts.customer_features")
+    fresh = tmp_path / "fresh.duckdb"
+    publish.publish(work, fresh, publish.RunRecord("r3", None, "2026-07-02T00:00:00"))
+    assert _serving_tables(serving) == _serving_tables(fresh)
