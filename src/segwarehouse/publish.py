@@ -47,13 +47,7 @@ from segwarehouse.locks import (
 )
 from segwarehouse.quality import run_checks
 from segwarehouse.quality.privacy import privacy_findings
-from segwarehouse.serving_file import (
-    SERVING_STORAGE_VERSION,
-    attach_serving,
-    copy_table,
-    grain_keys,
-    quote_identifier,
-)
+from segwarehouse.serving_file import attach_serving, copy_table, grain_keys
 from segwarehouse.settings import (
     DEFAULT_SERVING,
     SERVING_ENV,
@@ -64,9 +58,6 @@ from segwarehouse.settings import (
 
 PUBLISHED_SCHEMAS = ("marts", "audit")
 RUNS_TABLE = "audit.publish_runs"
-# Per published table: rows, content hash and shape as last published (the next publish
-# keeps a table whose fingerprint did not change instead of copying it again).
-FINGERPRINTS_TABLE = "audit.publish_tables"
 DEFAULT_MAX_QUARANTINE_RATE = 0.05
 # (max_growth, max_shrink) per kind for a work warehouse built without the seed volume_limits
 DEFAULT_VOLUME_LIMITS = {"source": (10.0, 0.90), "mart": (10.0, 0.90)}
@@ -406,24 +397,17 @@ def _write_staged(
     staged: Path, work: Path, previous: PublishedState | None, record: RunRecord, serving: Path
 ) -> None:
     """The new serving file at `staged` (storage version SERVING_STORAGE_VERSION): the
-    published schemas with comments and primary keys, and the run history. Starts from a
-    copy of the current serving file when it can (reusable_serving) and replaces only the
-    tables whose content or shape changed; else from an empty file."""
-    reuse = reusable_serving(serving, previous)
-    if reuse:
-        shutil.copyfile(serving, staged)
+    published schemas with comments and primary keys, and the run history."""
     with duckdb.connect() as con:
         attach_serving(con, staged)
         con.execute("begin transaction")
         record.notes += _copy_published_schemas(con, work)
         record.serving = str(serving)
         con.execute(_RUNS_DDL)
-        if previous is not None and not reuse:
+        if previous is not None:
             _insert_runs(con, previous.runs)
         con.execute(
-            f"insert into {RUNS_TABLE} (run_id, as_of_date, started_at, finished_at, status, "
-            "rows_per_mart, checks_passed, checks_failed, synthetic) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {RUNS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 record.run_id,
                 record.as_of_date,
@@ -440,18 +424,6 @@ def _write_staged(
         con.execute("checkpoint")
         con.execute("use memory")
         con.execute("detach serving")
-
-
-def reusable_serving(serving: Path, previous: PublishedState | None) -> bool:
-    """Whether the publish may start from a byte copy of the current serving file: it was
-    written by a publish that recorded its tables' fingerprints (FINGERPRINTS_TABLE), in
-    SERVING_STORAGE_VERSION, and nobody holds it read-write (a writer's file, or its WAL,
-    could be mid-change: then the publish rebuilds from the work warehouse alone)."""
-    if previous is None or not previous.fingerprinted or previous.read_from_copy:
-        return False
-    if _wal(serving).exists():
-        return False
-    return previous.storage_version == SERVING_STORAGE_VERSION
 
 
 def is_disk_full(error: BaseException) -> bool:
@@ -476,9 +448,7 @@ def _disk_full_message(serving: Path, staged_bytes: int) -> str:
 
 def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> list[str]:
     """Copy the published tables of `work` into the current catalog with their comments and
-    grain keys; notes for keys the data broke. A table the catalog already holds with the
-    same fingerprint (rows, content hash, shape: see _fingerprint) is kept as it is; any
-    other table there is dropped."""
+    grain keys; notes for keys the data broke."""
     con.execute("attach ? as work (read_only)", [str(work.resolve())])
     tables = [
         (schema, table)
@@ -493,95 +463,9 @@ def _copy_published_schemas(con: duckdb.DuckDBPyConnection, work: Path) -> list[
     for schema in PUBLISHED_SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     keys = _grain_keys()
-    kept = _recorded_fingerprints(con)
-    fingerprints = {
-        (schema, table): _fingerprint(con, schema, table, keys.get(table))
-        for schema, table in tables
-    }
-    unchanged = {name for name, print_ in fingerprints.items() if kept.get(name) == print_}
-    for schema, table in _published_tables(con):
-        if (schema, table) not in unchanged and f"{schema}.{table}" not in _PUBLISH_TABLES:
-            con.execute(f'drop table "{schema}"."{table}"')
-    notes = [
-        copy_table(con, "work", schema, table, keys.get(table))
-        for schema, table in tables
-        if (schema, table) not in unchanged
-    ]
-    _record_fingerprints(con, fingerprints)
+    notes = [copy_table(con, "work", schema, table, keys.get(table)) for schema, table in tables]
     con.execute("detach work")
-    notes = [note for note in notes if note]
-    if kept:
-        replaced = sorted(f"{s}.{t}" for s, t in tables if (s, t) not in unchanged)
-        notes.append(
-            f"publish: {len(unchanged)} of {len(tables)} tables unchanged, kept from the "
-            f"previous serving file; replaced {len(replaced)}"
-            + (f": {', '.join(replaced)}" if replaced else "")
-        )
-    return notes
-
-
-def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """The tables of the published schemas in the current catalog (the staged file)."""
-    return con.execute(
-        "select schema_name, table_name from duckdb_tables() "
-        "where database_name = current_database() and schema_name in (select unnest(?))",
-        [list(PUBLISHED_SCHEMAS)],
-    ).fetchall()
-
-
-def _fingerprint(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, key: tuple[str, ...] | None
-) -> tuple[int, str, str]:
-    """(rows, content hash, shape) of work's table: the sum of DuckDB's 64-bit hash of every
-    row (order-free, and unlike XOR it counts a repeated row), and the column names, types
-    and comments, table comment and grain key that copy_table writes. Equal fingerprints
-    mean the copy would write the same table (up to a 64-bit hash collision of the sums)."""
-    columns = con.execute(
-        "select column_name, data_type, comment from duckdb_columns() "
-        "where database_name = 'work' and schema_name = ? and table_name = ? "
-        "order by column_index",
-        [schema, table],
-    ).fetchall()
-    [(comment,)] = con.execute(
-        "select comment from duckdb_tables() "
-        "where database_name = 'work' and schema_name = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()
-    row = ", ".join(quote_identifier(name) for name, _, _ in columns)
-    [(rows, content)] = con.execute(
-        f"select count(*), coalesce(sum(hash({row})::hugeint), 0)::varchar "
-        f'from "work"."{schema}"."{table}"'
-    ).fetchall()
-    shape = json.dumps({"columns": columns, "comment": comment, "key": key}, default=str)
-    return int(rows), str(content), shape
-
-
-def _recorded_fingerprints(
-    con: duckdb.DuckDBPyConnection,
-) -> dict[tuple[str, str], tuple[int, str, str]]:
-    """The fingerprints the staged file's FINGERPRINTS_TABLE records ({} in a new file)."""
-    if not _has_table(con, FINGERPRINTS_TABLE):
-        return {}
-    rows = con.execute(
-        f"select table_schema, table_name, row_count, content_hash, shape from {FINGERPRINTS_TABLE}"
-    ).fetchall()
-    published = set(_published_tables(con))
-    return {
-        (schema, table): (int(count), str(content), str(shape))
-        for schema, table, count, content, shape in rows
-        if (schema, table) in published
-    }
-
-
-def _record_fingerprints(
-    con: duckdb.DuckDBPyConnection, fingerprints: dict[tuple[str, str], tuple[int, str, str]]
-) -> None:
-    con.execute(_FINGERPRINTS_DDL)
-    con.execute(f"delete from {FINGERPRINTS_TABLE}")
-    con.executemany(
-        f"insert into {FINGERPRINTS_TABLE} values (?, ?, ?, ?, ?)",
-        [[schema, table, *print_] for (schema, table), print_ in sorted(fingerprints.items())],
-    )
+    return [note for note in notes if note]
 
 
 def _grain_keys() -> dict[str, tuple[str, ...]]:
@@ -595,14 +479,6 @@ def _grain_keys() -> dict[str, tuple[str, ...]]:
     return {}
 
 
-# The publish's own tables in the serving file (not copied from the work warehouse).
-_PUBLISH_TABLES = {RUNS_TABLE, FINGERPRINTS_TABLE}
-_FINGERPRINTS_DDL = f"""
-create table if not exists {FINGERPRINTS_TABLE} (
-    table_schema varchar, table_name varchar, row_count bigint, content_hash varchar,
-    shape varchar
-)
-"""
 _RUNS_DDL = f"""
 create table if not exists {RUNS_TABLE} (
     run_id varchar, as_of_date varchar, started_at varchar, finished_at varchar,
@@ -634,11 +510,6 @@ class PublishedState:
     notes: list[str] = field(default_factory=list)
     # (source, reason) -> quarantined rows; None for a file published before the table existed
     quarantine_counts: dict[tuple[str, str], int] | None = None
-    # what reusable_serving needs: the file's storage version, whether it records its
-    # tables' fingerprints, whether it was read from a copy (someone holds it read-write)
-    storage_version: str | None = None
-    fingerprinted: bool = False
-    read_from_copy: bool = False
 
     @property
     def last_run(self) -> dict | None:
@@ -670,7 +541,6 @@ def read_published(serving: Path) -> PublishedState | None:
     finally:
         copy.unlink(missing_ok=True)
         _wal(copy).unlink(missing_ok=True)
-    state.read_from_copy = True
     state.notes.append(
         f"serving: {serving} is held read-write by pid {holder[1] or '?'}; read a copy "
         "(readers should connect read-only, docs/bi.md)"
@@ -685,16 +555,11 @@ def _read_published(path: Path) -> PublishedState:
             result = con.execute(f"select * from {RUNS_TABLE}")
             names = [column[0] for column in result.description]
             runs = [dict(zip(names, row, strict=True)) for row in result.fetchall()]
-        [(tags,)] = con.execute(
-            "select tags from duckdb_databases() where database_name = current_database()"
-        ).fetchall()
         return PublishedState(
             _table_counts(con, ("marts",)),
             _source_rows(con),
             runs,
             quarantine_counts=_quarantine_counts(con),
-            storage_version=str((tags or {}).get("storage_version", "")).rstrip("+") or None,
-            fingerprinted=_has_table(con, FINGERPRINTS_TABLE),
         )
 
 

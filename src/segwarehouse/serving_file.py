@@ -132,12 +132,8 @@ def _key_violation(con: duckdb.DuckDBPyConnection, origin: str, key: tuple[str, 
     return None
 
 
-def quote_identifier(name: str) -> str:
-    """A quoted SQL identifier."""
+def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-_quote = quote_identifier
 
 
 def _literal(text: str) -> str:
