@@ -3,6 +3,7 @@ when its table is deliberately broken (GX pandas engine on frames fetched from D
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -222,6 +223,100 @@ def test_check_command_exit_codes(warehouse_copy: Path, tmp_path: Path, capsys, 
         ).fetchone()
     assert runs == (before[0] + 1, before[1] + 1)
     assert main(["check", "--warehouse", str(tmp_path / "missing.duckdb")]) == 1
+
+
+class _CountingConnection:
+    """A DuckDB connection that records how many rows each query hands to Python."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, fetched: list[tuple[int, str]]):
+        self._con, self._fetched = con, fetched
+
+    def __enter__(self) -> _CountingConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()
+
+    def execute(self, sql: str, *args: object) -> _CountingResult:
+        return _CountingResult(self._con.execute(sql, *args), sql, self._fetched)
+
+
+class _CountingResult:
+    def __init__(self, result, sql: str, fetched: list[tuple[int, str]]):
+        self._result, self._sql, self._fetched = result, sql, fetched
+
+    def fetchall(self) -> list:
+        rows = self._result.fetchall()
+        self._fetched.append((len(rows), self._sql))
+        return rows
+
+    def fetchone(self):
+        self._fetched.append((1, self._sql))
+        return self._result.fetchone()
+
+    def df(self):
+        frame = self._result.df()
+        self._fetched.append((len(frame), self._sql))
+        return frame
+
+
+def test_the_gate_hands_python_aggregates_not_tables(warehouse_copy: Path, monkeypatch):
+    """The pandas engine fetched every mart whole (82.9 s at 1M); the metrics come from
+    DuckDB now: no query hands Python more rows than a suite has aggregates or examples."""
+    from segwarehouse.quality import runner
+
+    fetched: list[tuple[int, str]] = []
+    real_connect = duckdb.connect
+    monkeypatch.setattr(
+        runner.duckdb,
+        "connect",
+        lambda *a, **k: _CountingConnection(real_connect(*a, **k), fetched),
+    )
+    report = run_checks(warehouse_copy, record=False)
+    monkeypatch.undo()
+    assert report.success, report.summary_lines()
+    with duckdb.connect(str(warehouse_copy), read_only=True) as con:
+        members = con.execute("select count(*) from marts.segment_membership").fetchone()[0]
+    # the largest fetches are the catalog's relation list and the erased keys (a few hundred
+    # rows); the old gate fetched each mart whole (segment_membership: `members` rows)
+    assert members > 3000 and fetched
+    largest = max(fetched)
+    assert largest[0] < 1000, largest
+
+
+def test_a_failing_expectation_names_table_column_and_count(warehouse_copy: Path):
+    """The summary line the operator reads: suite, expectation, column and the exact number
+    and share of failing rows, with examples."""
+    with duckdb.connect(str(warehouse_copy)) as con:
+        con.execute("update marts.customer_rfm set r_score = 7 where m_score = 5")
+        broken, rows, nulls = con.execute(
+            "select count(*) filter (where r_score = 7), count(*), count(*) - count(r_score) "
+            "from marts.customer_rfm"
+        ).fetchone()
+        con.execute(
+            "update marts.segment_membership set segment_family = 'bogus' "
+            "where customer_key = (select min(customer_key) from marts.segment_membership)"
+        )
+        families = con.execute(
+            "select count(*) filter (where segment_family = 'bogus'), count(segment_family) "
+            "from marts.segment_membership"
+        ).fetchone()
+    assert 0 < broken < rows
+    suites = [SUITES["marts.customer_rfm"], SUITES["marts.segment_membership"]]
+    report = run_checks(warehouse_copy, suites=suites, record=False)
+    lines = report.summary_lines()
+    share = 100 * broken / (rows - nulls)
+    assert (
+        f"  FAIL marts.customer_rfm: expect_column_values_to_be_between [r_score] observed "
+        f"{broken} unexpected ({share:.3f}%), e.g. [7, 7, 7, 7, 7]"
+    ) in lines, lines
+    assert (
+        "  FAIL marts.segment_membership: expect_column_values_to_be_in_set [segment_family] "
+        f"observed {families[0]} unexpected ({100 * families[0] / families[1]:.3f}%), "
+        f"e.g. {json.dumps(['bogus'] * min(families[0], 5))}"
+    ) in lines, lines
+    assert report.failed_suites() == ["marts.customer_rfm", "marts.segment_membership"]
+    assert len(report.failures) == 2
 
 
 # --- privacy: no raw email / phone / name in what would be published ---------------------------

@@ -1,4 +1,4 @@
-"""Checkpoint runner: fetch each suite's frame from DuckDB, validate it with GX, record results.
+"""Checkpoint runner: aggregate each suite's frame in DuckDB, validate with GX, record results.
 
 Results go to `audit.data_quality_results` in the checked warehouse (one row per expectation
 per run) and to GX Data Docs (static HTML, `docs_dir/index.html`).
@@ -17,8 +17,16 @@ from pathlib import Path
 import duckdb
 import great_expectations as gx
 import pandas as pd
+from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import (
+    ExpectationSuiteIdentifier,
+    ValidationResultIdentifier,
+)
 
+from segwarehouse.quality.metrics import validate
 from segwarehouse.quality.suites import (
     OPTIONAL_RAW_COLUMNS,
     SUITE_VERSION,
@@ -134,7 +142,6 @@ def run_checks(
                 },
             },
         )
-    datasource = context.data_sources.add_pandas("segwarehouse")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         relations = _relations(con)
         lookups = _lookups(con, relations)
@@ -142,9 +149,9 @@ def run_checks(
             if suite.relation != "staging.stg_*" and suite.relation not in relations:
                 report.skipped_suites.append(suite.name)
                 continue
-            frame = con.execute(_query(suite, relations)).df()
-            report.outcomes += _validate(context, datasource, suite, frame, lookups, docs_dir)
-    if docs_dir is not None:
+            report.outcomes += _validate(context, con, suite, _query(suite, relations), lookups)
+    if docs_dir is not None:  # once for every suite (a checkpoint action rebuilt them per suite)
+        context.build_data_docs(site_names=[DOCS_SITE])
         report.docs_index = docs_dir / "index.html"
     if record:
         write_results(warehouse, report)
@@ -187,57 +194,70 @@ def write_results(warehouse: Path, report: CheckReport) -> None:
 
 
 def _validate(
-    context: object,
-    datasource: object,
+    context: AbstractDataContext,
+    con: duckdb.DuckDBPyConnection,
     suite: Suite,
-    frame: pd.DataFrame,
+    query: str,
     lookups: Lookups,
-    docs_dir: Path | None,
 ) -> list[ExpectationOutcome]:
-    asset = datasource.add_dataframe_asset(suite.name)  # type: ignore[attr-defined]
-    batch = asset.add_batch_definition_whole_dataframe("whole")
-    gx_suite = context.suites.add(  # type: ignore[attr-defined]
+    """Validate the suite on DuckDB's aggregates of its frame (quality.metrics) and store
+    the result in the context for the Data Docs."""
+    gx_suite = context.suites.add(
         gx.ExpectationSuite(name=suite.name, meta={"suite_version": SUITE_VERSION})
     )
     for expectation in suite.build(lookups):
         gx_suite.add_expectation(expectation)
-    definition = context.validation_definitions.add(  # type: ignore[attr-defined]
-        gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
-    )
-    actions = (
-        [gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])]
-        if docs_dir
-        else []
-    )
-    checkpoint = context.checkpoints.add(  # type: ignore[attr-defined]
-        gx.Checkpoint(
-            name=suite.name,
-            validation_definitions=[definition],
-            actions=actions,
-            result_format={"result_format": "SUMMARY"},
-        )
-    )
-    result = checkpoint.run(batch_parameters={"dataframe": frame})
+    results = validate(con, query, gx_suite.expectations)
+    _store(context, suite, results)
     outcomes = []
-    for validation in result.run_results.values():
-        for item in validation.results:
-            config = item.expectation_config
-            kwargs = config.kwargs
-            column = kwargs.get("column") or (
-                ",".join(kwargs["column_list"]) if "column_list" in kwargs else None
+    for item in results:
+        kwargs = item.expectation_config.kwargs
+        column = kwargs.get("column") or (
+            ",".join(kwargs["column_list"]) if "column_list" in kwargs else None
+        )
+        if column is None and "column_A" in kwargs:
+            column = f"{kwargs['column_A']},{kwargs['column_B']}"
+        outcomes.append(
+            ExpectationOutcome(
+                suite=suite.name,
+                expectation=item.expectation_config.type,
+                column=column,
+                success=bool(item.success),
+                observed_value=_observed(item),
             )
-            if column is None and "column_A" in kwargs:
-                column = f"{kwargs['column_A']},{kwargs['column_B']}"
-            outcomes.append(
-                ExpectationOutcome(
-                    suite=suite.name,
-                    expectation=config.type,
-                    column=column,
-                    success=bool(item.success),
-                    observed_value=_observed(item),
-                )
-            )
+        )
     return outcomes
+
+
+def _store(
+    context: AbstractDataContext, suite: Suite, results: list[ExpectationValidationResult]
+) -> None:
+    """Keep the suite's results in the context's validation store (the Data Docs read it)."""
+    passed = sum(1 for item in results if item.success)
+    run_id = RunIdentifier(run_name=suite.name, run_time=datetime.now(UTC))
+    suite_result = ExpectationSuiteValidationResult(
+        success=passed == len(results),
+        results=results,
+        suite_name=suite.name,
+        statistics={
+            "evaluated_expectations": len(results),
+            "successful_expectations": passed,
+            "unsuccessful_expectations": len(results) - passed,
+            "success_percent": 100.0 * passed / len(results) if results else None,
+        },
+        meta={
+            "suite_version": SUITE_VERSION,
+            "run_id": run_id,
+            "validation_time": run_id.run_time,
+            "active_batch_definition": {"datasource_name": "duckdb", "data_asset_name": suite.name},
+        },
+    )
+    identifier = ValidationResultIdentifier(
+        expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite.name),
+        run_id=run_id,
+        batch_identifier=f"duckdb-{suite.name}",
+    )
+    context.validation_results_store.set(identifier, suite_result)
 
 
 def _observed(item: object) -> str | None:

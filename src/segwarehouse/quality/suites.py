@@ -1,16 +1,15 @@
 """The expectation suites, versioned with the code: raw sources, staging, public marts.
 
-Every suite is a SQL query that DuckDB runs against the built warehouse and a list of Great
-Expectations expectations that GX's pandas engine evaluates on the resulting DataFrame (GX's
-SQL path on DuckDB through duckdb_engine returns empty metrics; see docs/data_quality.md).
-What each query fetches is chosen so that the frame stays small at 1M customers / 50M raw
-rows:
+Every suite is a SQL query (the frame) and a list of Great Expectations expectations. DuckDB
+computes each expectation's metrics over the frame's rows and GX's `_validate` judges them
+(quality/metrics.py; GX's SQL path on DuckDB through duckdb_engine returns empty metrics, see
+docs/data_quality.md). What each frame holds, at 1M customers / 50M raw rows:
 
 - raw: a deterministic hash sample of at most RAW_SAMPLE_ROWS rows per landing file (row-level
   expectations with `mostly` thresholds: raw data is dirty by design and quarantined later);
 - staging: one row of DuckDB-side aggregates per staged model (rows, distinct keys, null keys)
   and audit.source_reconciliation (one row per source);
-- marts: the whole table, only the columns the expectations read.
+- marts: the whole table, only the columns the expectations read (never fetched into Python).
 
 To add an expectation, append it to the suite's `expectations` function and bump
 SUITE_VERSION (it is stored with every result row).
