@@ -14,30 +14,15 @@
     {#- Customers the model keeps sessions for: a golden record, not erased. -#}
     select golden_records.customer_sk
     from {{ ref('int_customer_golden_records') }} as golden_records
-    where golden_records.customer_sk not in (
-        select erased.customer_sk from {{ ref('int_identity_erased_customer_keys') }} as erased
-    )
+    where {{ customer_not_erased('golden_records.customer_sk') }}
 {% endmacro %}
 
 
 {% macro customer_web_sessions_identity_map() %}
     {{ return(customer_identity_map(
         customer_web_sessions_identifier_columns().keys() | list,
-        customer_web_sessions_eligible(),
+        'resolved_nodes.customer_sk in (' ~ customer_web_sessions_eligible() ~ ')',
     )) }}
-{% endmacro %}
-
-
-{% macro customer_web_sessions_with_identifiers(relation, identifiers) %}
-    {#- A filter: the event carries one of the identifiers in the query `identifiers`. -#}
-    {%- set terms = [] -%}
-    {%- for identifier_type, column in customer_web_sessions_identifier_columns().items() -%}
-        {%- do terms.append(
-            relation ~ '.' ~ column ~ ' in (select identifier_value from ' ~ identifiers
-            ~ " where identifier_type = '" ~ identifier_type ~ "')"
-        ) -%}
-    {%- endfor -%}
-    {{ return('(' ~ terms | join('\n        or ') ~ ')') }}
 {% endmacro %}
 
 
@@ -54,7 +39,9 @@
         union all
         select events.customer_id, events.email, events.anonymous_id
         from {{ ref('stg_web__events') }} as events
-        where {{ customer_web_sessions_with_identifiers('events', 'changed_identifiers') }}
+        where {{ customer_with_identifiers(
+            'events', customer_web_sessions_identifier_columns(), 'changed_identifiers'
+        ) }}
     {%- endset -%}
     {%- set cutoff = retention_cutoff('retention__web_events_months', 'months') -%}
     {%- set extra_touched = none -%}

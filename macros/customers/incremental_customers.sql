@@ -39,22 +39,48 @@
 {% endmacro %}
 
 
-{% macro customer_identity_map(identifier_types, eligible_customers) %}
+{% macro customer_identity_map(identifier_types, is_eligible) %}
     {#-
         The resolved identifiers of the given types with their customer_sk, and whether that
-        customer is eligible for the model (in the query `eligible_customers`, one customer_sk
-        column).
+        customer is one the model keeps rows for (is_eligible: a condition on
+        resolved_nodes.customer_sk).
     -#}
     select
         resolved_nodes.identifier_type,
         resolved_nodes.identifier_value,
         resolved_nodes.customer_sk,
-        resolved_nodes.customer_sk in ({{ eligible_customers }}) as is_eligible
+        {{ is_eligible }} as is_eligible
     from {{ ref('int_identity_resolved_nodes') }} as resolved_nodes
     where
         resolved_nodes.identifier_type in ({{ staging_sql_list(identifier_types) }})
         and resolved_nodes.identifier_value is not null
         and resolved_nodes.customer_sk is not null
+{% endmacro %}
+
+
+{% macro customer_not_erased(customer_sk) %}
+    {#- A condition: the customer was not erased (int_identity_erased_customer_keys). -#}
+    {{ customer_sk }} not in (
+        select erased.customer_sk from {{ ref('int_identity_erased_customer_keys') }} as erased
+    )
+{%- endmacro %}
+
+
+{% macro customer_with_identifiers(relation, identifier_columns, identifiers) %}
+    {#-
+        A filter: the row of `relation` ('' = unqualified columns) carries one of the
+        identifiers in the query `identifiers` (identifier_type, identifier_value), in the
+        columns identifier_columns {identifier_type: column}.
+    -#}
+    {%- set prefix = relation ~ '.' if relation else '' -%}
+    {%- set terms = [] -%}
+    {%- for identifier_type, column in identifier_columns.items() -%}
+        {%- do terms.append(
+            prefix ~ column ~ ' in (select identifier_value from ' ~ identifiers
+            ~ " where identifier_type = '" ~ identifier_type ~ "')"
+        ) -%}
+    {%- endfor -%}
+    {{ return('(' ~ terms | join('\n        or ') ~ ')') }}
 {% endmacro %}
 
 
@@ -146,12 +172,15 @@
     {#-
         Pre-hook: on an incremental run, record the touched customers in `<model>__touched` and
         delete their rows (a touched customer left with no row must lose the old ones; the
-        model then inserts the recomputed rows). Nothing on a full build.
+        model then inserts the recomputed rows). A table without its record is emptied (then
+        built in full); nothing on a full build.
     -#}
     {%- if customer_incremental_is_full() -%}
         {%- if execute and this is not none and is_incremental() -%}
+            {#- The table is there but not its record: rebuild it, emptied first. -#}
             {{ log(this.identifier ~ ': full rebuild (no record of the last run: '
                 ~ customer_incremental_relation('state') ~ ')', info=True) }}
+            {{ return('delete from ' ~ this) }}
         {%- endif -%}
         {{ return('') }}
     {%- endif -%}

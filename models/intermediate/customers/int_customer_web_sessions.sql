@@ -43,9 +43,11 @@ touched_identifiers as (
 
 events as (
 
-    select * from {{ ref('stg_web__events') }} as web_events
+    select * from {{ ref('stg_web__events') }}
     {%- if not is_full %}
-        where {{ customer_web_sessions_with_identifiers('web_events', 'touched_identifiers') }}
+        where {{ customer_with_identifiers(
+            '', customer_web_sessions_identifier_columns(), 'touched_identifiers'
+        ) }}
     {%- endif %}
 
 ),
