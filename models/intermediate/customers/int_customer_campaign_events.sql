@@ -1,19 +1,52 @@
 -- Campaign events attributed to customers (through the recipient's customer_id, else email).
 -- Events of unknown recipients and of erased customers are left out.
+-- Incremental (docs/incremental.md, "Customer intermediates"): a run recomputes the events of
+-- the customers it touched (macro customer_campaign_events_touched) from their events only.
+-- depends_on: {{ ref('stg_marketing__campaign_event_batches') }}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='customer_sk',
+    on_schema_change='fail',
+    pre_hook="{{ customer_incremental_prepare(customer_campaign_events_touched()) }}",
+    post_hook="{{ customer_incremental_record_state(customer_campaign_events_identity_map()) }}",
+) }}
+
+{%- set is_full = customer_incremental_is_full() %}
 
 with
+
+-- Referenced more than once: not materialized, so DuckDB reads the table where it is used
+-- (with only the columns each use needs) instead of first copying all of it.
+resolved_nodes as {{ not_materialized() }} (
+
+    select * from {{ ref('int_identity_resolved_nodes') }}
+
+),
+{%- if not is_full %}
+
+-- Incremental run: the identifiers of the touched customers. Every event attributed to one of
+-- them carries one of these.
+touched_identifiers as (
+
+    select
+        identifier_type,
+        identifier_value
+    from resolved_nodes
+    where {{ customer_incremental_touched_filter('customer_sk') }}
+
+),
+{%- endif %}
 
 campaign_events as (
 
     select * from {{ ref('stg_marketing__campaign_events') }}
-
-),
-
--- Referenced more than once: not materialized, so DuckDB reads the table where it is used
--- (with only the columns each use needs) instead of first copying all of it.
-resolved_nodes as not materialized (
-
-    select * from {{ ref('int_identity_resolved_nodes') }}
+    {%- if not is_full %}
+        where {{ customer_with_identifiers(
+            '', customer_campaign_events_identifier_columns(), 'touched_identifiers'
+        ) }}
+    {%- endif %}
 
 ),
 
@@ -61,6 +94,7 @@ final as (
         and customer_sk not in (
             select erased_customer_keys.customer_sk from erased_customer_keys
         )
+        and {{ customer_incremental_touched_filter('customer_sk') }}
 
 )
 

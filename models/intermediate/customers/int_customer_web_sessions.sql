@@ -2,29 +2,59 @@
 -- else of its email, else of its cookie (identity map). One row per (session, customer):
 -- device, start, and what happened in it. Sessions of visitors who never became customers and
 -- of erased customers are left out.
+-- Incremental (docs/incremental.md, "Customer intermediates"): a run recomputes the sessions of
+-- the customers it touched (macro customer_web_sessions_touched) from their events only.
+-- depends_on: {{ ref('stg_web__event_batches') }}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='customer_sk',
+    on_schema_change='fail',
+    pre_hook="{{ customer_incremental_prepare(customer_web_sessions_touched()) }}",
+    post_hook="{{ customer_incremental_record_state(customer_web_sessions_identity_map()) }}",
+) }}
+
+{%- set is_full = customer_incremental_is_full() %}
 
 with
+
+-- Referenced more than once: not materialized, so DuckDB reads the table where it is used
+-- (with only the columns each use needs) instead of first copying all of it.
+resolved_nodes as {{ not_materialized() }} (
+
+    select * from {{ ref('int_identity_resolved_nodes') }}
+
+),
+{%- if not is_full %}
+
+-- Incremental run: the identifiers of the touched customers. Every event attributed to one of
+-- them carries one of these, so their sessions are complete from the events that do.
+touched_identifiers as (
+
+    select
+        identifier_type,
+        identifier_value
+    from resolved_nodes
+    where {{ customer_incremental_touched_filter('customer_sk') }}
+
+),
+{%- endif %}
 
 events as (
 
     select * from {{ ref('stg_web__events') }}
-
-),
-
--- Referenced more than once: not materialized, so DuckDB reads the table where it is used
--- (with only the columns each use needs) instead of first copying all of it.
-resolved_nodes as not materialized (
-
-    select * from {{ ref('int_identity_resolved_nodes') }}
+    {%- if not is_full %}
+        where {{ customer_with_identifiers(
+            '', customer_web_sessions_identifier_columns(), 'touched_identifiers'
+        ) }}
+    {%- endif %}
 
 ),
 
 customer_keys as (
 
-    select customer_sk from {{ ref('int_customer_golden_records') }}
-    where customer_sk not in (
-        select erased.customer_sk from {{ ref('int_identity_erased_customer_keys') }} as erased
-    )
+    {{ customer_web_sessions_eligible() }}
 
 ),
 
@@ -90,7 +120,7 @@ customer_sessions as (
         min(device_type) as device_type,
         min(session_started_at) as session_started_at
     from attributed_parts
-    where customer_sk is not null
+    where customer_sk is not null and {{ customer_incremental_touched_filter('customer_sk') }}
     group by
         customer_sk,
         session_id
