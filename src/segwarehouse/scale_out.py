@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover - only for type hints
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # Schemas a DuckDB build writes (generate_schema_name keeps the layer names as they are).
-DEFAULT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "audit")
+DEFAULT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "audit", "activation")
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,9 @@ def register_inputs(spark: SparkSession, tables: Iterable[InputTable]) -> None:
         spark.sql(f"create table {table.qualified} using parquet location '{table.path}'")
 
 
-def run_dbt(args: Sequence[str], dbt_vars: dict[str, Any] | None = None) -> tuple[bool, Any]:
-    """`dbt <args> --target spark` in this process (the active SparkSession is reused)."""
+def invoke_dbt(args: Sequence[str], dbt_vars: dict[str, Any] | None = None) -> Any:
+    """`dbt <args> --target spark` in this process (the active SparkSession is reused); the
+    dbtRunnerResult."""
     import json
 
     from dbt.cli.main import dbtRunner
@@ -138,7 +139,12 @@ def run_dbt(args: Sequence[str], dbt_vars: dict[str, Any] | None = None) -> tupl
     command += ["--profiles-dir", str(PROJECT_DIR)]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
-    result = dbtRunner().invoke(command)
+    return dbtRunner().invoke(command)
+
+
+def run_dbt(args: Sequence[str], dbt_vars: dict[str, Any] | None = None) -> tuple[bool, Any]:
+    """`dbt <args> --target spark` in this process: success and dbt's result."""
+    result = invoke_dbt(args, dbt_vars)
     return result.success, result.result
 
 
@@ -185,6 +191,108 @@ def audit_models(
     return statuses
 
 
+# What `explain_compiled` says of one model's Spark-compiled SQL, from best to worst.
+ANALYSES = "parses + analyses"
+PARSE_ERROR = "parse error"
+ANALYSIS_ERROR = "analysis error"
+PLANNING_ERROR = "planning error"
+COMPILE_ERROR = "compile error"
+
+
+@dataclass(frozen=True)
+class SqlCheck:
+    """One model's SQL as dbt compiles it for the spark target, through Spark's parser and
+    analyser: the status and the first line of the first error."""
+
+    model: str
+    status: str
+    message: str = ""
+
+
+def first_line(error: object) -> str:
+    """The first non-empty line of an error message (Spark's start with [ERROR_CLASS])."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def compile_for_spark(
+    selector: Sequence[str], dbt_options: Sequence[str], dbt_vars: dict[str, Any] | None
+) -> dict[str, tuple[str | None, str]]:
+    """`dbt compile --target spark --full-refresh` of the selection, in this process (the
+    session's registered inputs answer the models' compile-time queries). model name ->
+    (compiled SQL, "") or (None, the compile error). dbt stops a compile at the first model
+    that fails to compile: that model is recorded and the compile runs again without it."""
+    import re
+
+    compiled: dict[str, tuple[str | None, str]] = {}
+    failed: list[str] = []
+    while True:
+        exclude = ["--exclude", *failed] if failed else []
+        invoked = invoke_dbt(
+            ["compile", "--full-refresh", "--select", *selector, *exclude, *dbt_options],
+            dbt_vars,
+        )
+        results = getattr(invoked.result, "results", None) or []
+        if results or invoked.exception is None:
+            break
+        model = re.search(r"in model (\w+) \(", str(invoked.exception))
+        if model is None or model.group(1) in failed:
+            raise RuntimeError(f"dbt compile --target spark failed: {invoked.exception}")
+        failed.append(model.group(1))
+        message = str(invoked.exception).split(f"in model {model.group(1)}", 1)[-1]
+        compiled[model.group(1)] = (None, first_line(message.split(")", 1)[-1]))
+    for node_result in results:
+        node = node_result.node
+        if node.resource_type != "model" or getattr(node, "language", "sql") != "sql":
+            continue
+        if str(node_result.status) == "success":
+            compiled[node.name] = (node.compiled_code, "")
+        else:
+            compiled[node.name] = (None, first_line(node_result.message))
+    return compiled
+
+
+def explain_sql(spark: SparkSession, sql: str) -> tuple[str, str]:
+    """Status and first error of one query on Spark: parsed and analysed (`spark.sql` does
+    both eagerly), then planned (`EXPLAIN`, whose text carries a planning error)."""
+    from pyspark.errors import AnalysisException, ParseException
+
+    try:
+        spark.sql(sql)
+    except ParseException as error:
+        return PARSE_ERROR, first_line(error)
+    except AnalysisException as error:
+        return ANALYSIS_ERROR, first_line(error)
+    plan = spark.sql(f"explain {sql}").collect()[0][0]
+    if "Error occurred during query planning" in plan or "Exception" in plan:
+        return PLANNING_ERROR, first_line(plan.split("==", 2)[-1])
+    return ANALYSES, ""
+
+
+def explain_compiled(
+    spark: SparkSession,
+    selector: Sequence[str],
+    dbt_options: Sequence[str],
+    dbt_vars: dict[str, Any] | None,
+) -> list[SqlCheck]:
+    """Every selected SQL model compiled for the spark target and checked by Spark, by name."""
+    checks = []
+    for name, (sql, error) in sorted(compile_for_spark(selector, dbt_options, dbt_vars).items()):
+        if sql is None:
+            checks.append(SqlCheck(name, COMPILE_ERROR, error))
+        else:
+            checks.append(SqlCheck(name, *explain_sql(spark, sql)))
+        print(f"EXPLAIN\t{name}\t{checks[-1].status}\t{checks[-1].message}", flush=True)
+    return checks
+
+
+def write_checks(checks: Sequence[SqlCheck], path: Path) -> None:
+    """The checks as a tab-separated file (model, status, first error)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = ["model\tstatus\tmessage", *(f"{c.model}\t{c.status}\t{c.message}" for c in checks)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Export a DuckDB warehouse, register it in local Spark, run a dbt selection there."""
     parser = argparse.ArgumentParser(prog="python -m segwarehouse.scale_out", description=__doc__)
@@ -195,6 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vars", default=None, help="dbt vars as JSON (e.g. as_of_date)")
     parser.add_argument("--inputs", help="comma-separated relation names to register (all)")
     parser.add_argument("--audit", help="a model selector: run each of its models on its own")
+    parser.add_argument(
+        "--explain",
+        help="a model selector: compile each SQL model for spark and check it with Spark "
+        "(parse + analysis + plan); results to <work-dir>/explain.tsv",
+    )
     parser.add_argument("dbt_args", nargs="*", help="dbt command, e.g. run --select customer_rfm")
     args, dbt_options = parser.parse_known_args(argv)
     args.dbt_args += dbt_options
@@ -217,6 +330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"spark session and inputs ready in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     dbt_vars = json.loads(args.vars) if args.vars else None
+    if args.explain:
+        checks = explain_compiled(spark, args.explain.split(), args.dbt_args, dbt_vars)
+        write_checks(checks, args.work_dir / "explain.tsv")
+        passed = sum(check.status == ANALYSES for check in checks)
+        print(f"explain: {passed} of {len(checks)} models parse and analyse on spark")
+        return 0
     if args.audit:  # one `dbt run` per model of the selector, each on its registered parents
         statuses = audit_models(args.audit.split(), args.dbt_args, dbt_vars)
         failed = sum(status != "success" for status, _ in statuses.values())

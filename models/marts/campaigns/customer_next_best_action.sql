@@ -65,10 +65,12 @@ customer_profiles as (
         customer_churn_scores.churn_probability,
         customer_clv.clv,
         coalesce(customer_churn_scores.churn_risk_band, 'unscored') as churn_risk_band,
-        map {
-            'email': customer_features.has_email_consent, 'sms': customer_features.has_sms_consent,
-            'ads': customer_features.has_ads_consent, 'push': customer_features.has_push_consent
-        } as consent_by_channel
+        {{ map_literal([
+            ("'email'", 'customer_features.has_email_consent'),
+            ("'sms'", 'customer_features.has_sms_consent'),
+            ("'ads'", 'customer_features.has_ads_consent'),
+            ("'push'", 'customer_features.has_push_consent'),
+        ]) }} as consent_by_channel
     from customer_features
     left join customer_rfm
         on customer_features.customer_key = customer_rfm.customer_key

@@ -30,7 +30,7 @@
 
 with
 
-source as not materialized (
+source as {{ not_materialized() }} (
 
     select * from {{ source('commerce', 'order_items') }}
     where {{ staging_source_filter(plan) }}
@@ -65,7 +65,7 @@ order_dispositions as (
 
 ),
 
-parsed as not materialized (
+parsed as {{ not_materialized() }} (
 
     select
         {{ clean_text('source.order_id') }} as order_id,
@@ -88,7 +88,7 @@ parsed as not materialized (
 
 ),
 
-checked as not materialized (
+checked as {{ not_materialized() }} (
 
     select
         parsed.*,
@@ -114,7 +114,7 @@ checked as not materialized (
 
 ),
 
-batch as not materialized (
+batch as {{ not_materialized() }} (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}

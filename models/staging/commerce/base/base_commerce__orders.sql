@@ -25,7 +25,7 @@
 
 with
 
-source as not materialized (
+source as {{ not_materialized() }} (
 
     select * from {{ source('commerce', 'orders') }}
     where {{ staging_source_filter(plan) }}
@@ -47,7 +47,7 @@ currency_rates as (
 
 ),
 
-parsed as not materialized (
+parsed as {{ not_materialized() }} (
 
     select
         {{ clean_text('source.order_id') }} as order_id,
@@ -87,7 +87,7 @@ parsed as not materialized (
 
 ),
 
-checked as not materialized (
+checked as {{ not_materialized() }} (
 
     select
         *,
@@ -112,7 +112,7 @@ checked as not materialized (
 
 ),
 
-batch as not materialized (
+batch as {{ not_materialized() }} (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}

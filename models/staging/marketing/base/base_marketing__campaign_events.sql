@@ -30,7 +30,7 @@
 
 with
 
-source as not materialized (
+source as {{ not_materialized() }} (
 
     select * from {{ source('marketing', 'campaign_events') }}
     where {{ staging_source_filter(plan) }}
@@ -46,7 +46,7 @@ shared_groups as (
 
 ),
 
-parsed as not materialized (
+parsed as {{ not_materialized() }} (
 
     select
         {{ clean_text('source.campaign_id') }} as campaign_id,
@@ -70,7 +70,7 @@ parsed as not materialized (
 
 ),
 
-checked as not materialized (
+checked as {{ not_materialized() }} (
 
     select
         *,
@@ -91,7 +91,7 @@ checked as not materialized (
 
 ),
 
-batch as not materialized (
+batch as {{ not_materialized() }} (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}

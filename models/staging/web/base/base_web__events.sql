@@ -28,7 +28,7 @@
 
 with
 
-source as not materialized (
+source as {{ not_materialized() }} (
 
     select * from {{ source('web', 'web_events') }}
     where {{ staging_source_filter(plan) }}
@@ -44,7 +44,7 @@ shared_groups as (
 
 ),
 
-parsed as not materialized (
+parsed as {{ not_materialized() }} (
 
     select
         {{ clean_text('source.event_id') }} as event_id,
@@ -73,7 +73,7 @@ parsed as not materialized (
 
 ),
 
-checked as not materialized (
+checked as {{ not_materialized() }} (
 
     select
         *,
@@ -91,7 +91,7 @@ checked as not materialized (
 
 ),
 
-batch as not materialized (
+batch as {{ not_materialized() }} (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}
