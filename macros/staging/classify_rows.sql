@@ -74,7 +74,7 @@
     numbered as {{ cte_materialized() }} (
 
         select
-            row_number() over () as _classify_row,
+            {{ row_id() }} as _classify_row,
             rows_in.*
         from {{ shared_rows }} as rows_in
 

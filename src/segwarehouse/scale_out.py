@@ -264,8 +264,9 @@ def explain_sql(spark: SparkSession, sql: str) -> tuple[str, str]:
     except AnalysisException as error:
         return ANALYSIS_ERROR, first_line(error)
     plan = spark.sql(f"explain {sql}").collect()[0][0]
-    if "Error occurred during query planning" in plan or "Exception" in plan:
-        return PLANNING_ERROR, first_line(plan.split("==", 2)[-1])
+    marker = "Error occurred during query planning:"
+    if marker in plan:
+        return PLANNING_ERROR, " ".join(plan.split(marker, 1)[1].split())[:300]
     return ANALYSES, ""
 
 

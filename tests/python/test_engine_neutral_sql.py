@@ -87,6 +87,12 @@ DENYLIST: tuple[Construct, ...] = (
         "ts + to_days(3)",
     ),
     Construct(
+        "to_json",
+        r"\bto_json\s*\(",
+        "row_json() (Spark drops null fields unless told not to)",
+        "to_json(raw_row)",
+    ),
+    Construct(
         "star exclude",
         r"\*\s*exclude\s*\(",
         "the columns listed / star_except macro",
