@@ -254,19 +254,20 @@ def compile_for_spark(
 
 def explain_sql(spark: SparkSession, sql: str) -> tuple[str, str]:
     """Status and first error of one query on Spark: parsed and analysed (`spark.sql` does
-    both eagerly), then planned (`EXPLAIN`, whose text carries a planning error)."""
+    both eagerly), then planned (the physical plan EXPLAIN prints, built here so that a
+    planning error comes with its message)."""
     from pyspark.errors import AnalysisException, ParseException
 
     try:
-        spark.sql(sql)
+        frame = spark.sql(sql)
     except ParseException as error:
         return PARSE_ERROR, first_line(error)
     except AnalysisException as error:
         return ANALYSIS_ERROR, first_line(error)
-    plan = spark.sql(f"explain {sql}").collect()[0][0]
-    marker = "Error occurred during query planning:"
-    if marker in plan:
-        return PLANNING_ERROR, " ".join(plan.split(marker, 1)[1].split())[:300]
+    try:
+        frame._jdf.queryExecution().executedPlan()
+    except Exception as error:  # py4j wraps the JVM's planning exception
+        return PLANNING_ERROR, first_line(getattr(error, "java_exception", error))
     return ANALYSES, ""
 
 

@@ -315,3 +315,22 @@ def test_allow_list_has_no_stale_entries() -> None:
     present = {(finding.path, finding.construct) for finding in all_findings()}
     stale = sorted(set(ALLOWED) - present)
     assert not stale, f"fixed, remove from ALLOWED: {stale}"
+
+
+# Contract types both adapters accept and alias alike: `string` is TEXT (= VARCHAR) on DuckDB
+# and STRING on Spark, while a bare `varchar` is refused by Spark (DATATYPE_MISSING_SIZE).
+PORTABLE_TYPES = re.compile(
+    r"(bigint|boolean|date|double|integer|string|timestamp|decimal\(\d+, ?\d+\))", re.IGNORECASE
+)
+
+
+def test_contract_types_are_portable() -> None:
+    found = []
+    for path in sorted((PROJECT_DIR / "models").rglob("*.yml")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            declared = re.match(r"\s*data_type:\s*(.+?)\s*$", line)
+            if declared and not PORTABLE_TYPES.fullmatch(declared.group(1).strip("'\"")):
+                found.append(f"{path.relative_to(PROJECT_DIR)}:{number}: {declared.group(1)}")
+    assert not found, (
+        "contract types that are not portable (use string, bigint, ...):\n" + "\n".join(found)
+    )

@@ -57,7 +57,7 @@ numbered_edges as (
 
 features as (
 
-    select feature
+    select feature_list.feature
     from (
         values
         {%- for feature in var('health__drift_features') %}

@@ -21,7 +21,7 @@ campaign_events as (
 arms as (
 
     -- One row per variant of var segments__campaign_variants (treatment, control).
-    select variant
+    select variant_list.variant
     from (
         values
         {%- for variant in var('segments__campaign_variants') %}

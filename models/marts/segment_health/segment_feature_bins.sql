@@ -43,7 +43,7 @@ segment_membership as (
 
 drift_features as (
 
-    select feature
+    select feature_list.feature
     from (
         values
         {%- for feature in features %}

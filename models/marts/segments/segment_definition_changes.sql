@@ -84,7 +84,7 @@ recorded as (
                 row_number() over (partition by segment_id order by detected_at desc) as recorded_rank
             from {{ this }}
         ) as ranked_rows
-        where recorded_rank = 1
+        where ranked_rows.recorded_rank = 1
     {%- else -%}
         select
             current_state.*,

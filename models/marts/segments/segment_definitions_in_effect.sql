@@ -93,7 +93,7 @@ stored_versions as (
         from definition_changes
         where change_kind <> 'removed'
     ) as ranked_changes
-    where version_rank = 1
+    where ranked_changes.version_rank = 1
 
 ),
 
