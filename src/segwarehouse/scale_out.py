@@ -295,6 +295,92 @@ def write_checks(checks: Sequence[SqlCheck], path: Path) -> None:
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+# Columns stamped with the time of the run: they differ between any two builds.
+RUN_TIME_COLUMNS = frozenset({"batch_run_started_at"})
+
+
+@dataclass(frozen=True)
+class RowComparison:
+    """One model's Spark output against the DuckDB build's table, rows as multisets."""
+
+    model: str
+    duckdb_rows: int
+    spark_rows: int
+    only_in_duckdb: int
+    only_in_spark: int
+    columns_differ: tuple[str, ...] = ()
+
+    @property
+    def equal(self) -> bool:
+        return not (self.only_in_duckdb or self.only_in_spark or self.columns_differ)
+
+
+def spark_output(spark: SparkSession, sql: str, out_dir: Path) -> Path:
+    """Run one compiled model query on Spark and write its rows to parquet files in out_dir."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    spark.sql(f"insert overwrite directory '{out_dir}' using parquet select * from (\n{sql}\n)")
+    return out_dir
+
+
+def compare_output(warehouse: Path, relation: str, name: str, out_dir: Path) -> RowComparison:
+    """The parquet rows of `out_dir` against `relation` of the DuckDB warehouse: columns by
+    name (a contract may reorder them), rows as multisets, run-time stamps left out."""
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"attach '{warehouse}' as built (read_only)")
+        duck = f"built.{relation}"
+        files = f"read_parquet('{out_dir}/*.parquet')"
+        columns = [row[0] for row in con.execute(f"describe {duck}").fetchall()]
+        spark_columns = [
+            row[0] for row in con.execute(f"describe select * from {files}").fetchall()
+        ]
+        if sorted(columns) != sorted(spark_columns):
+            differ = tuple(sorted(set(columns) ^ set(spark_columns)))
+            return RowComparison(name, -1, -1, 0, 0, differ)
+        kept = ", ".join(f'"{c}"' for c in columns if c not in RUN_TIME_COLUMNS)
+        left, right = f"select {kept} from {duck}", f"select {kept} from {files}"
+
+        def count(sql: str) -> int:
+            return con.execute(f"select count(*) from ({sql})").fetchone()[0]
+
+        return RowComparison(
+            name,
+            count(left),
+            count(right),
+            count(f"{left} except all {right}"),
+            count(f"{right} except all {left}"),
+        )
+
+
+def compare_compiled(
+    spark: SparkSession,
+    warehouse: Path,
+    models: Sequence[str],
+    dbt_options: Sequence[str],
+    dbt_vars: dict[str, Any] | None,
+    out_dir: Path,
+) -> list[RowComparison]:
+    """Each model's Spark-compiled SQL run on Spark (on the registered DuckDB parents) and its
+    rows compared with the model's table in the DuckDB build."""
+    compiled = compile_for_spark(models, dbt_options, dbt_vars)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        schemas = dict(
+            con.execute(
+                "select table_name, schema_name from duckdb_tables() "
+                "union all select view_name, schema_name from duckdb_views() where not internal"
+            ).fetchall()
+        )
+    comparisons = []
+    for name in models:
+        sql, error = compiled.get(name, (None, "not compiled"))
+        if sql is None:
+            raise RuntimeError(f"{name} does not compile for spark: {error}")
+        output = spark_output(spark, sql, out_dir / name)
+        comparisons.append(compare_output(warehouse, f"{schemas[name]}.{name}", name, output))
+        print(f"COMPARE\t{comparisons[-1]}", flush=True)
+    return comparisons
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Export a DuckDB warehouse, register it in local Spark, run a dbt selection there."""
     parser = argparse.ArgumentParser(prog="python -m segwarehouse.scale_out", description=__doc__)
@@ -309,6 +395,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--explain",
         help="a model selector: compile each SQL model for spark and check it with Spark "
         "(parse + analysis + plan); results to <work-dir>/explain.tsv",
+    )
+    parser.add_argument(
+        "--compare",
+        help="comma-separated models: run each one's Spark-compiled SQL and compare its rows "
+        "with the DuckDB build's table",
     )
     parser.add_argument("dbt_args", nargs="*", help="dbt command, e.g. run --select customer_rfm")
     args, dbt_options = parser.parse_known_args(argv)
@@ -332,6 +423,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"spark session and inputs ready in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     dbt_vars = json.loads(args.vars) if args.vars else None
+    if args.compare:
+        comparisons = compare_compiled(
+            spark,
+            args.warehouse,
+            args.compare.split(","),
+            args.dbt_args,
+            dbt_vars,
+            args.work_dir / "outputs",
+        )
+        return 0 if all(comparison.equal for comparison in comparisons) else 1
     if args.explain:
         checks = explain_compiled(spark, args.explain.split(), args.dbt_args, dbt_vars)
         write_checks(checks, args.work_dir / "explain.tsv")
