@@ -8,6 +8,12 @@
 {{ config(materialized='ephemeral') }}
 
 {%- set bin_count = var('health__drift_bins') | int %}
+{%- if bin_count < 2 %}
+    {{ exceptions.raise_compiler_error(
+        "var health__drift_bins must be a whole number of bins >= 2 (one edge at least), got '"
+        ~ var('health__drift_bins') ~ "' (dbt_project.yml)."
+    ) }}
+{%- endif %}
 
 with
 
