@@ -6,7 +6,7 @@
         `phone_format` is a SQL expression (seed audience_destinations).
     -#}
     case
-        when not regexp_full_match(coalesce(trim({{ phone }}), ''), '\+[1-9][0-9]{6,14}') then null
+        when not {{ regexp_full_match("coalesce(trim(" ~ phone ~ "), '')", '\\+[1-9][0-9]{6,14}') }} then null
         when {{ phone_format }} = 'e164_digits' then substr(trim({{ phone }}), 2)
         else trim({{ phone }})
     end

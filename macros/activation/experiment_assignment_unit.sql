@@ -5,5 +5,5 @@
         and md5 of the concatenated string makes different salts independent (DuckDB's
         hash(a, b) combines per-argument hashes, so two salts give correlated draws).
     -#}
-    cast(('0x' || left(md5({{ salt }} || '|' || {{ key }}), 13)) as ubigint) / 4503599627370496.0
+    {{ return(adapter.dispatch('experiment_assignment_unit')(salt, key)) }}
 {% endmacro %}

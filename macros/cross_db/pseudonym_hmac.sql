@@ -76,3 +76,50 @@
         select octet_length({{ duckdb__pseudonym_key_block() }}) as pseudonym_key_bytes
     {%- endif -%}
 {%- endmacro %}
+
+{% macro spark__pseudonym_hmac(value) %}
+    {#- The same HMAC-SHA-256 in Spark SQL: sha2 over binary concatenations; the padded key
+        blocks come from the key file at run time (spark__pseudonym_key_pad). -#}
+    sha2(
+        concat(
+            {{ spark__pseudonym_key_pad(92) }},
+            unhex(sha2(concat({{ spark__pseudonym_key_pad(54) }}, encode({{ value }}, 'UTF-8')), 256))
+        ),
+        256
+    )
+{%- endmacro %}
+
+{% macro spark__pseudonym_key_pad(pad) %}
+    {#- A scalar subquery: the 64-byte key block xor `pad` (54 = ipad 0x36, 92 = opad 0x5c) as
+        BINARY, byte by byte over the hex digits. The key file is read with Spark's text source
+        (one row per line, whitespace dropped); a key that is not 32 to 64 bytes of hex stops
+        the query naming the file (a missing file stops it with Spark's PATH_NOT_FOUND). -#}
+    {%- set path = env_var('SEGMENTS_PSEUDONYM_KEY_FILE', '') | trim -%}
+    {%- if not path -%}
+        (select raise_error('{{ pseudonym_key_missing_message() }}'))
+    {%- else -%}
+        {%- set quoted = path | replace('\\', '\\\\') | replace("'", "\\'") -%}
+        (
+            select unhex(concat_ws('', transform(
+                sequence(0, 63),
+                byte_index -> lpad(hex(
+                    cast(conv(substr(key_file.key_hex, byte_index * 2 + 1, 2), 16, 10) as int) ^ {{ pad }}
+                ), 2, '0')
+            )))
+            from (
+                select
+                    case
+                        when key_lines.key_hex rlike '^([0-9a-fA-F]{2}){32,64}$'
+                            then rpad(key_lines.key_hex, 128, '0')
+                        else raise_error(
+                            'pseudonym key file {{ quoted }} (SEGMENTS_PSEUDONYM_KEY_FILE) is empty or does not hold 32 to 64 bytes as hex'
+                        )
+                    end as key_hex
+                from (
+                    select regexp_replace(concat_ws('', collect_list(value)), '\\s', '') as key_hex
+                    from text.`{{ path | replace('`', '``') }}`
+                ) as key_lines
+            ) as key_file
+        )
+    {%- endif -%}
+{%- endmacro %}

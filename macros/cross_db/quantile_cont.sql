@@ -17,3 +17,18 @@
     {#- Spark's exact percentile interpolates linearly like quantile_cont (not percentile_approx). -#}
     percentile({{ expression }}, {{ quantile }})
 {%- endmacro %}
+
+
+{% macro quantile_disc(expression, quantile) %}
+    {#- The discrete quantile of `expression`: its first value (ascending) whose cumulative share reaches `quantile`. -#}
+    {{ return(adapter.dispatch('quantile_disc')(expression, quantile)) }}
+{% endmacro %}
+
+{% macro default__quantile_disc(expression, quantile) %}
+    {#- SQL standard ordered-set aggregate (Postgres, Snowflake, Spark 3.3 and later, ...). -#}
+    percentile_disc({{ quantile }}) within group (order by {{ expression }})
+{%- endmacro %}
+
+{% macro duckdb__quantile_disc(expression, quantile) %}
+    quantile_disc({{ expression }}, {{ quantile }})
+{%- endmacro %}

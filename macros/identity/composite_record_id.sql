@@ -7,6 +7,6 @@
     -#}
     {%- for part in parts -%}
         {%- if not loop.first %} || '|' || {% endif -%}
-        coalesce(replace(replace({{ part }}, '\', '\\'), '|', '\|'), '')
+        coalesce(replace(replace({{ part }}, {{ string_literal('\\') }}, {{ string_literal('\\\\') }}), '|', {{ string_literal('\\|') }}), '')
     {%- endfor -%}
 {% endmacro %}

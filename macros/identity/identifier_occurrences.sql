@@ -9,9 +9,9 @@
     {%- for identifier_type, expression in identifiers %}
     select
         '{{ record_type }}' as record_type,
-        cast({{ record_id }} as varchar) as record_id,
+        cast({{ record_id }} as {{ dbt.type_string() }}) as record_id,
         '{{ identifier_type }}' as identifier_type,
-        cast({{ expression }} as varchar) as identifier_value,
+        cast({{ expression }} as {{ dbt.type_string() }}) as identifier_value,
         {{ seen_at }} as seen_at,
         {{ last_seen_at or seen_at }} as last_seen_at
     from {{ relation }}

@@ -5,7 +5,7 @@
 {% macro default__is_valid_email(normalized_email) %}
     {#- local@domain.tld with no spaces and a top-level domain of two or more letters. -#}
     coalesce(
-        regexp_full_match({{ normalized_email }}, '[^@\s]+@[^@\s]+\.[a-z]{2,}'),
+        {{ regexp_full_match(normalized_email, '[^@\\s]+@[^@\\s]+\\.[a-z]{2,}') }},
         false
     )
 {% endmacro %}

@@ -11,7 +11,7 @@
         (md5 and concatenation: 5.2 s of CPU instead of 8.6 s over 5.2M web events). -#}
     {%- set parts = [] -%}
     {%- for column in columns -%}
-        {%- do parts.append("coalesce(cast(" ~ column ~ " as varchar), '<null>')") -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '<null>')") -%}
     {%- endfor -%}
     concat({{ parts | join(", '|', ") }})
 {%- endmacro %}

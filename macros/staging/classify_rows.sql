@@ -58,23 +58,23 @@
     with
     {% if shared_flag is not none %}
     -- Inlined twice (once per path): the filters on the flag reach the scan below the parsing.
-    _classify_input as not materialized (
+    _classify_input as {{ not_materialized() }} (
 
         select * from {{ relation }}
 
     ),
 
-    _classify_shared_rows as not materialized (
+    _classify_shared_rows as {{ not_materialized() }} (
 
-        select * exclude ({{ shared_flag }}) from _classify_input
+        select {{ star_except('_classify_input', [shared_flag]) }} from _classify_input
         where {{ shared_flag }}
 
     ),
     {% endif %}
-    numbered as materialized (
+    numbered as {{ cte_materialized() }} (
 
         select
-            row_number() over () as _classify_row,
+            {{ row_id() }} as _classify_row,
             rows_in.*
         from {{ shared_rows }} as rows_in
 
@@ -87,7 +87,7 @@
         select
             row_fingerprint,
             {% if copy_order is not none -%}
-            arg_min(_classify_row, {{ copy_order }}) as first_copy_row
+            {{ arg_min_by('_classify_row', copy_order) }} as first_copy_row
             {%- else -%}
             min(_classify_row) as first_copy_row
             {%- endif %}
@@ -173,7 +173,7 @@
     )
 
     select
-        numbered.* exclude (_classify_row, quarantine_reason),
+        {{ star_except('numbered', ['_classify_row', 'quarantine_reason']) }},
         statuses.quarantine_reason,
         statuses.row_status
     from numbered
@@ -181,11 +181,13 @@
         on numbered._classify_row = statuses._classify_row
     {%- if shared_flag is not none %}
 
-    union all by name
+    union all
 
-    -- Rows alone in their group: the general path's statuses, row by row.
+    -- Rows alone in their group: the general path's statuses, row by row (columns in the
+    -- order of the branch above, so the union matches them by position on every engine).
     select
-        _classify_input.* exclude ({{ shared_flag }}),
+        {{ star_except('_classify_input', [shared_flag, 'quarantine_reason']) }},
+        quarantine_reason,
         case
             when quarantine_reason is not null then 'quarantined'
             when not {{ visible }} then 'not_yet_visible'
@@ -224,5 +226,5 @@
 {% macro classify_group_hash(group_expression) %}
     {#- The hash classify_shared_groups lists groups by: one definition for the list and for
         the join that flags each raw row, so the two cannot drift apart. -#}
-    hash({{ group_expression }})
+    {{ group_hash(group_expression) }}
 {%- endmacro %}

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover - only for type hints
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # Schemas a DuckDB build writes (generate_schema_name keeps the layer names as they are).
-DEFAULT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "audit")
+DEFAULT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "audit", "activation")
 
 
 @dataclass(frozen=True)
@@ -133,8 +133,9 @@ def register_inputs(spark: SparkSession, tables: Iterable[InputTable]) -> None:
         spark.sql(f"create table {table.qualified} using parquet location '{table.path}'")
 
 
-def run_dbt(args: Sequence[str], dbt_vars: dict[str, Any] | None = None) -> tuple[bool, Any]:
-    """`dbt <args> --target spark` in this process (the active SparkSession is reused)."""
+def invoke_dbt(args: Sequence[str], dbt_vars: dict[str, Any] | None = None) -> Any:
+    """`dbt <args> --target spark` in this process (the active SparkSession is reused); the
+    dbtRunnerResult."""
     import json
 
     from dbt.cli.main import dbtRunner
@@ -143,7 +144,12 @@ def run_dbt(args: Sequence[str], dbt_vars: dict[str, Any] | None = None) -> tupl
     command += ["--profiles-dir", str(PROJECT_DIR)]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
-    result = dbtRunner().invoke(command)
+    return dbtRunner().invoke(command)
+
+
+def run_dbt(args: Sequence[str], dbt_vars: dict[str, Any] | None = None) -> tuple[bool, Any]:
+    """`dbt <args> --target spark` in this process: success and dbt's result."""
+    result = invoke_dbt(args, dbt_vars)
     return result.success, result.result
 
 
@@ -190,6 +196,196 @@ def audit_models(
     return statuses
 
 
+# What `explain_compiled` says of one model's Spark-compiled SQL, from best to worst.
+ANALYSES = "parses + analyses"
+PARSE_ERROR = "parse error"
+ANALYSIS_ERROR = "analysis error"
+PLANNING_ERROR = "planning error"
+COMPILE_ERROR = "compile error"
+
+
+@dataclass(frozen=True)
+class SqlCheck:
+    """One model's SQL as dbt compiles it for the spark target, through Spark's parser and
+    analyser: the status and the first line of the first error."""
+
+    model: str
+    status: str
+    message: str = ""
+
+
+def first_line(error: object) -> str:
+    """The first non-empty line of an error message (Spark's start with [ERROR_CLASS])."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def compile_for_spark(
+    selector: Sequence[str], dbt_options: Sequence[str], dbt_vars: dict[str, Any] | None
+) -> dict[str, tuple[str | None, str]]:
+    """`dbt compile --target spark --full-refresh` of the selection, in this process (the
+    session's registered inputs answer the models' compile-time queries). model name ->
+    (compiled SQL, "") or (None, the compile error). dbt stops a compile at the first model
+    that fails to compile: that model is recorded and the compile runs again without it."""
+    import re
+
+    compiled: dict[str, tuple[str | None, str]] = {}
+    failed: list[str] = []
+    while True:
+        exclude = ["--exclude", *failed] if failed else []
+        invoked = invoke_dbt(
+            ["compile", "--full-refresh", "--select", *selector, *exclude, *dbt_options],
+            dbt_vars,
+        )
+        results = getattr(invoked.result, "results", None) or []
+        if results or invoked.exception is None:
+            break
+        model = re.search(r"in model (\w+) \(", str(invoked.exception))
+        if model is None or model.group(1) in failed:
+            raise RuntimeError(f"dbt compile --target spark failed: {invoked.exception}")
+        failed.append(model.group(1))
+        message = str(invoked.exception).split(f"in model {model.group(1)}", 1)[-1]
+        compiled[model.group(1)] = (None, first_line(message.split(")", 1)[-1]))
+    for node_result in results:
+        node = node_result.node
+        if node.resource_type != "model" or getattr(node, "language", "sql") != "sql":
+            continue
+        if str(node_result.status) == "success":
+            compiled[node.name] = (node.compiled_code, "")
+        else:
+            compiled[node.name] = (None, first_line(node_result.message))
+    return compiled
+
+
+def explain_sql(spark: SparkSession, sql: str) -> tuple[str, str]:
+    """Status and first error of one query on Spark: parsed and analysed (`spark.sql` does
+    both eagerly), then planned (the physical plan EXPLAIN prints, built here so that a
+    planning error comes with its message)."""
+    from pyspark.errors import AnalysisException, ParseException
+
+    try:
+        frame = spark.sql(sql)
+    except ParseException as error:
+        return PARSE_ERROR, first_line(error)
+    except AnalysisException as error:
+        return ANALYSIS_ERROR, first_line(error)
+    try:
+        frame._jdf.queryExecution().executedPlan()
+    except Exception as error:  # py4j wraps the JVM's planning exception
+        return PLANNING_ERROR, first_line(getattr(error, "java_exception", error))
+    return ANALYSES, ""
+
+
+def explain_compiled(
+    spark: SparkSession,
+    selector: Sequence[str],
+    dbt_options: Sequence[str],
+    dbt_vars: dict[str, Any] | None,
+) -> list[SqlCheck]:
+    """Every selected SQL model compiled for the spark target and checked by Spark, by name."""
+    checks = []
+    for name, (sql, error) in sorted(compile_for_spark(selector, dbt_options, dbt_vars).items()):
+        if sql is None:
+            checks.append(SqlCheck(name, COMPILE_ERROR, error))
+        else:
+            checks.append(SqlCheck(name, *explain_sql(spark, sql)))
+        print(f"EXPLAIN\t{name}\t{checks[-1].status}\t{checks[-1].message}", flush=True)
+    return checks
+
+
+def write_checks(checks: Sequence[SqlCheck], path: Path) -> None:
+    """The checks as a tab-separated file (model, status, first error)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = ["model\tstatus\tmessage", *(f"{c.model}\t{c.status}\t{c.message}" for c in checks)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+# Columns stamped with the time of the run: they differ between any two builds.
+RUN_TIME_COLUMNS = frozenset({"batch_run_started_at"})
+
+
+@dataclass(frozen=True)
+class RowComparison:
+    """One model's Spark output against the DuckDB build's table, rows as multisets."""
+
+    model: str
+    duckdb_rows: int
+    spark_rows: int
+    only_in_duckdb: int
+    only_in_spark: int
+    columns_differ: tuple[str, ...] = ()
+
+    @property
+    def equal(self) -> bool:
+        return not (self.only_in_duckdb or self.only_in_spark or self.columns_differ)
+
+
+def spark_output(spark: SparkSession, sql: str, out_dir: Path) -> Path:
+    """Run one compiled model query on Spark and write its rows to parquet files in out_dir."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    spark.sql(f"insert overwrite directory '{out_dir}' using parquet select * from (\n{sql}\n)")
+    return out_dir
+
+
+def compare_output(warehouse: Path, relation: str, name: str, out_dir: Path) -> RowComparison:
+    """The parquet rows of `out_dir` against `relation` of the DuckDB warehouse: columns by
+    name (a contract may reorder them), rows as multisets, run-time stamps left out."""
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"attach '{warehouse}' as built (read_only)")
+        duck = f"built.{relation}"
+        files = f"read_parquet('{out_dir}/*.parquet')"
+        columns = [row[0] for row in con.execute(f"describe {duck}").fetchall()]
+        spark_columns = [
+            row[0] for row in con.execute(f"describe select * from {files}").fetchall()
+        ]
+        if sorted(columns) != sorted(spark_columns):
+            differ = tuple(sorted(set(columns) ^ set(spark_columns)))
+            return RowComparison(name, -1, -1, 0, 0, differ)
+        kept = ", ".join(f'"{c}"' for c in columns if c not in RUN_TIME_COLUMNS)
+        left, right = f"select {kept} from {duck}", f"select {kept} from {files}"
+
+        def count(sql: str) -> int:
+            return con.execute(f"select count(*) from ({sql})").fetchone()[0]
+
+        return RowComparison(
+            name,
+            count(left),
+            count(right),
+            count(f"{left} except all {right}"),
+            count(f"{right} except all {left}"),
+        )
+
+
+def compare_compiled(
+    spark: SparkSession,
+    warehouse: Path,
+    models: Sequence[str],
+    dbt_options: Sequence[str],
+    dbt_vars: dict[str, Any] | None,
+    out_dir: Path,
+) -> list[RowComparison]:
+    """Each model's Spark-compiled SQL run on Spark (on the registered DuckDB parents) and its
+    rows compared with the model's table in the DuckDB build."""
+    compiled = compile_for_spark(models, dbt_options, dbt_vars)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        schemas = dict(
+            con.execute(
+                "select table_name, schema_name from duckdb_tables() "
+                "union all select view_name, schema_name from duckdb_views() where not internal"
+            ).fetchall()
+        )
+    comparisons = []
+    for name in models:
+        sql, error = compiled.get(name, (None, "not compiled"))
+        if sql is None:
+            raise RuntimeError(f"{name} does not compile for spark: {error}")
+        output = spark_output(spark, sql, out_dir / name)
+        comparisons.append(compare_output(warehouse, f"{schemas[name]}.{name}", name, output))
+        print(f"COMPARE\t{comparisons[-1]}", flush=True)
+    return comparisons
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Export a DuckDB warehouse, register it in local Spark, run a dbt selection there."""
     parser = argparse.ArgumentParser(prog="python -m segwarehouse.scale_out", description=__doc__)
@@ -202,6 +398,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--audit", help="a model selector: run each of its models on its own")
     parser.add_argument(
         "--steps", help="Python steps to run before the dbt command (segwarehouse.spark_steps)"
+    )
+    parser.add_argument(
+        "--explain",
+        help="a model selector: compile each SQL model for spark and check it with Spark "
+        "(parse + analysis + plan); results to <work-dir>/explain.tsv",
+    )
+    parser.add_argument(
+        "--compare",
+        help="comma-separated models: run each one's Spark-compiled SQL and compare its rows "
+        "with the DuckDB build's table",
     )
     parser.add_argument("dbt_args", nargs="*", help="dbt command, e.g. run --select customer_rfm")
     args, dbt_options = parser.parse_known_args(argv)
@@ -225,6 +431,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"spark session and inputs ready in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
     dbt_vars = json.loads(args.vars) if args.vars else None
+    if args.compare:
+        comparisons = compare_compiled(
+            spark,
+            args.warehouse,
+            args.compare.split(","),
+            args.dbt_args,
+            dbt_vars,
+            args.work_dir / "outputs",
+        )
+        return 0 if all(comparison.equal for comparison in comparisons) else 1
+    if args.explain:
+        checks = explain_compiled(spark, args.explain.split(), args.dbt_args, dbt_vars)
+        write_checks(checks, args.work_dir / "explain.tsv")
+        passed = sum(check.status == ANALYSES for check in checks)
+        print(f"explain: {passed} of {len(checks)} models parse and analyse on spark")
+        return 0
     if args.audit:  # one `dbt run` per model of the selector, each on its registered parents
         statuses = audit_models(args.audit.split(), args.dbt_args, dbt_vars)
         failed = sum(status != "success" for status, _ in statuses.values())

@@ -12,7 +12,7 @@ consents as (
 
 -- Referenced more than once: not materialized, so DuckDB reads the table where it is used
 -- (with only the columns each use needs) instead of first copying all of it.
-resolved_nodes as not materialized (
+resolved_nodes as {{ not_materialized() }} (
 
     select * from {{ ref('int_identity_resolved_nodes') }}
 

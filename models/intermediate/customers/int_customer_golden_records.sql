@@ -16,7 +16,7 @@ attribute_survivors as (
 
 -- Referenced more than once: not materialized, so DuckDB reads the table where it is used
 -- (with only the columns each use needs) instead of first copying all of it.
-record_keys as not materialized (
+record_keys as {{ not_materialized() }} (
 
     select * from {{ ref('int_identity_record_keys') }}
 
@@ -78,7 +78,7 @@ identifier_summary as (
         count(*) as identifier_count,
         max(case when match_method = 'probabilistic' then 1 else 0 end) = 1 as has_probabilistic_match,
         bool_or(was_cut_by_cap) as was_cut_by_cap,
-        arg_max(identifier_value, last_seen_at) filter (where identifier_type = 'email') as latest_email,
+        {{ arg_max_by('identifier_value', 'last_seen_at') }} filter (where identifier_type = 'email') as latest_email,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at
     from resolved_nodes

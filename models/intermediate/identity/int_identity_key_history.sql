@@ -51,7 +51,7 @@ final as (
             end as key_changed_on,
             coalesce(previous_state.first_assigned_on, {{ as_of_date_sql() }}) as first_assigned_on
         {% else %}
-            cast(null as varchar) as previous_customer_key,
+            cast(null as {{ dbt.type_string() }}) as previous_customer_key,
             cast(null as date) as key_changed_on,
             {{ as_of_date_sql() }} as first_assigned_on
         {% endif %}

@@ -10,7 +10,7 @@ with
 
 -- Not materialised: read three times, each read only needs some of the columns (and fan-out
 -- only the customer_id / email rows); writing all 21M rows to a temporary CTE cost more.
-occurrences as not materialized (
+occurrences as {{ not_materialized() }} (
 
     select * from {{ ref('int_identity_occurrences') }}
 

@@ -17,7 +17,7 @@
 {%- set regex_literals = {} -%}
 {%- if execute and load_relation(junk_seed) is not none -%}
     {%- set regex_rows = run_query(
-        "select identifier_type, string_agg('(' || pattern || ')', '|' order by pattern)"
+        "select identifier_type, " ~ string_agg_ordered("'(' || pattern || ')'", "'|'", 'pattern')
         ~ " from " ~ junk_seed ~ " where match_type = 'regex' group by identifier_type"
         ~ " order by identifier_type"
     ) -%}
@@ -65,7 +65,7 @@ exact_junk as (
 
         select
             identifier_type,
-            string_agg('(' || pattern || ')', '|' order by pattern) as combined_pattern
+            {{ string_agg_ordered("'(' || pattern || ')'", "'|'", 'pattern') }} as combined_pattern
         from junk_identifiers
         where match_type = 'regex'
         group by identifier_type
@@ -103,12 +103,12 @@ guarded as (
             {%- if regex_literals %}
                 case node_counts.identifier_type
                     {%- for identifier_type, pattern in regex_literals.items() %}
-                        when '{{ identifier_type | replace("'", "''") }}'
-                            then regexp_matches(node_counts.identifier_value, '{{ pattern | replace("'", "''") }}')
+                        when {{ string_literal(identifier_type) }}
+                            then {{ regexp_contains('node_counts.identifier_value', string_literal(pattern)) }}
                     {%- endfor %}
                 end,
             {%- else %}
-                regexp_matches(node_counts.identifier_value, regex_junk.combined_pattern),
+                {{ regexp_contains('node_counts.identifier_value', 'regex_junk.combined_pattern') }},
             {%- endif %}
             false
         ) as matches_junk_pattern
@@ -135,7 +135,7 @@ pattern_reasons as (
     inner join regex_junk_reasons
         on
             guarded.identifier_type = regex_junk_reasons.identifier_type
-            and regexp_matches(guarded.identifier_value, regex_junk_reasons.pattern)
+            and {{ regexp_contains('guarded.identifier_value', 'regex_junk_reasons.pattern') }}
     where guarded.matches_junk_pattern
     group by guarded.node_id
 

@@ -54,7 +54,10 @@ visible_orders as (
         -- add in (1e-12 apart run to run), and the boosted trees turned that into churn
         -- probabilities 0.05 apart between two builds of the same data.
         customer_orders.order_total_reporting as order_total,
-        date_diff('day', customer_orders.order_date, snapshots.snapshot_date) as days_before
+        -- bigint, as the days were before the date macro (integer) was used here
+        cast(
+            {{ date_diff_days('customer_orders.order_date', 'snapshots.snapshot_date') }} as bigint
+        ) as days_before
     from customer_orders
     cross join snapshots
     where
@@ -101,7 +104,10 @@ visible_sessions as (
         snapshots.snapshot_name,
         web_sessions.customer_sk,
         floor(
-            (epoch(snapshots.visible_before) - epoch(web_sessions.session_started_at)) / 86400
+            (
+                {{ epoch_seconds('snapshots.visible_before') }}
+                - {{ epoch_seconds('web_sessions.session_started_at') }}
+            ) / 86400
         ) as days_before
     from web_sessions
     cross join snapshots

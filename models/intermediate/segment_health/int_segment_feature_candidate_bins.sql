@@ -8,6 +8,12 @@
 {{ config(materialized='ephemeral') }}
 
 {%- set bin_count = var('health__drift_bins') | int %}
+{%- if bin_count < 2 %}
+    {{ exceptions.raise_compiler_error(
+        "var health__drift_bins must be a whole number of bins >= 2 (one edge at least), got '"
+        ~ var('health__drift_bins') ~ "' (dbt_project.yml)."
+    ) }}
+{%- endif %}
 
 with
 
@@ -21,14 +27,10 @@ quantiles as (
 
     select
         feature,
-        quantile_disc(
-            feature_value,
-            [
-                {%- for step in range(1, bin_count) %}
-                    {{ step / bin_count }}{% if not loop.last %},{% endif %}
-                {%- endfor %}
-            ]
-        ) as quantiles
+        {%- for step in range(1, bin_count) %}
+            {{ quantile_disc('feature_value', step / bin_count) }} as edge_{{ step }}
+            {%- if not loop.last %},{% endif %}
+        {%- endfor %}
     from feature_values
     where feature_value is not null
     group by feature
@@ -37,10 +39,15 @@ quantiles as (
 
 edges as (
 
-    select distinct
-        feature,
-        unnest(quantiles) as edge
-    from quantiles
+    {%- for step in range(1, bin_count) %}
+        select distinct
+            feature,
+            edge_{{ step }} as edge
+        from quantiles
+        {%- if not loop.last %}
+            union
+        {%- endif %}
+    {%- endfor %}
 
 ),
 
@@ -56,11 +63,13 @@ numbered_edges as (
 
 features as (
 
-    select unnest([
+    select feature_list.feature
+    from (
+        values
         {%- for feature in var('health__drift_features') %}
-            {{ sql_string_literal(feature) }}{% if not loop.last %},{% endif %}
+            ({{ string_literal(feature) }}){% if not loop.last %},{% endif %}
         {%- endfor %}
-    ]) as feature
+    ) as feature_list (feature)
 
 ),
 

@@ -25,7 +25,7 @@ closest_overlaps as (
     select
         segment_id,
         max(jaccard_index) as max_overlap_jaccard,
-        arg_max(other_segment_id, jaccard_index) as max_overlap_segment_id,
+        {{ arg_max_by('other_segment_id', 'jaccard_index') }} as max_overlap_segment_id,
         bool_or(is_high_overlap) as is_high_overlap
     from segment_overlap
     where is_judged
@@ -38,7 +38,7 @@ feature_drifts as (
     select
         segment_id,
         max(population_stability_index) as max_feature_psi,
-        arg_max(feature, population_stability_index) as max_psi_feature,
+        {{ arg_max_by('feature', 'population_stability_index') }} as max_psi_feature,
         bool_or(is_drift_alert) as is_feature_drift
     from segment_feature_drift
     group by segment_id

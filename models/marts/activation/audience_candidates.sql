@@ -122,11 +122,11 @@ identifiers as (
         checked.*,
         case
             when checked.destination_kind = 'ads_customer_match'
-                then sha256({{ ads_email_normalized('checked.email', 'checked.email_normalization') }})
+                then {{ sha256_hex(ads_email_normalized('checked.email', 'checked.email_normalization')) }}
         end as email_sha256,
         case
             when checked.destination_kind = 'ads_customer_match'
-                then sha256({{ ads_phone_normalized('checked.phone', 'checked.phone_format') }})
+                then {{ sha256_hex(ads_phone_normalized('checked.phone', 'checked.phone_format')) }}
         end as phone_sha256
     from checked
 
@@ -151,7 +151,7 @@ reasons as (
 masked as (
 
     select
-        reasons.* exclude (email, email_sha256, phone_sha256),
+        {{ star_except('reasons', ['email', 'email_sha256', 'phone_sha256']) }},
         reasons.exclusion_reason is null as is_exported,
         case
             when reasons.exclusion_reason is null and reasons.destination_kind = 'email_platform'

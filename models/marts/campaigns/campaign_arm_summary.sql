@@ -20,8 +20,14 @@ campaign_events as (
 
 arms as (
 
-    -- Rendered as a list literal: ['treatment', 'control'].
-    select unnest({{ var('segments__campaign_variants') | list }}) as variant
+    -- One row per variant of var segments__campaign_variants (treatment, control).
+    select variant_list.variant
+    from (
+        values
+        {%- for variant in var('segments__campaign_variants') %}
+            ({{ string_literal(variant) }}){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as variant_list (variant)
 
 ),
 
@@ -41,7 +47,7 @@ campaign_channels as (
 
     select
         campaign_id,
-        string_agg(distinct channel, ',' order by channel) as channel
+        {{ string_agg_ordered('channel', "','", distinct=true) }} as channel
     from campaign_events
     group by campaign_id
 

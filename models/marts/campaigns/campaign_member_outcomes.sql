@@ -44,7 +44,7 @@ members as (
         coalesce(min(variant) <> max(variant), false) as is_in_both_arms,
         min(variant) as only_variant,
         min(event_ts) as assigned_at,
-        min(event_ts) + to_days({{ window_days }}) as attribution_ends_at
+        min(event_ts) + {{ days_interval(window_days) }} as attribution_ends_at
     from campaign_events
     group by campaign_id, customer_sk
 

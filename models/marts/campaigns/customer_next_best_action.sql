@@ -65,10 +65,12 @@ customer_profiles as (
         customer_churn_scores.churn_probability,
         customer_clv.clv,
         coalesce(customer_churn_scores.churn_risk_band, 'unscored') as churn_risk_band,
-        map {
-            'email': customer_features.has_email_consent, 'sms': customer_features.has_sms_consent,
-            'ads': customer_features.has_ads_consent, 'push': customer_features.has_push_consent
-        } as consent_by_channel
+        {{ map_literal([
+            ("'email'", 'customer_features.has_email_consent'),
+            ("'sms'", 'customer_features.has_sms_consent'),
+            ("'ads'", 'customer_features.has_ads_consent'),
+            ("'push'", 'customer_features.has_push_consent'),
+        ]) }} as consent_by_channel
     from customer_features
     left join customer_rfm
         on customer_features.customer_key = customer_rfm.customer_key
@@ -94,22 +96,20 @@ candidates as (
             else 1 - coalesce(customer_profiles.churn_probability, 0)
         end as value_at_stake
     from customer_profiles
-    inner join rules
+    cross join rules
+    -- at most one row: segment_membership is unique on (customer_key, segment_id); a join,
+    -- not a correlated exists, which Spark cannot plan in a join condition
+    left join segment_membership as rule_segment
         on
-            rules.is_fallback
-            or (
-                (rules.churn_risk_band is null or customer_profiles.churn_risk_band = rules.churn_risk_band)
-                and (rules.min_clv is null or customer_profiles.clv >= rules.min_clv)
-                and (
-                    rules.segment_id is null
-                    or exists (
-                        select 1 from segment_membership
-                        where
-                            segment_membership.customer_key = customer_profiles.customer_key
-                            and segment_membership.segment_id = rules.segment_id
-                    )
-                )
-            )
+            customer_profiles.customer_key = rule_segment.customer_key
+            and rules.segment_id = rule_segment.segment_id
+    where
+        rules.is_fallback
+        or (
+            (rules.churn_risk_band is null or customer_profiles.churn_risk_band = rules.churn_risk_band)
+            and (rules.min_clv is null or customer_profiles.clv >= rules.min_clv)
+            and (rules.segment_id is null or rule_segment.customer_key is not null)
+        )
 
 ),
 

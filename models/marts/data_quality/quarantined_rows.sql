@@ -21,7 +21,7 @@ with
         select
             '{{ source_name }}' as source_name,
             landing_file,
-            cast({{ key_expression }} as varchar) as record_key,
+            cast({{ key_expression }} as {{ dbt.type_string() }}) as record_key,
             quarantine_reason,
             row_fingerprint,
             raw_record

@@ -41,14 +41,21 @@ next_keys as (
         previous_customer_key,
         customer_key,
         changed_on
-    from customer_key_changes
-    where
-        change_type = 'merge'
-        and previous_customer_key not in (select live_keys.customer_key from live_keys)
-    qualify row_number() over (
-        partition by previous_customer_key
-        order by changed_on desc, moved_identifiers desc, customer_key asc
-    ) = 1
+    from (
+        select
+            previous_customer_key,
+            customer_key,
+            changed_on,
+            row_number() over (
+                partition by previous_customer_key
+                order by changed_on desc, moved_identifiers desc, customer_key asc
+            ) as merge_rank
+        from customer_key_changes
+        where
+            change_type = 'merge'
+            and previous_customer_key not in (select live_keys.customer_key from live_keys)
+    ) as ranked_merges
+    where merge_rank = 1
 
 ),
 

@@ -46,10 +46,15 @@ last_per_invocation as (
         seconds,
         as_of_date,
         recorded_at
-    from run_log
-    qualify row_number() over (
-        partition by invocation_id, model_name order by recorded_at desc
-    ) = 1
+    from (
+        select
+            *,
+            row_number() over (
+                partition by invocation_id, model_name order by recorded_at desc
+            ) as run_rank
+        from run_log
+    ) as ranked_runs
+    where run_rank = 1
 
 ),
 

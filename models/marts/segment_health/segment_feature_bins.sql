@@ -43,11 +43,13 @@ segment_membership as (
 
 drift_features as (
 
-    select unnest([
+    select feature_list.feature
+    from (
+        values
         {%- for feature in features %}
-            {{ sql_string_literal(feature) }}{% if not loop.last %},{% endif %}
+            ({{ string_literal(feature) }}){% if not loop.last %},{% endif %}
         {%- endfor %}
-    ]) as feature
+    ) as feature_list (feature)
 
 ),
 
@@ -67,7 +69,7 @@ recorded_bins as (
         group by all
     {%- else -%}
         select
-            cast(null as varchar) as feature,
+            cast(null as {{ dbt.type_string() }}) as feature,
             cast(null as integer) as bin_index,
             cast(null as double) as bin_lower,
             cast(null as double) as bin_upper,

@@ -61,8 +61,8 @@ previous_health as (
         where as_of_date = (select segment_health_runs.previous_as_of_date from segment_health_runs)
     {%- else -%}
         select
-            cast(null as varchar) as segment_id,
-            cast(null as varchar) as segment_name,
+            cast(null as {{ dbt.type_string() }}) as segment_id,
+            cast(null as {{ dbt.type_string() }}) as segment_name,
             cast(null as boolean) as is_fallback
         where false
     {%- endif %}

@@ -69,16 +69,23 @@ previous_memberships as (
 previous_primary as (
 
     select
-        previous_memberships.customer_key,
-        previous_memberships.exclusivity_group,
-        previous_memberships.segment_id
-    from previous_memberships
-    left join segment_definitions
-        on previous_memberships.segment_id = segment_definitions.segment_id
-    qualify row_number() over (
-        partition by previous_memberships.customer_key, previous_memberships.exclusivity_group
-        order by segment_definitions.priority nulls last, previous_memberships.segment_id
-    ) = 1
+        customer_key,
+        exclusivity_group,
+        segment_id
+    from (
+        select
+            previous_memberships.customer_key,
+            previous_memberships.exclusivity_group,
+            previous_memberships.segment_id,
+            row_number() over (
+                partition by previous_memberships.customer_key, previous_memberships.exclusivity_group
+                order by segment_definitions.priority nulls last, previous_memberships.segment_id
+            ) as priority_rank
+        from previous_memberships
+        left join segment_definitions
+            on previous_memberships.segment_id = segment_definitions.segment_id
+    ) as ranked_memberships
+    where priority_rank = 1
 
 ),
 

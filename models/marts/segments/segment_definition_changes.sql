@@ -19,13 +19,18 @@
 
 {%- if execute and is_incremental() %}
     {%- set edited_query %}
-        select seed.segment_id, seed.version, stored.rule as stored_rule, seed.rule
-        from {{ ref('segment_definitions') }} as seed
-        inner join {{ this }} as stored
-            on seed.segment_id = stored.segment_id and seed.version = stored.version
-        where stored.change_kind <> 'removed' and seed.rule <> stored.rule
-        qualify row_number() over (partition by seed.segment_id order by stored.detected_at desc) = 1
-        order by seed.segment_id
+        select segment_id, version, stored_rule, rule
+        from (
+            select
+                seed.segment_id, seed.version, stored.rule as stored_rule, seed.rule,
+                row_number() over (partition by seed.segment_id order by stored.detected_at desc) as edit_rank
+            from {{ ref('segment_definitions') }} as seed
+            inner join {{ this }} as stored
+                on seed.segment_id = stored.segment_id and seed.version = stored.version
+            where stored.change_kind <> 'removed' and seed.rule <> stored.rule
+        ) as edits
+        where edit_rank = 1
+        order by segment_id
     {%- endset %}
     {%- for row in run_query(edited_query).rows %}
         {{ exceptions.raise_compiler_error(
@@ -72,12 +77,18 @@ current_state as (
 recorded as (
 
     {% if is_incremental() -%}
-        select * from {{ this }}
-        qualify row_number() over (partition by segment_id order by detected_at desc) = 1
+        select {{ star_except('ranked_rows', ['recorded_rank']) }}
+        from (
+            select
+                *,
+                row_number() over (partition by segment_id order by detected_at desc) as recorded_rank
+            from {{ this }}
+        ) as ranked_rows
+        where ranked_rows.recorded_rank = 1
     {%- else -%}
         select
             current_state.*,
-            cast(null as varchar) as change_kind
+            cast(null as {{ dbt.type_string() }}) as change_kind
         from current_state
         where false
     {%- endif %}

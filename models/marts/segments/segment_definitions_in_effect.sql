@@ -22,7 +22,7 @@
         {%- set stored_query %}
             select
                 recorded.segment_id,
-                string_agg(cast(recorded.version as varchar), ', ' order by recorded.version) as versions
+                {{ string_agg_ordered('cast(recorded.version as ' ~ dbt.type_string() ~ ')', "', '", 'recorded.version') }} as versions
             from (
                 select distinct changes.segment_id, changes.version
                 from {{ changes }} as changes
@@ -68,12 +68,12 @@ pins as (
         select * from (
             values
             {%- for segment_id, version in pins.items() %}
-                ({{ sql_string_literal(segment_id) }}, {{ version | int }}){% if not loop.last %},{% endif %}
+                ({{ string_literal(segment_id) }}, {{ version | int }}){% if not loop.last %},{% endif %}
             {%- endfor %}
         ) as pins (segment_id, pinned_version)
     {%- else -%}
         select
-            cast(null as varchar) as segment_id,
+            cast(null as {{ dbt.type_string() }}) as segment_id,
             cast(null as integer) as pinned_version
         where false
     {%- endif %}
@@ -83,11 +83,17 @@ pins as (
 -- The last recorded definition of every version of every segment.
 stored_versions as (
 
-    select * from definition_changes
-    where change_kind <> 'removed'
-    qualify row_number() over (
-        partition by segment_id, version order by detected_at desc
-    ) = 1
+    select {{ star_except('ranked_changes', ['version_rank']) }}
+    from (
+        select
+            *,
+            row_number() over (
+                partition by segment_id, version order by detected_at desc
+            ) as version_rank
+        from definition_changes
+        where change_kind <> 'removed'
+    ) as ranked_changes
+    where ranked_changes.version_rank = 1
 
 ),
 
@@ -127,17 +133,24 @@ in_effect as (
 compared as (
 
     select
-        in_effect.segment_id,
-        stored_versions.version as compared_version,
-        stored_versions.rule as compared_rule
-    from in_effect
-    inner join stored_versions
-        on
-            in_effect.segment_id = stored_versions.segment_id
-            and in_effect.version <> stored_versions.version
-    qualify row_number() over (
-        partition by in_effect.segment_id order by stored_versions.detected_at desc
-    ) = 1
+        segment_id,
+        compared_version,
+        compared_rule
+    from (
+        select
+            in_effect.segment_id,
+            stored_versions.version as compared_version,
+            stored_versions.rule as compared_rule,
+            row_number() over (
+                partition by in_effect.segment_id order by stored_versions.detected_at desc
+            ) as recency_rank
+        from in_effect
+        inner join stored_versions
+            on
+                in_effect.segment_id = stored_versions.segment_id
+                and in_effect.version <> stored_versions.version
+    ) as ranked_versions
+    where recency_rank = 1
 
 ),
 

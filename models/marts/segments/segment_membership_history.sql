@@ -33,7 +33,7 @@
 
 {%- if execute and is_incremental() %}
     {%- set recorded = run_query(
-        'select cast(max(greatest(last_seen_on, coalesce(valid_to, last_seen_on))) as varchar) from ' ~ this
+        'select cast(max(greatest(last_seen_on, coalesce(valid_to, last_seen_on))) as ' ~ dbt.type_string() ~ ') from ' ~ this
     ) %}
     {%- set recorded_through = recorded.columns[0].values()[0] %}
     {%- if recorded_through is not none and recorded_through > as_of_date() %}

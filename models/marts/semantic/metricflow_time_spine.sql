@@ -8,12 +8,11 @@ with
 
 days as (
 
-    select cast(spine.day_start as date) as date_day
-    from range(
-        cast('{{ var("segments__earliest_plausible_date") }}' as timestamp),
-        cast({{ as_of }} + interval 366 day as timestamp),
-        interval 1 day
-    ) as spine (day_start)
+    {{ day_series(
+        "cast('" ~ var("segments__earliest_plausible_date") ~ "' as date)",
+        as_of ~ " + interval 366 day",
+        'date_day',
+    ) }}
 
 ),
 

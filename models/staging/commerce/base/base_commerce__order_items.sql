@@ -30,7 +30,7 @@
 
 with
 
-source as not materialized (
+source as {{ not_materialized() }} (
 
     select * from {{ source('commerce', 'order_items') }}
     where {{ staging_source_filter(plan) }}
@@ -65,7 +65,7 @@ order_dispositions as (
 
 ),
 
-parsed as not materialized (
+parsed as {{ not_materialized() }} (
 
     select
         {{ clean_text('source.order_id') }} as order_id,
@@ -80,7 +80,7 @@ parsed as not materialized (
         source._landing_file,
         shared_groups._classify_group_hash is not null as _classify_shared,
         -- `source` here is the whole raw row (for the quarantine), not a column.
-        source as raw_row,  -- noqa: RF02
+        {{ whole_row('source') }} as raw_row,
         {{ row_fingerprint(fingerprint_columns) }} as row_fingerprint
     from source
     left join shared_groups
@@ -88,7 +88,7 @@ parsed as not materialized (
 
 ),
 
-checked as not materialized (
+checked as {{ not_materialized() }} (
 
     select
         parsed.*,
@@ -114,7 +114,7 @@ checked as not materialized (
 
 ),
 
-batch as not materialized (
+batch as {{ not_materialized() }} (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}
@@ -146,7 +146,7 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record,
+        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record,
         {{ staging_batch_run_started_at() }} as batch_run_started_at
     from classified
 

@@ -24,7 +24,7 @@ parsed as (
         {{ parse_amount('source.list_price') }} as list_price,
         source._landing_file,
         -- `source` here is the whole raw row (for the quarantine), not a column.
-        source as raw_row,  -- noqa: RF02
+        {{ whole_row('source') }} as raw_row,
         {{ row_fingerprint(['source.product_id', 'source.product_name', 'source.category',
             'source.brand', 'source.list_price']) }} as row_fingerprint
     from source
@@ -67,7 +67,7 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
+        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record
     from classified
 
 )

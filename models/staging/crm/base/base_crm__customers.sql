@@ -59,7 +59,7 @@ parsed as (
         and {{ parse_timestamp_utc('source.updated_at') }} is null as has_unparseable_updated_at,
         source._landing_file,
         -- `source` here is the whole raw row (for the quarantine), not a column.
-        source as raw_row,  -- noqa: RF02
+        {{ whole_row('source') }} as raw_row,
         {{ row_fingerprint(['source.customer_id', 'source.email', 'source.phone',
             'source.first_name', 'source.last_name', 'source.birth_date', 'source.gender',
             'source.street_address', 'source.city', 'source.region', 'source.postal_code',
@@ -130,7 +130,7 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
+        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record
     from classified
 
 )

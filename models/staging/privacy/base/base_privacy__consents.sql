@@ -24,7 +24,7 @@ parsed as (
         {{ parse_timestamp_utc('source.recorded_at') }} as recorded_at,
         source._landing_file,
         -- `source` here is the whole raw row (for the quarantine), not a column.
-        source as raw_row,  -- noqa: RF02
+        {{ whole_row('source') }} as raw_row,
         {{ row_fingerprint(['source.customer_id', 'source.email', 'source.channel',
             'source.status', 'source.recorded_at']) }} as row_fingerprint
     from source
@@ -69,7 +69,7 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
+        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record
     from classified
 
 )

@@ -23,7 +23,7 @@ parsed as (
         {{ parse_timestamp_utc('source.requested_at') }} as requested_at,
         source._landing_file,
         -- `source` here is the whole raw row (for the quarantine), not a column.
-        source as raw_row,  -- noqa: RF02
+        {{ whole_row('source') }} as raw_row,
         {{ row_fingerprint(['source.customer_id', 'source.email',
             'source.requested_at']) }} as row_fingerprint
     from source
@@ -57,7 +57,7 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record
+        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record
     from classified
 
 )

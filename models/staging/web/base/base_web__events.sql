@@ -28,7 +28,7 @@
 
 with
 
-source as not materialized (
+source as {{ not_materialized() }} (
 
     select * from {{ source('web', 'web_events') }}
     where {{ staging_source_filter(plan) }}
@@ -44,7 +44,7 @@ shared_groups as (
 
 ),
 
-parsed as not materialized (
+parsed as {{ not_materialized() }} (
 
     select
         {{ clean_text('source.event_id') }} as event_id,
@@ -62,7 +62,7 @@ parsed as not materialized (
         source._landing_file,
         shared_groups._classify_group_hash is not null as _classify_shared,
         -- `source` here is the whole raw row (for the quarantine), not a column.
-        source as raw_row,  -- noqa: RF02
+        {{ whole_row('source') }} as raw_row,
         {{ row_fingerprint(['source.event_id', 'source.anonymous_id', 'source.customer_id',
             'source.email', 'source.session_id', 'source.event_type', 'source.event_ts',
             'source.page_url', 'source.product_id', 'source.device_type',
@@ -73,7 +73,7 @@ parsed as not materialized (
 
 ),
 
-checked as not materialized (
+checked as {{ not_materialized() }} (
 
     select
         *,
@@ -91,7 +91,7 @@ checked as not materialized (
 
 ),
 
-batch as not materialized (
+batch as {{ not_materialized() }} (
 
     select * from checked
     where {{ staging_batch_filter(plan, 'checked') }}
@@ -131,7 +131,7 @@ final as (
         quarantine_reason,
         row_fingerprint,
         _landing_file as landing_file,
-        case when row_status = 'quarantined' then to_json(raw_row) end as raw_record,
+        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record,
         {{ staging_batch_run_started_at() }} as batch_run_started_at
     from classified
 
