@@ -45,15 +45,22 @@ test: $(STAMP) lint $(CHROMIUM)  ## the whole suite: lint, dbt build + tests on 
 test-fast: $(STAMP)  ## the tests that run no dbt (a few minutes at most), no lint
 	DBT_PROFILES_DIR=$(CURDIR)/tests/no-dbt-in-the-fast-tier $(BIN)/pytest -m "not dbt" -q
 
-# The scale-out check (docs/scale_out.md) in its own venv: pyspark is a 456 MB download that
-# `make test` does not need. Needs Java 17. The test skips, saying why, without them.
+# The scale-out checks (docs/scale_out.md) in their own venv: pyspark is a 456 MB download
+# that `make test` does not need. Spark needs Java 17: Debian's headless JRE is installed
+# through apt when missing (needs root), as for chromium above.
 SPARK_VENV := .venv-spark
+JAVA := /usr/bin/java
 $(SPARK_VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(SPARK_VENV)
 	$(SPARK_VENV)/bin/pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev,spark]"
 	touch $@
 
-test-spark: $(SPARK_VENV)/.installed  ## every Spark check: slice vs DuckDB, every model planned, HMAC, Python steps
+$(JAVA):
+	@[ "$$(id -u)" = 0 ] || { echo "make test-spark needs Java 17: run 'sudo apt-get install -y openjdk-17-jre-headless' once"; exit 1; }
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless
+
+test-spark: $(SPARK_VENV)/.installed $(JAVA)  ## every Spark check: slice vs DuckDB, every model planned, HMAC, Python steps
 	$(SPARK_VENV)/bin/pytest tests/python/test_spark_*.py
 
 # dbt-score grades the dbt metadata (docs, owners, grain tests, macro descriptions; rules and

@@ -201,6 +201,17 @@
 {% endmacro %}
 
 
+{% macro customer_touched_identifiers(resolved_nodes) %}
+    {#- The touched customers' identifiers (identifier_type, identifier_value) in the identity
+        map `resolved_nodes`: every event attributed to one of them carries one of these. -#}
+    select
+        identifier_type,
+        identifier_value
+    from {{ resolved_nodes }}
+    where {{ customer_incremental_touched_filter('customer_sk') }}
+{% endmacro %}
+
+
 {% macro customer_incremental_record_state(identity_map) %}
     {#- Post-hook: the identity map this run's table was computed from, and the run's start. -#}
     {%- if not execute or this is none -%}

@@ -155,6 +155,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under `--dist loadgroup`, stop when pytest-xdist's group suffix did not reach the test
+    ids (pytest 9.2 reads ids from a field xdist 3.8 does not write): the groups would be
+    ignored without a word, and every worker would build the shared chain again."""
+    if not session.config.getvalue("loadgroup"):
+        return
+    lost = [
+        item.nodeid
+        for item in session.items
+        if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid
+    ]
+    if lost:
+        raise pytest.UsageError(
+            f"pytest-xdist's xdist_group did not reach {len(lost)} test ids (first: {lost[0]}): "
+            "this pytest and pytest-xdist do not work together; install the pinned versions "
+            "(constraints.txt)."
+        )
+
+
 def uses_module_fixture(item: pytest.Item) -> bool:
     """Whether the test requests (directly or not) a fixture of module scope."""
     info = getattr(item, "_fixtureinfo", None)

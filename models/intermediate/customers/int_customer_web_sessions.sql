@@ -32,11 +32,7 @@ resolved_nodes as {{ not_materialized() }} (
 -- them carries one of these, so their sessions are complete from the events that do.
 touched_identifiers as (
 
-    select
-        identifier_type,
-        identifier_value
-    from resolved_nodes
-    where {{ customer_incremental_touched_filter('customer_sk') }}
+    {{ customer_touched_identifiers('resolved_nodes') }}
 
 ),
 {%- endif %}
