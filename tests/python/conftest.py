@@ -159,7 +159,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Under `--dist loadgroup`, stop when pytest-xdist's group suffix did not reach the test
     ids (pytest 9.2 reads ids from a field xdist 3.8 does not write): the groups would be
     ignored without a word, and every worker would build the shared chain again."""
-    if not session.config.getvalue("loadgroup"):
+    # Only xdist's workers have the option (set from `--dist`); a plain run has no groups.
+    if not getattr(session.config.option, "loadgroup", False):
         return
     lost = [
         item.nodeid
