@@ -13,12 +13,7 @@ order_items as (
 final as (
 
     select
-        order_id,
-        line_number,
-        product_id,
-        quantity,
-        unit_price,
-        line_amount
+        {{ documented_columns() }}
     from order_items
 
 )

@@ -13,20 +13,7 @@ orders as (
 final as (
 
     select
-        order_id,
-        customer_id,
-        email,
-        is_email_valid,
-        loyalty_id,
-        anonymous_id,
-        channel,
-        status,
-        currency_code,
-        order_total,
-        discount_amount,
-        order_total_reporting,
-        discount_amount_reporting,
-        order_ts,
+        {{ documented_columns(computed=['is_completed']) }},
         status = 'completed' as is_completed
     from orders
 

@@ -12,11 +12,7 @@ products as (
 final as (
 
     select
-        product_id,
-        product_name,
-        category,
-        brand,
-        list_price
+        {{ documented_columns() }}
     from products
 
 )

@@ -13,23 +13,7 @@ customers as (
 final as (
 
     select
-        customer_id,
-        email,
-        is_email_valid,
-        phone,
-        first_name,
-        last_name,
-        gender,
-        street_address,
-        city,
-        region,
-        postal_code,
-        country_code,
-        loyalty_id,
-        source_system,
-        birth_date,
-        created_at,
-        updated_at
+        {{ documented_columns() }}
     from customers
 
 )

@@ -13,15 +13,7 @@ campaign_events as (
 final as (
 
     select
-        campaign_id,
-        customer_id,
-        email,
-        is_email_valid,
-        channel,
-        event_type,
-        variant,
-        revenue,
-        event_ts
+        {{ documented_columns() }}
     from campaign_events
 
 )

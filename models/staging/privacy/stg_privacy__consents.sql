@@ -12,13 +12,7 @@ consents as (
 final as (
 
     select
-        customer_id,
-        email,
-        is_email_valid,
-        channel,
-        status,
-        is_granted,
-        recorded_at
+        {{ documented_columns() }}
     from consents
 
 )

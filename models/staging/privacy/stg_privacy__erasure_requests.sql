@@ -12,9 +12,7 @@ erasure_requests as (
 final as (
 
     select
-        customer_id,
-        email,
-        requested_at
+        {{ documented_columns() }}
     from erasure_requests
 
 )

@@ -12,18 +12,7 @@ events as (
 final as (
 
     select
-        event_id,
-        anonymous_id,
-        customer_id,
-        email,
-        is_email_valid,
-        session_id,
-        event_type,
-        page_url,
-        product_id,
-        device_type,
-        traffic_source,
-        event_ts
+        {{ documented_columns() }}
     from events
 
 )

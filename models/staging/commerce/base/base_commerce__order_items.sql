@@ -1,23 +1,15 @@
 -- Incremental (docs/incremental.md): a run reads only new landing files and the files holding
 -- the loaded rows of the groups they touch, re-classifies those groups exactly as a full
 -- build would, and replaces them (delete+insert on the group key `order_id`).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='order_id',
-    on_schema_change='fail',
-    pre_hook="{{ staging_incremental_reset() }}",
-    post_hook="{{ staging_record_landing_files() }}",
-    meta={'staging_incremental': {
-        'source': ['commerce', 'order_items'],
-        'key': 'order_id',
-        'key_expression': clean_text('order_id'),
-        'time_column': 'order_ts',
-        'future_check': false,
-        'parent': 'base_commerce__orders',
-        'parent_key': 'order_id',
-    }},
-) }}
+{{ config(**staging_incremental_config(
+    source=['commerce', 'order_items'],
+    key='order_id',
+    key_expression=clean_text('order_id'),
+    time_column='order_ts',
+    future_check=false,
+    parent='base_commerce__orders',
+    parent_key='order_id',
+)) }}
 
 {%- set plan = staging_incremental_plan() %}
 {%- set fingerprint_columns = ['source.order_id', 'source.line_number', 'source.product_id',
@@ -77,14 +69,9 @@ parsed as {{ not_materialized() }} (
         {{ parse_amount('source.unit_price') }} as unit_price,
         {{ clean_text('source.line_number') }} is not null
         and {{ parse_integer('source.line_number') }} is null as has_unparseable_line_number,
-        source._landing_file,
-        shared_groups._classify_group_hash is not null as _classify_shared,
-        -- `source` here is the whole raw row (for the quarantine), not a column.
-        {{ whole_row('source') }} as raw_row,
-        {{ row_fingerprint(fingerprint_columns) }} as row_fingerprint
+        {{ staging_raw_row_columns(fingerprint_columns) }}
     from source
-    left join shared_groups
-        on {{ classify_group_hash(group_key) }} = shared_groups._classify_group_hash
+    {{ classify_shared_join(group_key) }}
 
 ),
 
@@ -114,21 +101,9 @@ checked as {{ not_materialized() }} (
 
 ),
 
-batch as {{ not_materialized() }} (
-
-    select * from checked
-    where {{ staging_batch_filter(plan, 'checked') }}
-
-),
-
 classified as (
 
-    {{ classify_rows(
-        'batch',
-        visible_at='order_ts',
-        copy_order='_landing_file',
-        shared_flag='_classify_shared',
-    ) }}
+    {{ classify_incremental_batch(plan, visible_at='order_ts') }}
 
 ),
 
@@ -142,12 +117,7 @@ final as (
         unit_price,
         cast(quantity * unit_price as decimal(18, 2)) as line_amount,
         order_ts,
-        row_status,
-        quarantine_reason,
-        row_fingerprint,
-        _landing_file as landing_file,
-        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record,
-        {{ staging_batch_run_started_at() }} as batch_run_started_at
+        {{ staging_disposition_columns(run_stamp=true) }}
     from classified
 
 )

@@ -1,21 +1,13 @@
 -- Incremental (docs/incremental.md): a run reads only new landing files and the files holding
 -- the loaded rows of the groups they touch, re-classifies those groups exactly as a full
 -- build would, and replaces them (delete+insert on the group key `order_id`).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='order_id',
-    on_schema_change='fail',
-    pre_hook="{{ staging_incremental_reset() }}",
-    post_hook="{{ staging_record_landing_files() }}",
-    meta={'staging_incremental': {
-        'source': ['commerce', 'orders'],
-        'key': 'order_id',
-        'key_expression': clean_text('order_id'),
-        'time_column': 'order_ts',
-        'future_check': true,
-    }},
-) }}
+{{ config(**staging_incremental_config(
+    source=['commerce', 'orders'],
+    key='order_id',
+    key_expression=clean_text('order_id'),
+    time_column='order_ts',
+    future_check=true,
+)) }}
 
 {%- set plan = staging_incremental_plan() %}
 {%- set group_key = clean_text('source.order_id') %}
@@ -68,17 +60,12 @@ parsed as {{ not_materialized() }} (
         {{ parse_amount('source.discount_amount') }} as discount_amount,
         {{ clean_text('source.order_ts') }} as order_ts_text,
         {{ parse_timestamp_utc('source.order_ts') }} as order_ts,
-        source._landing_file,
-        shared_groups._classify_group_hash is not null as _classify_shared,
-        -- `source` here is the whole raw row (for the quarantine), not a column.
-        {{ whole_row('source') }} as raw_row,
-        {{ row_fingerprint(['source.order_id', 'source.customer_id', 'source.email',
+        {{ staging_raw_row_columns(['source.order_id', 'source.customer_id', 'source.email',
             'source.loyalty_id', 'source.anonymous_id', 'source.order_ts', 'source.channel',
             'source.status', 'source.currency', 'source.order_total',
-            'source.discount_amount']) }} as row_fingerprint
+            'source.discount_amount']) }}
     from source
-    left join shared_groups
-        on {{ classify_group_hash(group_key) }} = shared_groups._classify_group_hash
+    {{ classify_shared_join(group_key) }}
     left join currency_rates
         on coalesce(
             upper({{ clean_text('source.currency') }}),
@@ -93,11 +80,7 @@ checked as {{ not_materialized() }} (
         *,
         {{ first_failing_check([
             ['order_id is null', 'missing_order_id'],
-            ['order_ts_text is null', 'missing_order_ts'],
-            ['order_ts is null', 'unparseable_order_ts'],
-            ['order_ts > ' ~ future_cutoff_sql(), 'future_timestamp'],
-            ['order_ts < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
-            [is_placeholder_timestamp('order_ts'), 'placeholder_timestamp'],
+        ] + timestamp_checks('order_ts') + [
             ['order_total_text is null', 'missing_order_total'],
             ['order_total is null', 'unparseable_order_total'],
             ['order_total < 0', 'negative_order_total'],
@@ -112,23 +95,12 @@ checked as {{ not_materialized() }} (
 
 ),
 
-batch as {{ not_materialized() }} (
-
-    select * from checked
-    where {{ staging_batch_filter(plan, 'checked') }}
-
-),
-
 classified as (
 
-    {{ classify_rows(
-        'batch',
+    {{ classify_incremental_batch(plan, visible_at='order_ts',
         key_columns=['order_id'],
         version_order='order_ts desc, row_fingerprint',
         key_mode='conflict',
-        visible_at='order_ts',
-        copy_order='_landing_file',
-        shared_flag='_classify_shared',
     ) }}
 
 ),
@@ -152,12 +124,7 @@ final as (
             coalesce(discount_amount, 0) * rate_to_reporting_currency as decimal(18, 2)
         ) as discount_amount_reporting,
         order_ts,
-        row_status,
-        quarantine_reason,
-        row_fingerprint,
-        _landing_file as landing_file,
-        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record,
-        {{ staging_batch_run_started_at() }} as batch_run_started_at
+        {{ staging_disposition_columns(run_stamp=true) }}
     from classified
 
 )

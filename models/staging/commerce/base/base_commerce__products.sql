@@ -22,11 +22,8 @@ parsed as (
         {{ clean_text('source.brand') }} as brand,
         {{ clean_text('source.list_price') }} as list_price_text,
         {{ parse_amount('source.list_price') }} as list_price,
-        source._landing_file,
-        -- `source` here is the whole raw row (for the quarantine), not a column.
-        {{ whole_row('source') }} as raw_row,
-        {{ row_fingerprint(['source.product_id', 'source.product_name', 'source.category',
-            'source.brand', 'source.list_price']) }} as row_fingerprint
+        {{ staging_raw_row_columns(['source.product_id', 'source.product_name', 'source.category',
+            'source.brand', 'source.list_price'], shared_flag=false) }}
     from source
 
 ),
@@ -63,11 +60,7 @@ final as (
         category,
         brand,
         list_price,
-        row_status,
-        quarantine_reason,
-        row_fingerprint,
-        _landing_file as landing_file,
-        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record
+        {{ staging_disposition_columns() }}
     from classified
 
 )

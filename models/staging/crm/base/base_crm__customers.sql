@@ -57,14 +57,11 @@ parsed as (
         and {{ parse_timestamp_utc('source.created_at') }} is null as has_unparseable_created_at,
         {{ clean_text('source.updated_at') }} is not null
         and {{ parse_timestamp_utc('source.updated_at') }} is null as has_unparseable_updated_at,
-        source._landing_file,
-        -- `source` here is the whole raw row (for the quarantine), not a column.
-        {{ whole_row('source') }} as raw_row,
-        {{ row_fingerprint(['source.customer_id', 'source.email', 'source.phone',
+        {{ staging_raw_row_columns(['source.customer_id', 'source.email', 'source.phone',
             'source.first_name', 'source.last_name', 'source.birth_date', 'source.gender',
             'source.street_address', 'source.city', 'source.region', 'source.postal_code',
             'source.country', 'source.loyalty_id', 'source.source_system',
-            'source.created_at', 'source.updated_at']) }} as row_fingerprint
+            'source.created_at', 'source.updated_at'], shared_flag=false) }}
     from source
     left join country_aliases
         on upper(trim(source.country)) = country_aliases.alias
@@ -83,10 +80,7 @@ checked as (
             ['customer_id is null', 'missing_customer_id'],
             ['has_unparseable_created_at', 'unparseable_created_at'],
             ['has_unparseable_updated_at', 'unparseable_updated_at'],
-            ['coalesce(updated_at_parsed, created_at) > ' ~ future_cutoff_sql(), 'future_timestamp'],
-            ['coalesce(updated_at_parsed, created_at) < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
-            [is_placeholder_timestamp('coalesce(updated_at_parsed, created_at)'), 'placeholder_timestamp'],
-        ]) }} as quarantine_reason
+        ] + timestamp_checks('coalesce(updated_at_parsed, created_at)', parse_checks=false)) }} as quarantine_reason
     from parsed
 
 ),
@@ -126,11 +120,7 @@ final as (
         birth_date,
         created_at,
         version_at as updated_at,
-        row_status,
-        quarantine_reason,
-        row_fingerprint,
-        _landing_file as landing_file,
-        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record
+        {{ staging_disposition_columns() }}
     from classified
 
 )

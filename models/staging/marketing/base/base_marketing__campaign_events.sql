@@ -4,21 +4,13 @@
 -- id: the group is the row fingerprint (exact copies).
 {%- set fingerprint_columns = ['campaign_id', 'customer_id', 'email', 'channel', 'event_type',
     'variant', 'event_ts', 'revenue'] %}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='row_fingerprint',
-    on_schema_change='fail',
-    pre_hook="{{ staging_incremental_reset() }}",
-    post_hook="{{ staging_record_landing_files() }}",
-    meta={'staging_incremental': {
-        'source': ['marketing', 'campaign_events'],
-        'key': 'row_fingerprint',
-        'key_expression': row_fingerprint(fingerprint_columns),
-        'time_column': 'event_ts',
-        'future_check': true,
-    }},
-) }}
+{{ config(**staging_incremental_config(
+    source=['marketing', 'campaign_events'],
+    key='row_fingerprint',
+    key_expression=row_fingerprint(fingerprint_columns),
+    time_column='event_ts',
+    future_check=true,
+)) }}
 
 {%- set plan = staging_incremental_plan() %}
 {%- set source_fingerprint_columns = [] %}
@@ -59,14 +51,9 @@ parsed as {{ not_materialized() }} (
         {{ parse_amount('source.revenue') }} as revenue,
         {{ clean_text('source.event_ts') }} as event_ts_text,
         {{ parse_timestamp_utc('source.event_ts') }} as event_ts,
-        source._landing_file,
-        shared_groups._classify_group_hash is not null as _classify_shared,
-        -- `source` here is the whole raw row (for the quarantine), not a column.
-        {{ whole_row('source') }} as raw_row,
-        {{ row_fingerprint(source_fingerprint_columns) }} as row_fingerprint
+        {{ staging_raw_row_columns(source_fingerprint_columns) }}
     from source
-    left join shared_groups
-        on {{ classify_group_hash(group_key) }} = shared_groups._classify_group_hash
+    {{ classify_shared_join(group_key) }}
 
 ),
 
@@ -76,11 +63,7 @@ checked as {{ not_materialized() }} (
         *,
         {{ first_failing_check([
             ['campaign_id is null', 'missing_campaign_id'],
-            ['event_ts_text is null', 'missing_event_ts'],
-            ['event_ts is null', 'unparseable_event_ts'],
-            ['event_ts > ' ~ future_cutoff_sql(), 'future_timestamp'],
-            ['event_ts < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
-            [is_placeholder_timestamp('event_ts'), 'placeholder_timestamp'],
+        ] + timestamp_checks('event_ts') + [
             ["event_type is null or event_type not in ('" ~ var('segments__campaign_event_types') | join("', '") ~ "')", 'unknown_event_type'],
             ["variant is not null and variant not in ('" ~ var('segments__campaign_variants') | join("', '") ~ "')", 'unknown_variant'],
             ['revenue_text is not null and revenue is null', 'unparseable_revenue'],
@@ -91,21 +74,9 @@ checked as {{ not_materialized() }} (
 
 ),
 
-batch as {{ not_materialized() }} (
-
-    select * from checked
-    where {{ staging_batch_filter(plan, 'checked') }}
-
-),
-
 classified as (
 
-    {{ classify_rows(
-        'batch',
-        visible_at='event_ts',
-        copy_order='_landing_file',
-        shared_flag='_classify_shared',
-    ) }}
+    {{ classify_incremental_batch(plan, visible_at='event_ts') }}
 
 ),
 
@@ -121,12 +92,7 @@ final as (
         coalesce(variant, 'treatment') as variant,
         revenue,
         event_ts,
-        row_status,
-        quarantine_reason,
-        row_fingerprint,
-        _landing_file as landing_file,
-        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record,
-        {{ staging_batch_run_started_at() }} as batch_run_started_at
+        {{ staging_disposition_columns(run_stamp=true) }}
     from classified
 
 )

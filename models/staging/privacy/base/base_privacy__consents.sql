@@ -22,11 +22,8 @@ parsed as (
         lower({{ clean_text('source.status') }}) as status,
         {{ clean_text('source.recorded_at') }} as recorded_at_text,
         {{ parse_timestamp_utc('source.recorded_at') }} as recorded_at,
-        source._landing_file,
-        -- `source` here is the whole raw row (for the quarantine), not a column.
-        {{ whole_row('source') }} as raw_row,
-        {{ row_fingerprint(['source.customer_id', 'source.email', 'source.channel',
-            'source.status', 'source.recorded_at']) }} as row_fingerprint
+        {{ staging_raw_row_columns(['source.customer_id', 'source.email', 'source.channel',
+            'source.status', 'source.recorded_at'], shared_flag=false) }}
     from source
 
 ),
@@ -37,11 +34,7 @@ checked as (
         *,
         {{ first_failing_check([
             ['customer_id is null and email is null', 'no_subject_identifier'],
-            ['recorded_at_text is null', 'missing_recorded_at'],
-            ['recorded_at is null', 'unparseable_recorded_at'],
-            ['recorded_at > ' ~ future_cutoff_sql(), 'future_timestamp'],
-            ['recorded_at < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
-            [is_placeholder_timestamp('recorded_at'), 'placeholder_timestamp'],
+        ] + timestamp_checks('recorded_at') + [
             ["channel is null or channel not in ('" ~ var('segments__consent_channels') | join("', '") ~ "')", 'unknown_channel'],
             ["status is null or status not in ('" ~ var('segments__consent_statuses') | join("', '") ~ "')", 'unknown_status'],
         ]) }} as quarantine_reason
@@ -65,11 +58,7 @@ final as (
         status,
         status = 'granted' as is_granted,
         recorded_at,
-        row_status,
-        quarantine_reason,
-        row_fingerprint,
-        _landing_file as landing_file,
-        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record
+        {{ staging_disposition_columns() }}
     from classified
 
 )

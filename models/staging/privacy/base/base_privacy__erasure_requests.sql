@@ -21,11 +21,8 @@ parsed as (
         {{ clean_text('source.customer_id') }} as customer_id,
         {{ normalize_email('source.email') }} as email,
         {{ parse_timestamp_utc('source.requested_at') }} as requested_at,
-        source._landing_file,
-        -- `source` here is the whole raw row (for the quarantine), not a column.
-        {{ whole_row('source') }} as raw_row,
-        {{ row_fingerprint(['source.customer_id', 'source.email',
-            'source.requested_at']) }} as row_fingerprint
+        {{ staging_raw_row_columns(['source.customer_id', 'source.email',
+            'source.requested_at'], shared_flag=false) }}
     from source
 
 ),
@@ -53,11 +50,7 @@ final as (
         customer_id,
         email,
         requested_at,
-        row_status,
-        quarantine_reason,
-        row_fingerprint,
-        _landing_file as landing_file,
-        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record
+        {{ staging_disposition_columns() }}
     from classified
 
 )

@@ -1,24 +1,14 @@
 -- Incremental (docs/incremental.md): a run reads only new landing files and the files holding
 -- the loaded rows of the groups they touch, re-classifies those groups exactly as a full
 -- build would, and replaces them (delete+insert on the group key `event_id`).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='event_id',
-    on_schema_change='fail',
-    pre_hook="{{ staging_incremental_reset() }}",
-    post_hook=[
-        "{{ staging_record_landing_files() }}",
-        "{{ staging_retention_expire('event_ts', 'retention__web_events_months') }}",
-    ],
-    meta={'staging_incremental': {
-        'source': ['web', 'web_events'],
-        'key': 'event_id',
-        'key_expression': clean_text('event_id'),
-        'time_column': 'event_ts',
-        'future_check': true,
-    }},
-) }}
+{{ config(**staging_incremental_config(
+    source=['web', 'web_events'],
+    key='event_id',
+    key_expression=clean_text('event_id'),
+    time_column='event_ts',
+    future_check=true,
+    extra_post_hooks=["{{ staging_retention_expire('event_ts', 'retention__web_events_months') }}"],
+)) }}
 
 {%- set plan = staging_incremental_plan() %}
 {%- set group_key = clean_text('source.event_id') %}
@@ -59,17 +49,12 @@ parsed as {{ not_materialized() }} (
         lower({{ clean_text('source.traffic_source') }}) as traffic_source,
         {{ clean_text('source.event_ts') }} as event_ts_text,
         {{ parse_timestamp_utc('source.event_ts') }} as event_ts,
-        source._landing_file,
-        shared_groups._classify_group_hash is not null as _classify_shared,
-        -- `source` here is the whole raw row (for the quarantine), not a column.
-        {{ whole_row('source') }} as raw_row,
-        {{ row_fingerprint(['source.event_id', 'source.anonymous_id', 'source.customer_id',
+        {{ staging_raw_row_columns(['source.event_id', 'source.anonymous_id', 'source.customer_id',
             'source.email', 'source.session_id', 'source.event_type', 'source.event_ts',
             'source.page_url', 'source.product_id', 'source.device_type',
-            'source.traffic_source']) }} as row_fingerprint
+            'source.traffic_source']) }}
     from source
-    left join shared_groups
-        on {{ classify_group_hash(group_key) }} = shared_groups._classify_group_hash
+    {{ classify_shared_join(group_key) }}
 
 ),
 
@@ -79,11 +64,7 @@ checked as {{ not_materialized() }} (
         *,
         {{ first_failing_check([
             ['event_id is null', 'missing_event_id'],
-            ['event_ts_text is null', 'missing_event_ts'],
-            ['event_ts is null', 'unparseable_event_ts'],
-            ['event_ts > ' ~ future_cutoff_sql(), 'future_timestamp'],
-            ['event_ts < ' ~ earliest_plausible_sql(), 'implausibly_old_timestamp'],
-            [is_placeholder_timestamp('event_ts'), 'placeholder_timestamp'],
+        ] + timestamp_checks('event_ts') + [
             ["event_type is null or event_type not in ('" ~ var('segments__web_event_types') | join("', '") ~ "')", 'unknown_event_type'],
             ['anonymous_id is null and customer_id is null and email is null', 'no_visitor_identifier'],
         ]) }} as quarantine_reason
@@ -91,23 +72,12 @@ checked as {{ not_materialized() }} (
 
 ),
 
-batch as {{ not_materialized() }} (
-
-    select * from checked
-    where {{ staging_batch_filter(plan, 'checked') }}
-
-),
-
 classified as (
 
-    {{ classify_rows(
-        'batch',
+    {{ classify_incremental_batch(plan, visible_at='event_ts',
         key_columns=['event_id'],
         version_order='event_ts desc, row_fingerprint',
         key_mode='conflict',
-        visible_at='event_ts',
-        copy_order='_landing_file',
-        shared_flag='_classify_shared',
     ) }}
 
 ),
@@ -127,12 +97,7 @@ final as (
         device_type,
         traffic_source,
         event_ts,
-        row_status,
-        quarantine_reason,
-        row_fingerprint,
-        _landing_file as landing_file,
-        case when row_status = 'quarantined' then {{ row_json('raw_row') }} end as raw_record,
-        {{ staging_batch_run_started_at() }} as batch_run_started_at
+        {{ staging_disposition_columns(run_stamp=true) }}
     from classified
 
 )
