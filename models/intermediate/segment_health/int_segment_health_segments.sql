@@ -13,17 +13,7 @@
 
 with
 
-segment_membership as (
-
-    select * from {{ ref('segment_membership') }}
-
-),
-
-segment_membership_history as (
-
-    select * from {{ ref('segment_membership_history') }}
-
-),
+{{ import_ctes(['segment_membership', 'segment_membership_history']) }},
 
 segment_definitions as (
 

@@ -10,14 +10,9 @@
 -- Incremental, forward only (like segment_membership_history): a rerun at the same
 -- as_of_date replaces its rows (pre-hook health_rewind); an earlier date stops the build.
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ health_rewind() }}",
-) }}
+{{ config(**health_incremental_config()) }}
 
-{%- do health_refuse_earlier_as_of_date() %}
+{%- do health_incremental_guards(require_history=false) %}
 {%- set features = var('health__drift_features') %}
 {%- set as_of = as_of_date_sql() %}
 
@@ -89,13 +84,7 @@ new_features as (
 
 bins as (
 
-    select
-        feature,
-        bin_index,
-        bin_lower,
-        bin_upper,
-        reference_as_of_date
-    from recorded_bins
+    select * from recorded_bins
     where feature in (select drift_features.feature from drift_features)
     union all
     select

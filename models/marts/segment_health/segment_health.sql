@@ -9,15 +9,9 @@
 -- health_rewind); an earlier date stops the build; the history must be built at this date.
 -- depends_on: {{ ref('segment_membership_history') }} (read by health_require_history_at_as_of_date)
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ health_rewind() }}",
-) }}
+{{ config(**health_incremental_config()) }}
 
-{%- do health_refuse_earlier_as_of_date() %}
-{%- do health_require_history_at_as_of_date() %}
+{%- do health_incremental_guards() %}
 {%- set as_of = as_of_date_sql() %}
 
 with
@@ -37,12 +31,6 @@ member_metrics as (
 signals as (
 
     select * from {{ ref('int_segment_health_signals') }}
-
-),
-
-customer_features as (
-
-    select * from {{ ref('customer_features') }}
 
 ),
 
@@ -69,12 +57,6 @@ previous_health as (
 
 ),
 
-population as (
-
-    select count(*) as customers from customer_features
-
-),
-
 measured as (
 
     select
@@ -90,7 +72,7 @@ measured as (
         signals.max_psi_feature,
         segment_health_runs.previous_as_of_date,
         coalesce(member_metrics.members, 0) as members,
-        coalesce(member_metrics.members, 0) / nullif(population.customers, 0) as member_share,
+        coalesce(member_metrics.members, 0) / nullif(segment_health_runs.customers, 0) as member_share,
         segments.entered,
         segments.exited,
         segments.stayed,
@@ -106,7 +88,6 @@ measured as (
         coalesce(signals.is_feature_drift, false) as is_feature_drift,
         {{ as_of }} as as_of_date
     from segments
-    cross join population
     cross join segment_health_runs
     left join member_metrics
         on segments.segment_id = member_metrics.segment_id

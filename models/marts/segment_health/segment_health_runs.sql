@@ -6,15 +6,9 @@
 -- health_rewind); an earlier date stops the build; segment_membership_history must have been
 -- built at this as_of_date.
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ health_rewind() }}",
-) }}
+{{ config(**health_incremental_config()) }}
 
-{%- do health_refuse_earlier_as_of_date() %}
-{%- do health_require_history_at_as_of_date() %}
+{%- do health_incremental_guards() %}
 {%- set as_of = as_of_date_sql() %}
 
 -- Built after the history it vouches for (the guard above reads it):
@@ -22,17 +16,7 @@
 
 with
 
-segment_membership as (
-
-    select * from {{ ref('segment_membership') }}
-
-),
-
-customer_features as (
-
-    select * from {{ ref('customer_features') }}
-
-),
+{{ import_ctes(['segment_membership', 'customer_features']) }},
 
 previous_runs as (
 

@@ -13,36 +13,14 @@
 -- Incremental, forward only: a rerun at the same as_of_date replaces its rows (pre-hook
 -- health_rewind); an earlier date stops the build.
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='fail',
-    pre_hook="{{ health_rewind() }}",
-) }}
+{{ config(**health_incremental_config()) }}
 
-{%- do health_refuse_earlier_as_of_date() %}
-{%- do health_require_history_at_as_of_date() %}
+{%- do health_incremental_guards() %}
 {%- set as_of = as_of_date_sql() %}
 
 with
 
-segment_membership as (
-
-    select * from {{ ref('segment_membership') }}
-
-),
-
-segment_membership_history as (
-
-    select * from {{ ref('segment_membership_history') }}
-
-),
-
-segment_definitions as (
-
-    select * from {{ ref('segment_definitions') }}
-
-),
+{{ import_ctes(['segment_membership', 'segment_membership_history', 'segment_definitions']) }},
 
 segment_health_runs as (
 
