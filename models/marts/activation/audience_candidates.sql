@@ -15,16 +15,9 @@
 
 with
 
-audience_definitions as (
+active_audiences as (
 
-    select * from {{ ref('audience_definitions') }}
-    where is_active
-
-),
-
-audience_destinations as (
-
-    select * from {{ ref('audience_destinations') }}
+    select * from {{ ref('int_active_audiences') }}
 
 ),
 
@@ -61,16 +54,14 @@ customer_labels as (
 audiences as (
 
     select
-        audience_definitions.audience_id,
-        audience_definitions.experiment_id,
-        audience_destinations.destination_id,
-        audience_destinations.destination_kind,
-        audience_destinations.consent_channel,
-        audience_destinations.email_normalization,
-        audience_destinations.phone_format
-    from audience_definitions
-    inner join audience_destinations
-        on audience_definitions.destination_id = audience_destinations.destination_id
+        audience_id,
+        experiment_id,
+        destination_id,
+        destination_kind,
+        consent_channel,
+        email_normalization,
+        phone_format
+    from active_audiences
 
 ),
 

@@ -8,16 +8,9 @@
 
 with
 
-audience_definitions as (
+audiences as (
 
-    select * from {{ ref('audience_definitions') }}
-    where is_active
-
-),
-
-audience_destinations as (
-
-    select * from {{ ref('audience_destinations') }}
+    select * from {{ ref('int_active_audiences') }}
 
 ),
 
@@ -74,13 +67,13 @@ counts as (
 final as (
 
     select
-        audience_definitions.audience_id,
-        audience_definitions.audience_name,
-        audience_definitions.experiment_id,
+        audiences.audience_id,
+        audiences.audience_name,
+        audiences.experiment_id,
         experiments.segment_id,
-        audience_definitions.destination_id,
-        audience_destinations.destination_kind,
-        audience_destinations.consent_channel,
+        audiences.destination_id,
+        audiences.destination_kind,
+        audiences.consent_channel,
         segment_versions.segment_version,
         experiments.holdout_share,
         coalesce(counts.member_count, 0) as member_count,
@@ -99,17 +92,15 @@ final as (
         audience_activation_gates.activation_block_reason,
         audience_activation_gates.activation_block_detail,
         {{ as_of_date_sql() }} as as_of_date
-    from audience_definitions
-    inner join audience_destinations
-        on audience_definitions.destination_id = audience_destinations.destination_id
+    from audiences
     inner join experiments
-        on audience_definitions.experiment_id = experiments.experiment_id
+        on audiences.experiment_id = experiments.experiment_id
     left join segment_versions
         on experiments.segment_id = segment_versions.segment_id
     left join counts
-        on audience_definitions.audience_id = counts.audience_id
+        on audiences.audience_id = counts.audience_id
     inner join audience_activation_gates
-        on audience_definitions.audience_id = audience_activation_gates.audience_id
+        on audiences.audience_id = audience_activation_gates.audience_id
 
 )
 

@@ -17,16 +17,9 @@
 
 with
 
-experiments as (
+experiment_members as (
 
-    select * from {{ ref('experiments') }}
-    where is_active
-
-),
-
-segment_membership as (
-
-    select * from {{ ref('segment_membership') }}
+    select * from {{ ref('int_experiment_members') }}
 
 ),
 
@@ -48,18 +41,15 @@ customer_units as (
 members as (
 
     select
-        experiments.experiment_id,
-        experiments.assignment_salt,
-        experiments.holdout_share,
-        segment_membership.customer_key,
+        experiment_members.experiment_id,
+        experiment_members.assignment_salt,
+        experiment_members.holdout_share,
+        experiment_members.customer_key,
         customer_units.key_node_id,
-        segment_membership.as_of_date
-    from experiments
-    inner join segment_membership
-        on experiments.segment_id = segment_membership.segment_id
+        experiment_members.as_of_date
+    from experiment_members
     inner join customer_units
-        on segment_membership.customer_key = customer_units.customer_key
-    where not experiments.primary_only or segment_membership.is_primary
+        on experiment_members.customer_key = customer_units.customer_key
 
 ),
 

@@ -8,16 +8,9 @@
 
 with
 
-experiments as (
+members as (
 
-    select * from {{ ref('experiments') }}
-    where is_active
-
-),
-
-segment_membership as (
-
-    select * from {{ ref('segment_membership') }}
+    select * from {{ ref('int_experiment_members') }}
 
 ),
 
@@ -30,21 +23,6 @@ resolved_nodes as (
 assignment_log as (
 
     select * from {{ ref('experiment_assignment_log') }}
-
-),
-
-members as (
-
-    select
-        experiments.experiment_id,
-        segment_membership.customer_key,
-        experiments.segment_id,
-        segment_membership.segment_version,
-        segment_membership.as_of_date
-    from experiments
-    inner join segment_membership
-        on experiments.segment_id = segment_membership.segment_id
-    where not experiments.primary_only or segment_membership.is_primary
 
 ),
 
