@@ -212,6 +212,53 @@
 {% endmacro %}
 
 
+{% macro customer_touched_source(name, model, identifier_columns, resolved_nodes='resolved_nodes') %}
+    {#-
+        The CTE `name` of the rows of `model` (a stg_ view) an incremental customer model reads:
+        all of them on a full build; on an incremental run only the rows carrying an identifier
+        of a touched customer (identifier_columns {identifier_type: column}), from the CTE
+        `touched_identifiers` written first (customer_touched_identifiers over `resolved_nodes`).
+        Every row attributed to a touched customer carries one of those identifiers, so the
+        customer's rows are complete from these.
+    -#}
+    {%- set is_full = customer_incremental_is_full() -%}
+    {%- if not is_full %}
+touched_identifiers as (
+
+    {{ customer_touched_identifiers(resolved_nodes) }}
+
+),
+    {%- endif %}
+
+{{ name }} as (
+
+    select * from {{ ref(model) }}
+    {%- if not is_full %}
+        where {{ customer_with_identifiers('', identifier_columns, 'touched_identifiers') }}
+    {%- endif %}
+
+)
+{%- endmacro %}
+
+
+{% macro customer_incremental_config(touched, identity_map) %}
+    {#-
+        The config of an incremental customer model, for `config(**customer_incremental_config(...))`:
+        delete+insert per customer_sk, the pre-hook customer_incremental_prepare over the model's
+        macro `touched` and the post-hook customer_incremental_record_state over its macro
+        `identity_map` (both given by name: hooks are rendered when they run).
+    -#}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': 'customer_sk',
+        'on_schema_change': 'fail',
+        'pre_hook': '{{ customer_incremental_prepare(' ~ touched ~ '()) }}',
+        'post_hook': '{{ customer_incremental_record_state(' ~ identity_map ~ '()) }}',
+    }) }}
+{% endmacro %}
+
+
 {% macro customer_incremental_record_state(identity_map) %}
     {#- Post-hook: the identity map this run's table was computed from, and the run's start. -#}
     {%- if not execute or this is none -%}

@@ -4,16 +4,9 @@
 -- the customers it touched (macro customer_campaign_events_touched) from their events only.
 -- depends_on: {{ ref('stg_marketing__campaign_event_batches') }}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='customer_sk',
-    on_schema_change='fail',
-    pre_hook="{{ customer_incremental_prepare(customer_campaign_events_touched()) }}",
-    post_hook="{{ customer_incremental_record_state(customer_campaign_events_identity_map()) }}",
-) }}
-
-{%- set is_full = customer_incremental_is_full() %}
+{{ config(**customer_incremental_config(
+    'customer_campaign_events_touched', 'customer_campaign_events_identity_map'
+)) }}
 
 with
 
@@ -24,33 +17,11 @@ resolved_nodes as {{ not_materialized() }} (
     select * from {{ ref('int_identity_resolved_nodes') }}
 
 ),
-{%- if not is_full %}
 
--- Incremental run: the identifiers of the touched customers. Every event attributed to one of
--- them carries one of these.
-touched_identifiers as (
-
-    {{ customer_touched_identifiers('resolved_nodes') }}
-
-),
-{%- endif %}
-
-campaign_events as (
-
-    select * from {{ ref('stg_marketing__campaign_events') }}
-    {%- if not is_full %}
-        where {{ customer_with_identifiers(
-            '', customer_campaign_events_identifier_columns(), 'touched_identifiers'
-        ) }}
-    {%- endif %}
-
-),
-
-erased_customer_keys as (
-
-    select * from {{ ref('int_identity_erased_customer_keys') }}
-
-),
+-- The events of the customers this run touched (all on a full build).
+{{ customer_touched_source(
+    'campaign_events', 'stg_marketing__campaign_events', customer_campaign_events_identifier_columns()
+) }},
 
 attributed as (
 
@@ -87,9 +58,7 @@ final as (
     from attributed
     where
         customer_sk is not null
-        and customer_sk not in (
-            select erased_customer_keys.customer_sk from erased_customer_keys
-        )
+        and {{ customer_not_erased('customer_sk') }}
         and {{ customer_incremental_touched_filter('customer_sk') }}
 
 )

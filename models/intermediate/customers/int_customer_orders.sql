@@ -16,12 +16,6 @@ record_keys as (
 
 ),
 
-erased_customer_keys as (
-
-    select * from {{ ref('int_identity_erased_customer_keys') }}
-
-),
-
 final as (
 
     select
@@ -41,9 +35,7 @@ final as (
             and orders.order_id = record_keys.record_id
     where
         record_keys.customer_sk is not null
-        and record_keys.customer_sk not in (
-            select erased_customer_keys.customer_sk from erased_customer_keys
-        )
+        and {{ customer_not_erased('record_keys.customer_sk') }}
 
 )
 

@@ -6,16 +6,9 @@
 -- the customers it touched (macro customer_web_sessions_touched) from their events only.
 -- depends_on: {{ ref('stg_web__event_batches') }}
 
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='customer_sk',
-    on_schema_change='fail',
-    pre_hook="{{ customer_incremental_prepare(customer_web_sessions_touched()) }}",
-    post_hook="{{ customer_incremental_record_state(customer_web_sessions_identity_map()) }}",
-) }}
-
-{%- set is_full = customer_incremental_is_full() %}
+{{ config(**customer_incremental_config(
+    'customer_web_sessions_touched', 'customer_web_sessions_identity_map'
+)) }}
 
 with
 
@@ -26,27 +19,10 @@ resolved_nodes as {{ not_materialized() }} (
     select * from {{ ref('int_identity_resolved_nodes') }}
 
 ),
-{%- if not is_full %}
 
--- Incremental run: the identifiers of the touched customers. Every event attributed to one of
--- them carries one of these, so their sessions are complete from the events that do.
-touched_identifiers as (
-
-    {{ customer_touched_identifiers('resolved_nodes') }}
-
-),
-{%- endif %}
-
-events as (
-
-    select * from {{ ref('stg_web__events') }}
-    {%- if not is_full %}
-        where {{ customer_with_identifiers(
-            '', customer_web_sessions_identifier_columns(), 'touched_identifiers'
-        ) }}
-    {%- endif %}
-
-),
+-- The events of the customers this run touched (all on a full build): their sessions are
+-- complete from these.
+{{ customer_touched_source('events', 'stg_web__events', customer_web_sessions_identifier_columns()) }},
 
 customer_keys as (
 
