@@ -30,6 +30,20 @@ def seed(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+# A base model's call of macro timestamp_checks: the column, then optional keyword arguments.
+TIMESTAMP_CHECKS = re.compile(r"timestamp_checks\('([^']+)'([^)]*)\)")
+
+
+def timestamp_reason_codes(column: str, arguments: str) -> set[str]:
+    """The reason codes macro timestamp_checks (macros/time/timestamp_checks.sql) gives a column."""
+    codes = {"implausibly_old_timestamp", "placeholder_timestamp"}
+    if "parse_checks=false" not in arguments:
+        codes |= {f"missing_{column}", f"unparseable_{column}"}
+    if "future_check=false" not in arguments:
+        codes.add("future_timestamp")
+    return codes
+
+
 def reason_codes_in_staging_sql() -> set[str]:
     """Every reason code a base model's first_failing_check list names, plus classify_rows'."""
     codes = {"conflicting_duplicate_key"}
@@ -37,6 +51,8 @@ def reason_codes_in_staging_sql() -> set[str]:
         text = path.read_text(encoding="utf-8")
         # the check lines of first_failing_check: ['<sql condition>', '<reason>'],
         codes |= set(re.findall(r"^\s*\[.+,\s*'([a-z_]+)'\],?$", text, flags=re.MULTILINE))
+        for column, arguments in TIMESTAMP_CHECKS.findall(text):
+            codes |= timestamp_reason_codes(column, arguments)
     return codes
 
 
