@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from segwarehouse.dbt_runner import run_dbt
+from segwarehouse.dbt_runner import SCHEDULED_BUILD, run_dbt
 from segwarehouse.erasure import erase
 from segwarehouse.locks import (
     BusyFile,
@@ -914,11 +914,13 @@ def _synthetic_refusal(serving: Path, record: RunRecord) -> str | None:
 
 
 def dbt_build_subprocess(project_dir: Path, dbt_vars: dict[str, str] | None) -> list[str]:
-    """`dbt build` in a child process; [] on success, else the failed node ids."""
+    """`dbt build` (without unit tests: SCHEDULED_BUILD) in a child process; [] on success,
+    else the failed node ids."""
     target = Path(os.environ.get("DBT_TARGET_PATH") or project_dir / "target")
     results = target / "run_results.json"
     results.unlink(missing_ok=True)
-    completed = run_dbt(project_dir, ["build", "--target-path", str(target)], dbt_vars=dbt_vars)
+    args = [*SCHEDULED_BUILD, "--target-path", str(target)]
+    completed = run_dbt(project_dir, args, dbt_vars=dbt_vars)
     if completed.success:
         return []
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -9,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,11 +35,26 @@ SUCCESSIVE_DATES = ("2026-04-30", "2026-05-31", "2026-06-30")
 # dbt build arguments that skip data and unit tests: for builds whose test is about something
 # else (the session's `built` runs every data test once on the same data).
 NO_DATA_TESTS = ("--exclude-resource-type", "test", "unit_test")
+# dbt build arguments that skip dbt's unit tests only: they check the models' SQL on fixed
+# inputs, whatever the landing data, so the session's `built` runs them once and builds that
+# need the data tests (other data, other dates) leave them out.
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 # dbt's saved parse state in a target folder; a worker's copies of it, one per set of vars
 # (see `parse_cache`). Environment variables that never reach dbt's parse are left out.
 PARTIAL_PARSE = "partial_parse.msgpack"
 _PARSE_CACHE: list[Path] = []
-_PER_WORKSPACE_ENV = {"SEGMENTS_WAREHOUSE", "SEGMENTS_RAW_DIR", "DBT_TARGET_PATH", "DBT_LOG_PATH"}
+_PER_WORKSPACE_ENV = {
+    "SEGMENTS_WAREHOUSE",
+    "SEGMENTS_RAW_DIR",
+    "DBT_TARGET_PATH",
+    "DBT_LOG_PATH",
+    "DBT_LOG_LEVEL_FILE",
+}
+# dbt's log file level in the suite's dbt runs. At dbt's default (debug) a small build spends
+# about 12% of its CPU writing every query to logs/dbt.log; info keeps one line a node. The
+# session's `built` and the tests that read debug lines set debug again (DEBUG_FILE_LOG).
+LOG_LEVEL_FILE = "DBT_LOG_LEVEL_FILE"
+DEBUG_FILE_LOG = {LOG_LEVEL_FILE: "debug"}
 
 
 @dataclass
@@ -57,7 +73,9 @@ class Workspace:
     warehouse: Path
     scratch: Path
 
-    def invocation(self, dbt_vars: dict | None = None) -> DbtInvocation:
+    def invocation(
+        self, dbt_vars: dict | None = None, env: dict[str, str] | None = None
+    ) -> DbtInvocation:
         """dbt on this workspace's landing folder and warehouse, target and logs in scratch,
         run from the warehouse's folder (so the profile names it `warehouse.duckdb`, the same
         for every workspace, and a saved parse state fits them all)."""
@@ -68,13 +86,17 @@ class Workspace:
             target_path=self.scratch / "target",
             log_path=self.scratch / "logs",
             dbt_vars=dbt_vars,
+            extra_env=env or {},
             working_dir=self.warehouse.parent,
         )
 
-    def dbt(self, *args: str, dbt_vars: dict | None = None) -> DbtRun:
-        """Run dbt with this workspace's landing folder and warehouse. A first run in the
-        workspace starts from the worker's saved parse state for the same vars, if any."""
-        invocation = self.invocation(dbt_vars)
+    def dbt(
+        self, *args: str, dbt_vars: dict | None = None, env: dict[str, str] | None = None
+    ) -> DbtRun:
+        """Run dbt with this workspace's landing folder and warehouse (and `env` on top of
+        this process's environment). A first run in the workspace starts from the saved
+        parse state for the same vars, if any."""
+        invocation = self.invocation(dbt_vars, env)
         state = self.scratch / "target" / PARTIAL_PARSE
         cached = parse_cache(invocation)
         if cached is not None and cached.is_file() and not state.exists():
@@ -83,7 +105,10 @@ class Workspace:
         started = time.time()
         completed = invocation.run(*args, capture=True)
         if cached is not None and not cached.exists() and _written_since(state, started):
-            shutil.copyfile(state, cached)
+            # Both workers share the cache: write a private copy, then rename it in place.
+            partial = cached.with_name(f"{cached.name}.{os.getpid()}")
+            shutil.copyfile(state, partial)
+            partial.replace(cached)
         return DbtRun(completed.returncode, completed.stdout + completed.stderr)
 
     def query(self, sql: str) -> list[tuple]:
@@ -104,7 +129,7 @@ def parse_cache(invocation: DbtInvocation) -> Path | None:
         return None
     environment = {
         name: value
-        for name, value in sorted(os.environ.items())
+        for name, value in sorted({**os.environ, **invocation.extra_env}.items())
         if name.startswith(("SEGMENTS_", "DBT_")) and name not in _PER_WORKSPACE_ENV
     }
     key = json.dumps(
@@ -189,7 +214,10 @@ def pseudonym_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     gets its key. Set as $SEGMENTS_PSEUDONYM_KEY_FILE for the whole session, so every dbt
     child inherits it: Workspace.dbt, and the refresh / bench / doctor launchers through
     settings.pseudonym_key_env."""
-    path = write_pseudonym_key(tmp_path_factory.mktemp("pseudonym") / "pseudonym.key")
+    root = shared_by_workers(  # one key for both workers: they share `built`
+        tmp_path_factory, "pseudonym", lambda root: write_pseudonym_key(root / "pseudonym.key")
+    )
+    path = root / "pseudonym.key"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(PSEUDONYM_KEY_ENV, str(path))
         yield path
@@ -204,15 +232,17 @@ def dbt_scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DBT_TARGET_PATH", str(root / "target"))
         patch.setenv("DBT_LOG_PATH", str(root / "logs"))
+        patch.setenv(LOG_LEVEL_FILE, "info")
         yield root
 
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The worker's folder of saved dbt parse states (`parse_cache`): a full parse of this
-    project costs about 10 s of CPU, a partial one with nothing changed about 3.5 s, and the
-    suite starts dbt over a hundred times, mostly with the same vars."""
-    root = tmp_path_factory.mktemp("dbt_parse_cache")
+    """The session's folder of saved dbt parse states (`parse_cache`), shared by the
+    workers: a full parse of this project costs about 10 s of CPU, a partial one with
+    nothing changed about 3.5 s, and the suite starts dbt over a hundred times, mostly with
+    the same vars."""
+    root = shared_by_workers(tmp_path_factory, "dbt_parse_cache", lambda path: path.mkdir())
     _PARSE_CACHE[:] = [root]
     yield root
     _PARSE_CACHE.clear()
@@ -282,23 +312,61 @@ def customer_keys(customer_sks: pd.Series) -> pd.Series:
     return customer_sks.map(lambda sk: f"cus_{int(sk):016x}")
 
 
+def shared_by_workers(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]
+) -> Path:
+    """`root/name`, made once per test session by `make(root/name)`, whichever worker asks
+    first: under pytest-xdist every worker runs the session fixtures again, and the other
+    worker waits on a lock for the first one's result instead of building the same thing
+    beside it. A failure is recorded, so the waiting worker fails with the same message
+    rather than trying again. Only for things tests read and never change."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path, failed = root / name, root / f"{name}.failed"
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if failed.exists():
+            pytest.fail(failed.read_text(encoding="utf-8"), pytrace=False)
+        if not (root / f"{name}.made").exists():
+            try:
+                make(path)
+            except BaseException as error:
+                failed.write_text(f"{name} failed in another worker: {error}", encoding="utf-8")
+                raise
+            (root / f"{name}.made").touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small generated landing folder (raw/) and its ground truth (truth/)."""
-    root = tmp_path_factory.mktemp("generated")
-    generate(GENERATED_CUSTOMERS, GENERATED_SEED, root / "raw", root / "truth", END_DATE)
-    return root
+    """A small generated landing folder (raw/) and its ground truth (truth/), one for all
+    workers (the base tables record landing files by path, so copies of `built` must see
+    the same path)."""
+
+    def make(root: Path) -> None:
+        generate(GENERATED_CUSTOMERS, GENERATED_SEED, root / "raw", root / "truth", END_DATE)
+
+    return shared_by_workers(tmp_path_factory, "generated", make)
 
 
 @pytest.fixture(scope="session")
 def built(
     generated: Path, tmp_path_factory: pytest.TempPathFactory, dbt_project: Path
 ) -> Workspace:
-    """The whole project built (dbt build: seeds, models, tests) on the generated data."""
-    workspace = linked_workspace(tmp_path_factory.mktemp("built"), generated / "raw")
-    run = workspace.dbt("build", dbt_vars=BUILD_VARS)
-    assert run.returncode == 0, run.output
-    return workspace
+    """The whole project built (dbt build: seeds, models, data tests and the suite's one run
+    of the unit tests) on the generated data, once for all workers. Read it, or copy it:
+    never run dbt on it or open its warehouse for writing."""
+
+    def make(root: Path) -> None:
+        workspace = linked_workspace(root, generated / "raw")
+        # debug: test_pseudonym scans this log, every query included, for the key.
+        run = workspace.dbt("build", dbt_vars=BUILD_VARS, env=DEBUG_FILE_LOG)
+        assert run.returncode == 0, run.output
+        results = json.loads((root / "target" / "run_results.json").read_text())
+        assert any(r["unique_id"].startswith("unit_test.") for r in results["results"])
+
+    root = shared_by_workers(tmp_path_factory, "built", make)
+    return Workspace(raw_dir=root / "raw", warehouse=root / "warehouse.duckdb", scratch=root)
 
 
 @dataclass
@@ -323,7 +391,7 @@ def three_date_chain(
     workspace = linked_workspace(tmp_path_factory.mktemp("chain"), generated / "raw")
     after = {}
     for as_of_date in SUCCESSIVE_DATES:
-        skip_tests = () if as_of_date == SUCCESSIVE_DATES[-1] else NO_DATA_TESTS
+        skip_tests = NO_UNIT_TESTS if as_of_date == SUCCESSIVE_DATES[-1] else NO_DATA_TESTS
         run = workspace.dbt("build", *skip_tests, dbt_vars={**BUILD_VARS, "as_of_date": as_of_date})
         assert run.returncode == 0, run.output
         copy = workspace.scratch / f"after_{as_of_date}.duckdb"

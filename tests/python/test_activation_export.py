@@ -17,7 +17,15 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, frame, linked_workspace, make_workspace
+from conftest import (
+    BUILD_VARS,
+    NO_DATA_TESTS,
+    PROJECT_DIR,
+    Workspace,
+    frame,
+    linked_workspace,
+    make_workspace,
+)
 from segwarehouse import publish
 from segwarehouse.activation import export as export_module
 from segwarehouse.activation import export_audiences
@@ -348,7 +356,8 @@ def revised(
         workspace.raw_dir / "erasure_requests.csv",
         [{"customer_id": _crm_id(built, erased), "requested_at": "2026-06-29 09:00:00"}],
     )
-    run = workspace.dbt("build", dbt_vars=BUILD_VARS)
+    # The session's `built` ran the data tests on this data but for four rows.
+    run = workspace.dbt("build", *NO_DATA_TESTS, dbt_vars=BUILD_VARS)
     assert run.returncode == 0, run.output
     revised_publish = publish_copy(workspace.warehouse, root / "publish", "run-revised")
     # The next export goes where the first one went: its removals are against that one.

@@ -20,6 +20,8 @@ from segwarehouse.settings import SYNTHETIC_MANIFEST, landing_files, synthetic_f
 
 
 def test_run_builds_and_prints_the_summary(generated: Path, workspace: Workspace) -> None:
+    """`run` is `refresh` (dbt build in a child process, audit, publish) plus the summary:
+    this is the suite's one real build through that path."""
     env = {
         **os.environ,
         "SEGMENTS_RAW_DIR": str(generated / "raw"),
@@ -42,14 +44,16 @@ def test_run_builds_and_prints_the_summary(generated: Path, workspace: Workspace
     assert "marts.dim_customers" in output
     assert "staging reconciliation" in output
     # run goes through the write-audit-publish gate: checks ran, the serving file was swapped in
-    assert "published" in output
-    assert (workspace.scratch / "serving.duckdb").is_file()
+    serving = workspace.scratch / "serving.duckdb"
+    assert f"published {serving}" in output
+    assert serving.is_file()
     runs = (workspace.scratch / "serving.duckdb.runs.jsonl").read_text().splitlines()
     assert len(runs) == 1 and '"status": "published"' in runs[0]
     # generated data is marked synthetic in the run record and in the serving file
     assert json.loads(runs[0])["synthetic"] is True and "synthetic demo data" in output
-    with duckdb.connect(str(workspace.scratch / "serving.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(serving), read_only=True) as con:
         assert con.execute("select synthetic from audit.publish_runs").fetchall() == [(True,)]
+        assert con.execute("select count(*) from marts.customer_rfm").fetchone()[0] > 1000
 
 
 def test_run_and_refresh_never_generate_into_a_folder_the_user_set(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DbtRun, Workspace, make_workspace
+from conftest import NO_UNIT_TESTS, DbtRun, Workspace, make_workspace
 from segwarehouse import publish
 from shapes import Expected, Retail, write
 
@@ -227,7 +227,7 @@ class Matrix:
             "segments__loaded_at": f"{loaded_at.isoformat()} 00:00:00",
             **shape.dbt_vars,
         }
-        return Built(workspace, expected, workspace.dbt("build", dbt_vars=dbt_vars))
+        return Built(workspace, expected, workspace.dbt("build", *NO_UNIT_TESTS, dbt_vars=dbt_vars))
 
 
 @pytest.fixture(scope="module")

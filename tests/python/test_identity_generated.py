@@ -11,6 +11,7 @@ import pytest
 from conftest import (
     BUILD_VARS,
     NO_DATA_TESTS,
+    NO_UNIT_TESTS,
     SUCCESSIVE_DATES,
     ChainBuild,
     Workspace,
@@ -214,7 +215,7 @@ def test_person_records_alone_resolve_their_duplicates(generated: Path, tmp_path
             """
         )
     (workspace.raw_dir / "orders.csv").write_text("order_id,order_ts,status,order_total\n")
-    run = workspace.dbt("build", dbt_vars=BUILD_VARS)
+    run = workspace.dbt("build", *NO_UNIT_TESTS, dbt_vars=BUILD_VARS)
     assert run.returncode == 0, run.output
     precision, recall = pairwise_scores(workspace, truth, "crm_customer")
     assert precision >= PRECISION_TARGET

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Workspace, frame
+from conftest import NO_UNIT_TESTS, Workspace, frame
 from segwarehouse.ml.run_log import RUN_LOG_SCHEMA
 
 AS_OF = {"as_of_date": "2026-06-30", "segments__loaded_at": "2026-07-01 00:00:00"}
@@ -57,7 +57,7 @@ def orders_only(
     (root / "spill").mkdir()
     workspace = Workspace(raw_dir=raw_dir, warehouse=root / "warehouse.duckdb", scratch=root)
     write_orders_only_history(raw_dir)
-    run = workspace.dbt("build", dbt_vars=AS_OF)
+    run = workspace.dbt("build", *NO_UNIT_TESTS, dbt_vars=AS_OF)
     return workspace, f"exit {run.returncode}\n{run.output}"
 
 

@@ -210,33 +210,6 @@ def test_reader_during_publish_sees_one_complete_version(work: Path, serving: Pa
 
 
 @pytest.mark.slow
-def test_refresh_command_builds_audits_and_publishes(built, work: Path, tmp_path: Path):
-    """The real path: `segwarehouse refresh` runs dbt build in a child process, then audits."""
-    serving = tmp_path / "serving.duckdb"
-    env = {
-        **os.environ,
-        "SEGMENTS_RAW_DIR": str(built.raw_dir),
-        "SEGMENTS_WAREHOUSE": str(work),
-        "SEGMENTS_SERVING": str(serving),
-        "DBT_TARGET_PATH": str(tmp_path / "target"),
-        "DBT_LOG_PATH": str(tmp_path / "logs"),
-    }
-    command = [str(Path(sys.executable).parent / "segwarehouse"), "refresh", "--as-of-date"]
-    completed = subprocess.run(
-        [*command, "2026-06-30"],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    assert f"published {serving}" in completed.stdout
-    assert _log(serving)[-1]["status"] == "published"
-    with duckdb.connect(str(serving), read_only=True) as con:
-        assert con.execute("select count(*) from marts.customer_rfm").fetchone()[0] > 1000
-
-
 # --- source volume against the last published run; per-source quarantine limits ---------------
 
 

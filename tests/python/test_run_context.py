@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import DbtRun, Workspace, linked_workspace
+from conftest import DEBUG_FILE_LOG, DbtRun, Workspace, linked_workspace
 from segwarehouse.run_context import RunContextError, run_as_of_date
 
 # dbt in a child process whose clock reads the given instant (time-machine), so that
@@ -36,7 +36,7 @@ SELECTION = ("int_run_context", "clv_model_params", "customer_clv")
 def dbt_at(workspace: Workspace, instant: str, *args: str) -> DbtRun:
     """`dbt <args>` as of `instant` (ISO 8601, UTC), with no --vars, in the workspace's
     target folder (kept between calls, as a scheduled job keeps its project folder)."""
-    invocation = workspace.invocation()
+    invocation = workspace.invocation(env=DEBUG_FILE_LOG)  # the test reads debug lines
     # The faked-clock wrapper stands in for the dbt executable; the rest of the line is dbt's.
     command = [sys.executable, "-c", DBT_AT, instant, *invocation.command(*args)[1:]]
     completed = subprocess.run(

@@ -36,7 +36,7 @@ from segwarehouse.bench.results import (
     resource_totals,
     tail,
 )
-from segwarehouse.dbt_runner import DbtInvocation
+from segwarehouse.dbt_runner import SCHEDULED_BUILD, DbtInvocation
 from segwarehouse.landing import INCREMENTAL_BASE_MODELS, land_daily
 from segwarehouse.settings import (
     SERVING_ENV,
@@ -103,10 +103,11 @@ def dbt_invocation(
 
 
 def dbt_command(config: BenchConfig, dirs: ScaleDirs, as_of_date: date | None = None) -> list[str]:
-    """The `dbt build` invocation of one scale (as of the generator's last day by default)."""
+    """The `dbt build` invocation of one scale (as of the generator's last day by default),
+    as the scheduled refresh runs it (no unit tests)."""
     invocation = dbt_invocation(config, dirs, as_of_date)
     return invocation.command(
-        "build", *selection_args(config.select), "--indirect-selection", "cautious"
+        *SCHEDULED_BUILD, *selection_args(config.select), "--indirect-selection", "cautious"
     )
 
 
