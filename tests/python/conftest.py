@@ -49,6 +49,8 @@ _PER_WORKSPACE_ENV = {
     "DBT_TARGET_PATH",
     "DBT_LOG_PATH",
     "DBT_LOG_LEVEL_FILE",
+    # Read by macros rendered when a node runs, not into any config at parse time.
+    PSEUDONYM_KEY_ENV,
 }
 # dbt's log file level in the suite's dbt runs. At dbt's default (debug) a small build spends
 # about 12% of its CPU writing every query to logs/dbt.log; info keeps one line a node. The

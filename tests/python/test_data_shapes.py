@@ -7,7 +7,10 @@ publishes; or the build fails on purpose with one line that names the source and
 change. One build per shape, shared by that shape's checks.
 
 Shapes that only make sense together share a folder ("CRM rows with no orders" and "orders
-whose customer ids are not in the CRM file" are one folder: a shop has both at once).
+whose customer ids are not in the CRM file" are one folder: a shop has both at once), and so
+do shapes whose properties are independent and whose checks all apply to the one folder (EUR
+only with every order the same amount; every consent denied with the disjoint files; fifty
+customers who each buy once): each build costs about half a minute of the suite.
 """
 
 from __future__ import annotations
@@ -169,9 +172,8 @@ def check_disjoint_files(workspace: Workspace, expected: Expected) -> None:
 OLD = {"first_day": date(1994, 1, 3), "last_day": date(1997, 12, 31)}
 SHAPES: dict[str, Shape] = {
     "ids_only_1994_1997": Shape(Retail(customers=120, ids_only=True, **OLD), (check_old_history,)),
-    "fifty_customers": Shape(Retail(customers=50)),
     "one_customer": Shape(Retail(customers=1, orders_per_buyer=(3, 3))),
-    "one_time_buyers": Shape(Retail(customers=80, orders_per_buyer=(1, 1))),
+    "fifty_one_time_buyers": Shape(Retail(customers=50, orders_per_buyer=(1, 1))),
     "no_completed_orders": Shape(
         Retail(customers=40, statuses=("cancelled", "returned")), (check_no_buyers,)
     ),
@@ -179,16 +181,17 @@ SHAPES: dict[str, Shape] = {
         Retail(customers=40, first_day=date(2026, 6, 30), last_day=date(2026, 6, 30)),
         (check_one_day,),
     ),
-    "same_amount": Shape(Retail(customers=60, amount=Decimal("25.00")), (check_equal_scores,)),
-    "eur_only": Shape(Retail(customers=60, currency="EUR"), rate=EUR_RATE),
+    "eur_only_same_amount": Shape(
+        Retail(customers=60, currency="EUR", amount=Decimal("25.00")),
+        (check_equal_scores,),
+        rate=EUR_RATE,
+    ),
     "very_large_amounts": Shape(
         Retail(customers=60, amount=Decimal("99999.99"), orders_per_buyer=(20, 40))
     ),
-    "every_consent_denied": Shape(
-        Retail(customers=60, consent_status="revoked"), (check_no_consent_no_export,)
-    ),
-    "crm_without_orders_and_orders_without_crm": Shape(
-        Retail(customers=60, buyers=30, orphan_buyers=20), (check_disjoint_files,)
+    "consent_denied_crm_without_orders_orders_without_crm": Shape(
+        Retail(customers=60, buyers=30, orphan_buyers=20, consent_status="revoked"),
+        (check_no_consent_no_export, check_disjoint_files),
     ),
     "every_order_quarantined": Shape(
         Retail(customers=60, **OLD),

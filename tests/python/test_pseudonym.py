@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import Workspace, frame
+from conftest import BUILD_VARS, Workspace, frame
 from segwarehouse import publish
 from segwarehouse.cli import main as cli_main
 from segwarehouse.dbt_runner import run_dbt
@@ -212,7 +212,8 @@ def test_build_without_a_key_fails_with_one_line(
     workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(PSEUDONYM_KEY_ENV)
-    run = workspace.dbt("build")
+    # The session's vars, so that dbt starts from the saved parse state (the hook stops it).
+    run = workspace.dbt("build", dbt_vars=BUILD_VARS)
     assert run.returncode != 0
     lines = [line for line in run.output.splitlines() if MISSING_KEY_LINE in line]
     assert len(lines) == 1, run.output
@@ -225,11 +226,11 @@ def test_build_without_a_key_fails_with_one_line(
     bad = tmp_path / "bad.key"
     bad.write_text("hunter2-SECRET\n")
     monkeypatch.setenv(PSEUDONYM_KEY_ENV, str(bad))
-    run = workspace.dbt("build")
+    run = workspace.dbt("build", dbt_vars=BUILD_VARS)
     assert run.returncode != 0 and f"pseudonym key file {bad} must hold 32" in run.output
     assert "SECRET" not in run.output
     monkeypatch.setenv(PSEUDONYM_KEY_ENV, str(tmp_path / "absent.key"))
-    run = workspace.dbt("build")
+    run = workspace.dbt("build", dbt_vars=BUILD_VARS)
     assert run.returncode != 0 and "absent.key (SEGMENTS_PSEUDONYM_KEY_FILE) does not exist" in (
         run.output
     )
