@@ -705,11 +705,11 @@ def test_duckdb_1_4_reads_the_serving_file_with_its_docs(work: Path, serving: Pa
     assert json.loads(cli.stdout) == [{"customers": customers}]
 
 
-def test_mf_query_on_the_serving_file(built, serving: Path, tmp_path: Path):
+def test_mf_query_on_the_serving_file(built, work: Path, serving: Path, tmp_path: Path):
     """docs/bi.md: `DBT_TARGET=serving mf query` reads the serving file read-only, under the
     catalog name the semantic manifest was built with (SEGMENTS_WAREHOUSE=<serving> alone
     fails: DuckDB names the catalog after the file)."""
-    publish.publish(built.warehouse, serving, publish.RunRecord("r", None, "2026-07-01"))
+    publish.publish(work, serving, publish.RunRecord("r", None, "2026-07-01"))
     project = tmp_path / "mf"
     (project / "target").mkdir(parents=True)
     for name in ("dbt_project.yml", "profiles.yml"):

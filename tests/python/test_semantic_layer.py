@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli_process import mf_rows
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace
+from conftest import BUILD_VARS, PROJECT_DIR, Workspace, linked_workspace
 
 
 @pytest.fixture(scope="module")
@@ -28,15 +28,27 @@ def mf_project(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return root
 
 
+@pytest.fixture(scope="module")
+def built_copy(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A private copy of the built warehouse, under the same file name (the semantic manifest
+    names its catalog after it): `mf` and `dbt docs generate` open the warehouse for writing,
+    which the other test worker's readers of the shared `built` would collide with."""
+    workspace = linked_workspace(tmp_path_factory.mktemp("built_copy"), built.raw_dir.resolve())
+    shutil.copyfile(built.warehouse, workspace.warehouse)
+    return workspace
+
+
 def mf_query(project: Path, built: Workspace, *args: str) -> list[dict[str, str]]:
-    """Rows of an `mf query` (as text), run against the built warehouse."""
+    """Rows of an `mf query` (as text), run against (a copy of) the built warehouse."""
     return mf_rows(project, {"SEGMENTS_WAREHOUSE": str(built.warehouse)}, *args)
 
 
-def test_revenue_by_rfm_segment_by_month_matches_sql(mf_project: Path, built: Workspace) -> None:
+def test_revenue_by_rfm_segment_by_month_matches_sql(
+    mf_project: Path, built: Workspace, built_copy: Workspace
+) -> None:
     rows = mf_query(
         mf_project,
-        built,
+        built_copy,
         "--metrics",
         "revenue,orders,average_order_value",
         "--group-by",
@@ -68,10 +80,12 @@ def test_revenue_by_rfm_segment_by_month_matches_sql(mf_project: Path, built: Wo
             )
 
 
-def test_mean_clv_and_churn_by_segment_match_sql(mf_project: Path, built: Workspace) -> None:
+def test_mean_clv_and_churn_by_segment_match_sql(
+    mf_project: Path, built: Workspace, built_copy: Workspace
+) -> None:
     rows = mf_query(
         mf_project,
-        built,
+        built_copy,
         "--metrics",
         "mean_clv,mean_churn_risk",
         "--group-by",
@@ -95,10 +109,12 @@ def test_mean_clv_and_churn_by_segment_match_sql(mf_project: Path, built: Worksp
         assert float(got[stage]["mean_clv"]) == pytest.approx(clv, rel=1e-9)
 
 
-def test_segment_size_matches_membership(mf_project: Path, built: Workspace) -> None:
+def test_segment_size_matches_membership(
+    mf_project: Path, built: Workspace, built_copy: Workspace
+) -> None:
     rows = mf_query(
         mf_project,
-        built,
+        built_copy,
         "--metrics",
         "segment_size",
         "--group-by",
@@ -114,10 +130,12 @@ def test_segment_size_matches_membership(mf_project: Path, built: Workspace) -> 
     assert got == expected
 
 
-def test_segment_health_metrics_match_the_mart(mf_project: Path, built: Workspace) -> None:
+def test_segment_health_metrics_match_the_mart(
+    mf_project: Path, built: Workspace, built_copy: Workspace
+) -> None:
     rows = mf_query(
         mf_project,
-        built,
+        built_copy,
         "--metrics",
         "segment_members,segment_members_revenue,segment_conversion_rate",
         "--group-by",
@@ -139,10 +157,10 @@ def test_segment_health_metrics_match_the_mart(mf_project: Path, built: Workspac
             assert float(got[segment]["segment_conversion_rate"]) == pytest.approx(rate, rel=1e-9)
 
 
-def test_dbt_docs_generate_documents_every_model(built: Workspace) -> None:
-    run = built.dbt("docs", "generate", dbt_vars=BUILD_VARS)
+def test_dbt_docs_generate_documents_every_model(built_copy: Workspace) -> None:
+    run = built_copy.dbt("docs", "generate", dbt_vars=BUILD_VARS)
     assert run.returncode == 0, run.output
-    target = built.scratch / "target"
+    target = built_copy.scratch / "target"
     assert (target / "index.html").is_file()
     manifest = json.loads((target / "manifest.json").read_text())
     catalog = json.loads((target / "catalog.json").read_text())
