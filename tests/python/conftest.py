@@ -152,12 +152,17 @@ def frame(source: Workspace | Path, sql: str) -> pd.DataFrame:
         return con.execute(sql).df()
 
 
+def workspace_at(root: Path) -> Workspace:
+    """The workspace whose folder is root (its layout; nothing is created)."""
+    return Workspace(raw_dir=root / "raw", warehouse=root / "warehouse.duckdb", scratch=root)
+
+
 def make_workspace(root: Path) -> Workspace:
     """A fresh workspace under root."""
-    raw_dir = root / "raw"
-    raw_dir.mkdir(parents=True)
+    workspace = workspace_at(root)
+    workspace.raw_dir.mkdir(parents=True)
     (root / "spill").mkdir()
-    return Workspace(raw_dir=raw_dir, warehouse=root / "warehouse.duckdb", scratch=root)
+    return workspace
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -271,6 +276,14 @@ def linked_workspace(root: Path, raw_dir: Path) -> Workspace:
     return workspace
 
 
+def copied_workspace(source: Workspace, root: Path) -> Workspace:
+    """A private copy of `source`'s warehouse under root, on the same landing folder (linked):
+    for tests that run dbt on, or write to, a built warehouse they must not change."""
+    workspace = linked_workspace(root, source.raw_dir.resolve())
+    shutil.copyfile(source.warehouse, workspace.warehouse)
+    return workspace
+
+
 @dataclass
 class BaselineRun:
     """Exit code, parsed JSON result and output of one floor-runner subprocess."""
@@ -315,7 +328,7 @@ def customer_keys(customer_sks: pd.Series) -> pd.Series:
 
 
 def shared_by_workers(
-    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], object]
 ) -> Path:
     """`root/name`, made once per test session by `make(root/name)`, whichever worker asks
     first: under pytest-xdist every worker runs the session fixtures again, and the other
@@ -367,8 +380,7 @@ def built(
         results = json.loads((root / "target" / "run_results.json").read_text())
         assert any(r["unique_id"].startswith("unit_test.") for r in results["results"])
 
-    root = shared_by_workers(tmp_path_factory, "built", make)
-    return Workspace(raw_dir=root / "raw", warehouse=root / "warehouse.duckdb", scratch=root)
+    return workspace_at(shared_by_workers(tmp_path_factory, "built", make))
 
 
 @dataclass

@@ -5,7 +5,6 @@ degenerate arms (an empty control, no conversions at all)."""
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +12,14 @@ import pytest
 import yaml
 from scipy import stats
 
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, customer_keys, frame, make_workspace
+from conftest import (
+    BUILD_VARS,
+    PROJECT_DIR,
+    Workspace,
+    copied_workspace,
+    customer_keys,
+    frame,
+)
 from segwarehouse.experiments.inference import min_expected_count, newcombe_interval
 from segwarehouse.experiments.lift import LIFT_SCHEMA, LiftSettings, campaign_lift_frame
 from segwarehouse.experiments.stats import two_proportion_ztest
@@ -184,10 +190,7 @@ def test_campaign_lift_columns_have_the_documented_types(built: Workspace) -> No
 
 def test_conversion_from_orders(built: Workspace, tmp_path: Path) -> None:
     """Rebuild the campaign models on a copy of the warehouse with conversions from orders."""
-    workspace = make_workspace(tmp_path / "orders")
-    workspace.raw_dir.rmdir()
-    workspace.raw_dir.symlink_to(built.raw_dir.resolve())
-    shutil.copyfile(built.warehouse, workspace.warehouse)
+    workspace = copied_workspace(built, tmp_path / "orders")
     run = workspace.dbt(
         "build",
         "--select",

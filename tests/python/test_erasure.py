@@ -14,7 +14,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, NO_UNIT_TESTS, Workspace, frame, linked_workspace
+from conftest import BUILD_VARS, NO_UNIT_TESTS, Workspace, copied_workspace, frame
 from segwarehouse import publish
 from segwarehouse.erasure import ERASURE_LOG, erase
 
@@ -215,13 +215,12 @@ def test_erasure_log_holds_no_identifier_and_a_second_sweep_removes_nothing(
 
 
 def test_web_event_retention_expires_old_events_and_reconciliation_holds(
-    built, generated: Path, tmp_path: Path
+    built, tmp_path: Path
 ) -> None:
     """var retention__web_events_months: events dated before as_of_date - N months become
     `expired` tombstones (no value left but landing_file) on the next run, and
     audit.source_reconciliation still adds up."""
-    workspace = linked_workspace(tmp_path / "retention", generated / "raw")
-    shutil.copyfile(built.warehouse, workspace.warehouse)
+    workspace = copied_workspace(built, tmp_path / "retention")
     cutoff = "2025-12-30"  # END_DATE 2026-06-30 minus 6 months
     old_rows = workspace.query(
         f"select count(*) from staging.base_web__events where event_ts < '{cutoff}'"

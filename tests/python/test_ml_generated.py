@@ -4,10 +4,9 @@ family in segment membership; clusters stable across runs."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from conftest import BUILD_VARS, Workspace, frame, linked_workspace
+from conftest import BUILD_VARS, Workspace, copied_workspace, frame
 
 
 def test_clv_is_fitted_and_sane(built: Workspace) -> None:
@@ -74,9 +73,7 @@ def test_churn_model_beats_chance_and_scores_every_buyer(built: Workspace) -> No
     assert families["churn_risk_unscored"] == customers - buyers
 
 
-def test_clusters_are_chosen_named_and_stable_across_runs(
-    built: Workspace, generated: Path, tmp_path: Path
-) -> None:
+def test_clusters_are_chosen_named_and_stable_across_runs(built: Workspace, tmp_path: Path) -> None:
     diagnostics = frame(built, "select * from marts.cluster_diagnostics")
     assert set(diagnostics["method"]) == {"kmeans", "ward", "dbscan"}
     assert diagnostics["is_chosen"].sum() == 1
@@ -96,8 +93,7 @@ def test_clusters_are_chosen_named_and_stable_across_runs(
     assert not profiles["is_stability_alert"].any()
 
     # A second build on the same data reads the first one's clusters: identical, ARI 1.0.
-    workspace = linked_workspace(tmp_path / "rerun", generated / "raw")
-    shutil.copy(built.warehouse, workspace.warehouse)
+    workspace = copied_workspace(built, tmp_path / "rerun")
     run = workspace.dbt(
         "run", "--select", "customer_clusters", "cluster_profiles", dbt_vars=BUILD_VARS
     )

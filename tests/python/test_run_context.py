@@ -7,7 +7,6 @@ guards against: the ML marts were dated, and their retrain anchors computed, as 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from datetime import date
@@ -16,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import DEBUG_FILE_LOG, DbtRun, Workspace, linked_workspace
+from conftest import DEBUG_FILE_LOG, DbtRun, Workspace, copied_workspace
 from segwarehouse.run_context import RunContextError, run_as_of_date
 
 # dbt in a child process whose clock reads the given instant (time-machine), so that
@@ -53,9 +52,7 @@ def dbt_at(workspace: Workspace, instant: str, *args: str) -> DbtRun:
 @pytest.fixture
 def daily(built: Workspace, tmp_path: Path) -> Workspace:
     """A copy of the built warehouse on the same landing folder (the session's stays as is)."""
-    workspace = linked_workspace(tmp_path / "daily", built.raw_dir.resolve())
-    shutil.copyfile(built.warehouse, workspace.warehouse)
-    return workspace
+    return copied_workspace(built, tmp_path / "daily")
 
 
 def test_python_models_take_the_run_day_on_a_partially_parsed_daily_run(

@@ -7,7 +7,6 @@ the next anchor or on a changed setting."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import END_DATE, Workspace, frame, linked_workspace
+from conftest import END_DATE, Workspace, copied_workspace, frame
 from segwarehouse.ml.churn import (
     FEATURES,
     METRICS_SCHEMA,
@@ -229,7 +228,7 @@ def _snapshot_model_and_marts(workspace: Workspace) -> dict[str, pd.DataFrame]:
 
 
 def test_daily_refresh_keeps_the_period_fit_and_equals_a_full_refresh(
-    built: Workspace, generated: Path, tmp_path: Path
+    built: Workspace, tmp_path: Path
 ) -> None:
     first = _snapshot_model_and_marts(built)
     [model] = first["model"].to_dict("records")
@@ -238,8 +237,7 @@ def test_daily_refresh_keeps_the_period_fit_and_equals_a_full_refresh(
     assert model["training_cutoff_date"].date() == anchor - timedelta(days=90)
 
     # The next day, same week: nothing is fitted, the stored model scores the new day.
-    workspace = linked_workspace(tmp_path / "daily", generated / "raw")
-    shutil.copy(built.warehouse, workspace.warehouse)
+    workspace = copied_workspace(built, tmp_path / "daily")
     next_day = {
         "as_of_date": str(END_DATE + timedelta(days=1)),
         "segments__loaded_at": f"{END_DATE + timedelta(days=2)} 00:00:00",

@@ -11,15 +11,20 @@ from the warehouse's own customer_features with pandas.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, PROJECT_DIR, DbtRun, Workspace, frame, linked_workspace
+from conftest import (
+    BUILD_VARS,
+    PROJECT_DIR,
+    DbtRun,
+    Workspace,
+    copied_workspace,
+    frame,
+)
 
 SEED_CSV = PROJECT_DIR / "seeds" / "segments" / "segment_definitions.csv"
 SEGMENT = "high_value_improved"
@@ -87,11 +92,8 @@ def matching(workspace: Workspace, rule: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def governed(
-    generated: Path, built: Workspace, tmp_path_factory: pytest.TempPathFactory
-) -> Governed:
-    workspace = linked_workspace(tmp_path_factory.mktemp("governance"), generated / "raw")
-    shutil.copy(built.warehouse, workspace.warehouse)
+def governed(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Governed:
+    workspace = copied_workspace(built, tmp_path_factory.mktemp("governance"))
     select = ("--select", GOVERNED)
 
     # 1. The rule of recorded version 2 edited in place: refused.

@@ -5,7 +5,6 @@ membership reproducible from the same inputs and as_of_date."""
 from __future__ import annotations
 
 import csv
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +18,9 @@ from conftest import (
     SUCCESSIVE_DATES,
     ChainBuild,
     Workspace,
+    copied_workspace,
     customer_keys,
     frame,
-    linked_workspace,
 )
 
 MEMBERSHIP_COLUMNS = (
@@ -285,10 +284,9 @@ def test_membership_is_reproducible(built: Workspace, successive_builds: Success
     ],
 )
 def test_a_broken_rule_stops_the_build_naming_the_segment(
-    built: Workspace, generated: Path, tmp_path: Path, rule: str, complaint: str
+    built: Workspace, tmp_path: Path, rule: str, complaint: str
 ) -> None:
-    workspace = linked_workspace(tmp_path / "broken_rule", generated / "raw")
-    shutil.copy(built.warehouse, workspace.warehouse)
+    workspace = copied_workspace(built, tmp_path / "broken_rule")
     with duckdb.connect(str(workspace.warehouse)) as con:
         con.execute(
             "update reference.segment_definitions set rule = ? where segment_id = 'win_back'",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli_process import mf_rows
-from conftest import BUILD_VARS, PROJECT_DIR, Workspace, linked_workspace
+from conftest import BUILD_VARS, PROJECT_DIR, Workspace, copied_workspace
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +33,7 @@ def built_copy(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Wo
     """A private copy of the built warehouse, under the same file name (the semantic manifest
     names its catalog after it): `mf` and `dbt docs generate` open the warehouse for writing,
     which the other test worker's readers of the shared `built` would collide with."""
-    workspace = linked_workspace(tmp_path_factory.mktemp("built_copy"), built.raw_dir.resolve())
-    shutil.copyfile(built.warehouse, workspace.warehouse)
-    return workspace
+    return copied_workspace(built, tmp_path_factory.mktemp("built_copy"))
 
 
 def mf_query(project: Path, built: Workspace, *args: str) -> list[dict[str, str]]:
