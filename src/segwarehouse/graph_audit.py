@@ -11,6 +11,9 @@ Redundant, by rule:
 - `implied_combination`: a `unique_combination_of_columns` test whose columns include one
   that has its own `unique` test on the same model: unique(a) implies unique(a, b).
 - `duplicate`: two generic tests of the same name, node, column and arguments.
+- `split_row_checks`: a second `row_checks` test on a node with the same config as the first
+  (and no name of its own): its checks belong in the first one's list, one scan and one dbt
+  node. A check listed twice on a node is a `duplicate` too.
 """
 
 from __future__ import annotations
@@ -133,9 +136,46 @@ def duplicates(manifest: Node) -> list[Redundant]:
     return found
 
 
+# The test configs that make a second row_checks test on a node a test of its own.
+_SEPARATING_CONFIG = ("severity", "where", "warn_if", "error_if", "fail_calc", "store_failures")
+
+
+def split_row_checks(manifest: Node) -> list[Redundant]:
+    """row_checks tests that could be merged into an earlier one on the same node, and checks
+    a node's row_checks list more than once."""
+    first: dict[str, str] = {}
+    listed: dict[tuple[str, str], str] = {}
+    found = []
+    for key, node in sorted(_tests(manifest)):
+        name, kwargs = _generic(node)
+        if name != "row_checks":
+            continue
+        model = node.get("attached_node") or ""
+        for check in kwargs.get("checks") or []:
+            signature = (model, json.dumps(check, sort_keys=True, default=str))
+            if signature in listed:
+                reason = f"lists {signature[1]}, which {listed[signature]} checks already"
+                found.append(Redundant(key, "duplicate", reason))
+            listed.setdefault(signature, key)
+        if not (node.get("name") or "row_checks_").startswith("row_checks_"):
+            continue  # named on purpose: referred to by its name
+        config = node.get("config") or {}
+        group = json.dumps([model, *(config.get(k) for k in _SEPARATING_CONFIG)], default=str)
+        if group in first:
+            reason = f"same node and config as {first[group]}: add its checks to that list"
+            found.append(Redundant(key, "split_row_checks", reason))
+        first.setdefault(group, key)
+    return found
+
+
 def redundant_tests(manifest: Node) -> list[Redundant]:
     """Every data test the rules above call redundant."""
-    return contract_not_null(manifest) + implied_combination(manifest) + duplicates(manifest)
+    return (
+        contract_not_null(manifest)
+        + implied_combination(manifest)
+        + duplicates(manifest)
+        + split_row_checks(manifest)
+    )
 
 
 def node_counts(manifest: Node, tag: str = "daily") -> dict[str, int]:

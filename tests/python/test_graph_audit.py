@@ -82,6 +82,23 @@ def test_a_combination_with_a_unique_column_and_an_exact_repeat_are_redundant() 
     ]
 
 
+def test_a_second_row_checks_test_with_the_same_config_and_a_repeated_check() -> None:
+    warn = {"config": {"severity": "warn"}}
+    nodes = manifest(
+        model({"day": []}, enforced=False),
+        a_checks=generic_test("row_checks", checks=["day > 0", {"column": "day", "min_value": 0}])
+        | {"name": "row_checks_m_1"},
+        b_checks=generic_test("row_checks", checks=[{"min_value": 0, "column": "day"}])
+        | {"name": "row_checks_m_2"},
+        c_warn=generic_test("row_checks", checks=["day < 9"]) | {"name": "row_checks_m_3"} | warn,
+        d_named=generic_test("row_checks", checks=["day < 8"]) | {"name": "day_below_eight"},
+    )
+    assert rules(graph_audit.redundant_tests(nodes)) == [
+        ("test.p.b_checks", "duplicate"),
+        ("test.p.b_checks", "split_row_checks"),
+    ]
+
+
 def test_node_counts_follow_the_daily_tag() -> None:
     untagged = model({"id": []}) | {"tags": []}
     nodes = manifest(model({"id": []}), a=generic_test("unique", "id"))

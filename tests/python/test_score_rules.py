@@ -32,7 +32,7 @@ def test_the_projects_uniqueness_test_is_a_grain_test(project_config: Config) ->
     rule = has_grain_test(rule_config)
     assert rule.evaluate(model(["unique_combination_of_columns"], []), **rule.config) is None
     assert rule.evaluate(model([], ["not_null", "unique"]), **rule.config) is None
-    violation = rule.evaluate(model(["expression_is_true"], ["not_null"]), **rule.config)
+    violation = rule.evaluate(model(["row_checks"], ["not_null"]), **rule.config)
     assert violation is not None
     assert "unique_combination_of_columns" in violation.message
 
