@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from segwarehouse.dbt_runner import DbtInvocation
+import dbt_zygote
+from segwarehouse.dbt_runner import DBT_ENV, DbtInvocation, die_with_parent
 from segwarehouse.generator import generate
 from segwarehouse.settings import PSEUDONYM_KEY_ENV, write_pseudonym_key
 
@@ -105,18 +107,55 @@ class Workspace:
             state.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(cached, state)
         started = time.time()
-        completed = invocation.run(*args, capture=True)
+        completed = run_dbt_invocation(invocation, args)
         if cached is not None and not cached.exists() and _written_since(state, started):
             # Both workers share the cache: write a private copy, then rename it in place.
             partial = cached.with_name(f"{cached.name}.{os.getpid()}")
             shutil.copyfile(state, partial)
             partial.replace(cached)
-        return DbtRun(completed.returncode, completed.stdout + completed.stderr)
+        return completed
 
     def query(self, sql: str) -> list[tuple]:
         """Rows of a query against the warehouse (read-only)."""
         with duckdb.connect(str(self.warehouse), read_only=True) as con:
             return con.execute(sql).fetchall()
+
+
+# The worker's dbt zygote (tests/python/dbt_zygote.py), started at its first dbt invocation:
+# [process, socket path]. SEGMENTS_TEST_FORK_DBT=0 runs every dbt as a plain subprocess.
+FORK_DBT_ENV = "SEGMENTS_TEST_FORK_DBT"
+_ZYGOTE: list[Any] = []
+
+
+def run_dbt_invocation(invocation: DbtInvocation, args: tuple[str, ...]) -> DbtRun:
+    """dbt as `invocation.run` runs it, forked from the worker's zygote when there is one."""
+    environment = invocation.environment()
+    zygote = None if DBT_ENV in environment else _zygote()
+    if zygote is None:
+        completed = invocation.run(*args, capture=True)
+        return DbtRun(completed.returncode, completed.stdout + completed.stderr)
+    command = invocation.command(*args)
+    returncode, out, err = dbt_zygote.run(zygote, command[1:], environment, invocation.cwd)
+    return DbtRun(returncode, out + err)
+
+
+def _zygote() -> Path | None:
+    """The socket of this worker's zygote, started and waited for on first use; None when
+    switched off or when it failed to start (dbt then runs as a subprocess)."""
+    if os.environ.get(FORK_DBT_ENV, "1") == "0":
+        return None
+    if not _ZYGOTE:
+        folder = Path(tempfile.mkdtemp(prefix="dbt-zygote-"))
+        process = subprocess.Popen(
+            [sys.executable, str(Path(dbt_zygote.__file__)), str(folder / "socket")],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=die_with_parent(os.getpid()),
+        )
+        ready = process.stdout is not None and process.stdout.readline().strip()
+        _ZYGOTE.extend([process, folder / "socket" if ready == dbt_zygote.READY else None])
+    process, socket_path = _ZYGOTE
+    return socket_path if process.poll() is None else None
 
 
 def parse_cache(invocation: DbtInvocation) -> Path | None:
@@ -253,6 +292,19 @@ def dbt_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     _PARSE_CACHE[:] = [root]
     yield root
     _PARSE_CACHE.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_zygote_stopped() -> Iterator[None]:
+    """Stops the worker's dbt zygote, if one was started (`_zygote`), at the session's end."""
+    yield
+    if _ZYGOTE:
+        process, socket_path = _ZYGOTE
+        process.terminate()
+        process.wait(timeout=30)
+        if socket_path is not None:
+            shutil.rmtree(socket_path.parent, ignore_errors=True)
+        _ZYGOTE.clear()
 
 
 @pytest.fixture(scope="session")
