@@ -13,7 +13,9 @@
 -#}
 
 {% macro spark__register_raw_sources() %}
-    {%- if not execute or flags.WHICH == 'seed' -%}
+    {#- SEGMENTS_SPARK_INPUTS=registered: the session holds a DuckDB build's exported relations
+        (segwarehouse.scale_out.register_inputs), raw included; no landing file is read. -#}
+    {%- if not execute or flags.WHICH == 'seed' or env_var('SEGMENTS_SPARK_INPUTS', '') == 'registered' -%}
         {{ return('') }}
     {%- endif -%}
     {%- set raw_dir = env_var('SEGMENTS_RAW_DIR', 'data/raw').rstrip('/') -%}

@@ -32,6 +32,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "audit", "activation")
 
 
+# Set by register_inputs: the session's relations come from a DuckDB build's export, so dbt's
+# on-run-start hook leaves the raw layer alone (spark__register_raw_sources reads it).
+INPUTS_ENV = "SEGMENTS_SPARK_INPUTS"
+
+
 @dataclass(frozen=True)
 class InputTable:
     """One relation exported from DuckDB: where it lives in both engines."""
@@ -129,13 +134,16 @@ def landing_session(raw_dir: Path, work_dir: Path, cores: int = 2) -> SparkSessi
     hook (`spark__register_raw_sources`) registers its files as the raw relations. The
     catalog is in memory, so the scratch warehouse of an earlier process is emptied first."""
     os.environ["SEGMENTS_RAW_DIR"] = str(raw_dir)
+    os.environ.pop(INPUTS_ENV, None)
     spark_warehouse = work_dir / "spark-warehouse"
     shutil.rmtree(spark_warehouse, ignore_errors=True)
     return local_spark_session(spark_warehouse, cores)
 
 
 def register_inputs(spark: SparkSession, tables: Iterable[InputTable]) -> None:
-    """Register each exported parquet file as table `<schema>.<name>` (replacing any)."""
+    """Register each exported parquet file as table `<schema>.<name>` (replacing any); dbt's
+    raw-layer hook then leaves the session's relations as they are (INPUTS_ENV)."""
+    os.environ[INPUTS_ENV] = "registered"
     for table in tables:
         spark.sql(f"create database if not exists {table.schema}")
         spark.sql(f"drop table if exists {table.qualified}")
