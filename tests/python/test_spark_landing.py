@@ -16,6 +16,7 @@ the reason, without them."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import BUILD_VARS, END_DATE, make_workspace
+from conftest import BUILD_VARS, END_DATE, Workspace, make_workspace
 from segwarehouse.generator import generate
 
 pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
@@ -97,7 +98,19 @@ def spark_staging(dbt_project: Path, tmp_path_factory: pytest.TempPathFactory) -
     run = duck.dbt("build", "--selector", "staging", dbt_vars=BUILD_VARS)
     assert run.returncode == 0, run.output
     duckdb_seconds = time.perf_counter() - started
+    with pytest.MonkeyPatch.context() as patch:
+        # landing_session and the error cases set both: restored when the module is done
+        patch.setenv("SEGMENTS_RAW_DIR", str(duck.raw_dir))
+        patch.delenv(scale_out.INPUTS_ENV, raising=False)
+        state = spark_build(duck, root)
+        print(f"staging on DuckDB (dbt build) {duckdb_seconds:.1f} s; on Spark: {state['seconds']}")
+        yield state
+        state["spark"].stop()
 
+
+def spark_build(duck: Workspace, root: Path) -> dict:
+    """The same folder built on Spark (build, then the incremental base models again), and
+    every relation compared with the DuckDB build's."""
     started = time.perf_counter()
     spark = scale_out.landing_session(duck.raw_dir, root / "spark", cores=2)
     options = ["--target-path", str(root / "target"), "--log-path", str(root / "logs")]
@@ -126,9 +139,7 @@ def spark_staging(dbt_project: Path, tmp_path_factory: pytest.TempPathFactory) -
         if relation.startswith("raw.") and relation in present
     }
     seconds["compare"] = time.perf_counter() - step_started
-    steps_taken = ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
-    print(f"staging on DuckDB (dbt build) {duckdb_seconds:.1f} s; on Spark: {steps_taken}")
-    yield {
+    return {
         "spark": spark,
         "duck": duck,
         "options": options,
@@ -138,8 +149,8 @@ def spark_staging(dbt_project: Path, tmp_path_factory: pytest.TempPathFactory) -
         "comparisons": {c.model: c for c in comparisons},
         "raw_types": raw_types,
         "root": root,
+        "seconds": ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items()),
     }
-    spark.stop()
 
 
 def test_staging_builds_on_spark_from_the_landing_files(spark_staging: dict) -> None:
@@ -182,13 +193,13 @@ def test_every_relation_equals_duckdbs_row_for_row(spark_staging: dict) -> None:
 
 def landing_error(spark_staging: dict, raw_dir: Path) -> str:
     """Messages of a Spark `dbt run` on the landing folder raw_dir (expected to fail)."""
-    scale_out.os.environ["SEGMENTS_RAW_DIR"] = str(raw_dir)
+    os.environ["SEGMENTS_RAW_DIR"] = str(raw_dir)
     try:
         result = scale_out.invoke_dbt(
             ["run", "--select", "base_commerce__orders", *spark_staging["options"]], BUILD_VARS
         )
     finally:
-        scale_out.os.environ["SEGMENTS_RAW_DIR"] = str(spark_staging["duck"].raw_dir)
+        os.environ["SEGMENTS_RAW_DIR"] = str(spark_staging["duck"].raw_dir)
     assert not result.success
     return dbt_messages(result)
 
