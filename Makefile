@@ -60,7 +60,7 @@ $(JAVA):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless
 
-test-spark: $(SPARK_VENV)/.installed $(JAVA)  ## every Spark check: slice vs DuckDB, every model planned, HMAC, Python steps
+test-spark: $(SPARK_VENV)/.installed $(JAVA)  ## every Spark check: staging from landing files and slice vs DuckDB, every model planned, HMAC, Python steps
 	$(SPARK_VENV)/bin/pytest tests/python/test_spark_*.py
 
 # dbt-score grades the dbt metadata (docs, owners, grain tests, macro descriptions; rules and

@@ -1,4 +1,11 @@
 {% macro register_raw_sources() %}
+    {#- The on-run-start hook: the landing files as raw.<source> relations, per engine
+        (duckdb__ below, spark__ in register_raw_sources_spark.sql). -#}
+    {{ return(adapter.dispatch('register_raw_sources')()) }}
+{% endmacro %}
+
+
+{% macro duckdb__register_raw_sources() %}
     {#-
         Validate the landing folder (env var SEGMENTS_RAW_DIR, default data/raw) against the
         raw-data contract declared in the sources YAML and expose each landing file as a view
@@ -35,11 +42,7 @@
     {%- endfor -%}
 
     {%- if not paths and node.meta.get('required_file') -%}
-        {{ exceptions.raise_compiler_error(
-            "Raw-data contract: required file '" ~ file_name ~ "' not found: expected "
-            ~ raw_dir ~ "/" ~ file_name ~ ".csv or .parquet, or a folder " ~ raw_dir ~ "/" ~ file_name
-            ~ "/ of .csv / .parquet deliveries (set SEGMENTS_RAW_DIR to your landing folder)."
-        ) }}
+        {{ exceptions.raise_compiler_error(landing_file_missing_message(raw_dir, file_name)) }}
     {%- endif -%}
 
     {%- if not paths -%}
@@ -78,11 +81,19 @@
 {% endmacro %}
 
 
+{% macro landing_file_missing_message(raw_dir, file_name) %}
+    {{ return(
+        "Raw-data contract: required file '" ~ file_name ~ "' not found: expected "
+        ~ raw_dir ~ "/" ~ file_name ~ ".csv or .parquet, or a folder " ~ raw_dir ~ "/" ~ file_name
+        ~ "/ of .csv / .parquet deliveries (set SEGMENTS_RAW_DIR to your landing folder)."
+    ) }}
+{% endmacro %}
+
+
 {% macro find_landing_files(raw_dir, file_name) %}
     {#-
         The landing files of a source, in name order: [the one file], the files of its folder,
-        or [] when absent. Refuses a source present both as a file and as a folder, a single
-        file in both formats, and a delivery in a folder in both formats.
+        or [] when absent (checked_landing_files).
     -#}
     {%- set singles = [] -%}
     {%- for extension in ['csv', 'parquet'] -%}
@@ -92,17 +103,28 @@
             {%- do singles.append(path) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- if singles | length > 1 -%}
-        {{ exceptions.raise_compiler_error(
-            "Raw-data contract: both " ~ singles | join(' and ') ~ " exist; keep exactly one file per source."
-        ) }}
-    {%- endif -%}
     {%- set folder = raw_dir ~ '/' ~ file_name -%}
     {%- set listed = run_query(
         'select file from glob(' ~ sql_string_literal(folder ~ '/*.csv') ~ ') union all '
         ~ 'select file from glob(' ~ sql_string_literal(folder ~ '/*.parquet') ~ ') order by file'
     ) -%}
     {%- set in_folder = listed.columns[0].values() | list -%}
+    {{ return(checked_landing_files(raw_dir, file_name, singles, in_folder)) }}
+{% endmacro %}
+
+
+{% macro checked_landing_files(raw_dir, file_name, singles, in_folder) %}
+    {#-
+        `singles` (<name>.csv / <name>.parquet found) or else `in_folder` (the folder's files,
+        in name order). Refuses a source present both as a file and as a folder, a single file
+        in both formats, and a delivery in a folder in both formats.
+    -#}
+    {%- set folder = raw_dir ~ '/' ~ file_name -%}
+    {%- if singles | length > 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "Raw-data contract: both " ~ singles | join(' and ') ~ " exist; keep exactly one file per source."
+        ) }}
+    {%- endif -%}
     {%- if singles and in_folder -%}
         {{ exceptions.raise_compiler_error(
             "Raw-data contract: source '" ~ file_name ~ "' lands both as the file " ~ singles[0]
@@ -137,17 +159,28 @@
     {%- endif -%}
     {%- set size = run_query('select size from read_blob(' ~ sql_string_literal(path) ~ ')') -%}
     {%- if size.rows[0][0] == 0 -%}
-        {{ exceptions.raise_compiler_error(
-            "Raw-data contract: " ~ path ~ " is empty (0 bytes): write at least the header line ("
-            ~ required_columns | join(', ') ~ ") or remove the file if the source is optional."
-        ) }}
+        {{ exceptions.raise_compiler_error(landing_file_empty_message(path, required_columns)) }}
     {%- endif -%}
     {%- set header = run_query(
         'select line from read_csv(' ~ sql_string_literal(path) ~ ", header = false, auto_detect = false, "
         ~ "columns = {'line': 'varchar'}, delim = chr(31), quote = '', escape = '', parallel = false) limit 1"
     ) -%}
+    {{ return(header_line_columns(header.rows[0][0])) }}
+{% endmacro %}
+
+
+{% macro landing_file_empty_message(path, required_columns) %}
+    {{ return(
+        "Raw-data contract: " ~ path ~ " is empty (0 bytes): write at least the header line ("
+        ~ required_columns | join(', ') ~ ") or remove the file if the source is optional."
+    ) }}
+{% endmacro %}
+
+
+{% macro header_line_columns(line) %}
+    {#- Column names of a CSV header line: split on commas, BOM, quotes and spaces trimmed. -#}
     {%- set columns = [] -%}
-    {%- for name in (header.rows[0][0] or '').split(',') -%}
+    {%- for name in (line or '').split(',') -%}
         {%- do columns.append(name.strip().strip('\ufeff').strip('"').strip()) -%}
     {%- endfor -%}
     {{ return(columns) }}
@@ -176,13 +209,18 @@
     ) -%}
     {%- set bad_lines, first_line = rejected.rows[0][0], rejected.rows[0][1] -%}
     {%- if bad_lines > 0 -%}
-        {{ exceptions.raise_compiler_error(
-            "Raw-data contract: " ~ path ~ " is not UTF-8: line " ~ first_line
-            ~ " has bytes that are not valid UTF-8 (" ~ bad_lines ~ " such line(s) in the file). "
-            ~ "Re-export the file as UTF-8 (or convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8); "
-            ~ "nothing was loaded."
-        ) }}
+        {{ exceptions.raise_compiler_error(landing_file_encoding_message(path, first_line, bad_lines)) }}
     {%- endif -%}
+{% endmacro %}
+
+
+{% macro landing_file_encoding_message(path, first_line, bad_lines) %}
+    {{ return(
+        "Raw-data contract: " ~ path ~ " is not UTF-8: line " ~ first_line
+        ~ " has bytes that are not valid UTF-8 (" ~ bad_lines ~ " such line(s) in the file). "
+        ~ "Re-export the file as UTF-8 (or convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8); "
+        ~ "nothing was loaded."
+    ) }}
 {% endmacro %}
 
 
@@ -206,8 +244,9 @@
 {% endmacro %}
 
 
-{% macro contract_select(reader, path, contract_columns, required_columns, found_columns) %}
-    {#- Select the contract columns (matched case-insensitively) as text; absent optional columns read as null. -#}
+{% macro contract_select(reader, path, contract_columns, required_columns, found_columns, text_type='varchar', path_literal=none) %}
+    {#- Select the contract columns (matched case-insensitively) as text (`text_type`); absent
+        optional columns read as null. `path_literal`: the path as this engine's literal. -#}
     {%- set by_name = {} -%}
     {%- for column in found_columns -%}
         {%- do by_name.update({column | trim | lower: column}) -%}
@@ -221,23 +260,23 @@
     {%- set expressions = [] -%}
     {%- for column in contract_columns -%}
         {%- if column in by_name -%}
-            {%- do expressions.append('cast(' ~ adapter.quote(by_name[column]) ~ ' as varchar) as ' ~ column) -%}
+            {%- do expressions.append('cast(' ~ adapter.quote(by_name[column]) ~ ' as ' ~ text_type ~ ') as ' ~ column) -%}
         {%- else -%}
-            {%- do expressions.append('cast(null as varchar) as ' ~ column) -%}
+            {%- do expressions.append('cast(null as ' ~ text_type ~ ') as ' ~ column) -%}
         {%- endif -%}
     {%- endfor -%}
-    {%- do expressions.append(sql_string_literal(path) ~ ' as _landing_file') -%}
+    {%- do expressions.append((path_literal or sql_string_literal(path)) ~ ' as _landing_file') -%}
     {{ return('select\n    ' ~ expressions | join(',\n    ') ~ '\nfrom ' ~ reader) }}
 {% endmacro %}
 
 
-{% macro empty_contract_select(contract_columns) %}
+{% macro empty_contract_select(contract_columns, text_type='varchar') %}
     {#- A typed, empty stand-in for an optional source whose file is absent. -#}
     {%- set expressions = [] -%}
     {%- for column in contract_columns -%}
-        {%- do expressions.append('cast(null as varchar) as ' ~ column) -%}
+        {%- do expressions.append('cast(null as ' ~ text_type ~ ') as ' ~ column) -%}
     {%- endfor -%}
-    {%- do expressions.append('cast(null as varchar) as _landing_file') -%}
+    {%- do expressions.append('cast(null as ' ~ text_type ~ ') as _landing_file') -%}
     {{ return('select\n    ' ~ expressions | join(',\n    ') ~ '\nwhere false') }}
 {% endmacro %}
 

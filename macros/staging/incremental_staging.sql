@@ -72,6 +72,10 @@
     {%- if not execute or this is none or not is_incremental() -%}
         {{ return({'mode': 'full', 'reason': 'full build', 'new_files': []}) }}
     {%- endif -%}
+    {%- if not staging_incremental_batches() -%}
+        {{ return({'mode': 'full', 'reason': 'this engine replaces the whole table (staging_incremental_strategy '
+            ~ staging_incremental_strategy() ~ ')', 'new_files': []}) }}
+    {%- endif -%}
     {%- set spec = staging_incremental_spec() -%}
     {%- set loaded = staging_loaded_files_relation() -%}
     {%- if adapter.get_relation(database=loaded.database, schema=loaded.schema, identifier=loaded.identifier) is none -%}
@@ -213,7 +217,7 @@
 {% macro staging_incremental_reset() %}
     {#- Pre-hook: when an incremental run falls back to a full rebuild, empty the table first. -#}
     {%- if execute and this is not none and is_incremental() and staging_incremental_mode()['mode'] == 'full' -%}
-        {{ return('delete from ' ~ this) }}
+        {{ return(staging_full_rebuild_reset_sql(this)) }}
     {%- endif -%}
     {{ return('') }}
 {% endmacro %}
@@ -224,10 +228,10 @@
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
-    {{ return(
-        'create or replace table ' ~ staging_loaded_files_relation() ~ ' as select * from '
-        ~ staging_landing_files_relation(staging_incremental_spec())
-    ) }}
+    {{ return(replace_table_as_sql(
+        staging_loaded_files_relation(),
+        'select * from ' ~ staging_landing_files_relation(staging_incremental_spec())
+    )) }}
 {% endmacro %}
 
 

@@ -8,7 +8,8 @@
 {% macro staging_incremental_config(source, key, key_expression, time_column, future_check, parent=none, parent_key=none, extra_post_hooks=[]) %}
     {#-
         The config of an incremental base model (docs/incremental.md), for
-        `config(**staging_incremental_config(...))`: delete+insert on the group key `key`,
+        `config(**staging_incremental_config(...))`: delete+insert on the group key `key`
+        (staging_incremental_strategy: insert_overwrite of the whole table on Spark),
         the fallback reset as pre-hook, the landing-file record (then `extra_post_hooks`) as
         post-hooks, and meta.staging_incremental (see macros/staging/incremental_staging.sql).
     -#}
@@ -25,7 +26,7 @@
     {%- set post_hooks = ['{{ staging_record_landing_files() }}'] + extra_post_hooks -%}
     {{ return({
         'materialized': 'incremental',
-        'incremental_strategy': 'delete+insert',
+        'incremental_strategy': staging_incremental_strategy(),
         'unique_key': key,
         'on_schema_change': 'fail',
         'pre_hook': '{{ staging_incremental_reset() }}',

@@ -32,6 +32,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_SCHEMAS = ("raw", "staging", "intermediate", "marts", "reference", "audit", "activation")
 
 
+# Set by register_inputs: the session's relations come from a DuckDB build's export, so dbt's
+# on-run-start hook leaves the raw layer alone (spark__register_raw_sources reads it).
+INPUTS_ENV = "SEGMENTS_SPARK_INPUTS"
+
+
 @dataclass(frozen=True)
 class InputTable:
     """One relation exported from DuckDB: where it lives in both engines."""
@@ -124,8 +129,21 @@ def local_spark_session(warehouse_dir: Path, cores: int = 2) -> SparkSession:
     )
 
 
+def landing_session(raw_dir: Path, work_dir: Path, cores: int = 2) -> SparkSession:
+    """A local session for a build from the landing folder `raw_dir`: dbt's on-run-start
+    hook (`spark__register_raw_sources`) registers its files as the raw relations. The
+    catalog is in memory, so the scratch warehouse of an earlier process is emptied first."""
+    os.environ["SEGMENTS_RAW_DIR"] = str(raw_dir)
+    os.environ.pop(INPUTS_ENV, None)
+    spark_warehouse = work_dir / "spark-warehouse"
+    shutil.rmtree(spark_warehouse, ignore_errors=True)
+    return local_spark_session(spark_warehouse, cores)
+
+
 def register_inputs(spark: SparkSession, tables: Iterable[InputTable]) -> None:
-    """Register each exported parquet file as table `<schema>.<name>` (replacing any)."""
+    """Register each exported parquet file as table `<schema>.<name>` (replacing any); dbt's
+    raw-layer hook then leaves the session's relations as they are (INPUTS_ENV)."""
+    os.environ[INPUTS_ENV] = "registered"
     for table in tables:
         spark.sql(f"create database if not exists {table.schema}")
         spark.sql(f"drop table if exists {table.qualified}")
@@ -327,22 +345,46 @@ def spark_output(spark: SparkSession, sql: str, out_dir: Path) -> Path:
     return out_dir
 
 
+# Columns compared to the millisecond: file modification times, which DuckDB's read_blob gives
+# in microseconds and Spark's file listing (Hadoop's FileStatus) in milliseconds.
+MILLISECOND_COLUMNS = frozenset({"file_modified"})
+# Digits after the decimal point to which DOUBLE / FLOAT columns are compared: the two engines
+# may sum in another order (exact DECIMALs are compared exactly).
+FLOAT_DECIMALS = 12
+
+
+def _compared(column: str, is_float: bool) -> str:
+    """The select-list item by which `column` is compared (compare_output)."""
+    if is_float:
+        return f'round("{column}", {FLOAT_DECIMALS}) as "{column}"'
+    if column in MILLISECOND_COLUMNS:
+        return f'date_trunc(\'millisecond\', "{column}") as "{column}"'
+    return f'"{column}"'
+
+
 def compare_output(warehouse: Path, relation: str, name: str, out_dir: Path) -> RowComparison:
     """The parquet rows of `out_dir` against `relation` of the DuckDB warehouse: columns by
-    name (a contract may reorder them), rows as multisets, run-time stamps left out."""
+    name (a contract may reorder them), rows as multisets, run-time stamps left out, floats
+    rounded to FLOAT_DECIMALS places, MILLISECOND_COLUMNS truncated to the millisecond."""
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"attach '{warehouse}' as built (read_only)")
         duck = f"built.{relation}"
         files = f"read_parquet('{out_dir}/*.parquet')"
-        columns = [row[0] for row in con.execute(f"describe {duck}").fetchall()]
+        described = con.execute(f"describe {duck}").fetchall()
+        columns = [row[0] for row in described]
+        floats = {row[0] for row in described if row[1] in ("DOUBLE", "FLOAT")}
         spark_columns = [
             row[0] for row in con.execute(f"describe select * from {files}").fetchall()
         ]
         if sorted(columns) != sorted(spark_columns):
             differ = tuple(sorted(set(columns) ^ set(spark_columns)))
             return RowComparison(name, -1, -1, 0, 0, differ)
-        kept = ", ".join(f'"{c}"' for c in columns if c not in RUN_TIME_COLUMNS)
+        kept = ", ".join(
+            _compared(column, column in floats)
+            for column in columns
+            if column not in RUN_TIME_COLUMNS
+        )
         left, right = f"select {kept} from {duck}", f"select {kept} from {files}"
 
         def count(sql: str) -> int:
@@ -355,6 +397,19 @@ def compare_output(warehouse: Path, relation: str, name: str, out_dir: Path) -> 
             count(f"{left} except all {right}"),
             count(f"{right} except all {left}"),
         )
+
+
+def compare_relations(
+    spark: SparkSession, warehouse: Path, relations: Sequence[str], out_dir: Path
+) -> list[RowComparison]:
+    """Each `<schema>.<name>` relation as Spark holds it against the same relation of the
+    DuckDB warehouse (compare_output)."""
+    comparisons = []
+    for relation in relations:
+        name = relation.split(".")[-1]
+        output = spark_output(spark, f"select * from {relation}", out_dir / name)
+        comparisons.append(compare_output(warehouse, relation, name, output))
+    return comparisons
 
 
 def compare_compiled(
@@ -386,10 +441,36 @@ def compare_compiled(
     return comparisons
 
 
+def run_from_landing(
+    raw_dir: Path, work_dir: Path, dbt_args: Sequence[str], dbt_vars: dict[str, Any] | None
+) -> int:
+    """`dbt seed`, then `dbt <dbt_args>`, on Spark from the landing folder raw_dir, in one
+    session (the in-memory catalog keeps the seeds for the second command)."""
+    started = time.perf_counter()
+    landing_session(raw_dir, work_dir)
+    print(f"spark session ready in {time.perf_counter() - started:.1f} s")
+    for args in (["seed"], list(dbt_args)):
+        started = time.perf_counter()
+        success, result = run_dbt(args, dbt_vars)
+        print(f"dbt {args[0]} on spark: success={success} in {time.perf_counter() - started:.1f} s")
+        failed = {n: s for n, s in node_statuses(result).items() if s[0] not in ("success", "pass")}
+        for name, (status, message) in failed.items():
+            print(f"{name}\t{status}\t{message}")
+        if not success:
+            return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Export a DuckDB warehouse, register it in local Spark, run a dbt selection there."""
     parser = argparse.ArgumentParser(prog="python -m segwarehouse.scale_out", description=__doc__)
-    parser.add_argument("--warehouse", type=Path, required=True, help="DuckDB-built warehouse")
+    parser.add_argument("--warehouse", type=Path, help="DuckDB-built warehouse (the inputs)")
+    parser.add_argument(
+        "--landing",
+        type=Path,
+        help="build from this landing folder instead: dbt seed, then the dbt command, the raw "
+        "layer registered by the on-run-start hook (spark__register_raw_sources)",
+    )
     parser.add_argument("--work-dir", type=Path, required=True, help="parquet + spark warehouse")
     parser.add_argument("--raw-dir", type=Path, help="landing folder of the DuckDB build")
     parser.add_argument("--reuse-inputs", action="store_true", help="skip the export if done")
@@ -414,6 +495,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.dbt_args += dbt_options
     import json
 
+    dbt_vars = json.loads(args.vars) if args.vars else None
+    if args.landing is not None:
+        return run_from_landing(args.landing, args.work_dir, args.dbt_args, dbt_vars)
+    if args.warehouse is None:
+        parser.error("give --warehouse (a DuckDB build's tables as inputs) or --landing")
+
     # The catalog is in memory: tables a previous process wrote are orphaned files that would
     # block dbt's `create table` (LOCATION_ALREADY_EXISTS), so the session starts empty.
     spark_warehouse = args.work_dir / "spark-warehouse"
@@ -430,7 +517,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     register_inputs(spark, tables)
     print(f"spark session and inputs ready in {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    dbt_vars = json.loads(args.vars) if args.vars else None
     if args.compare:
         comparisons = compare_compiled(
             spark,
