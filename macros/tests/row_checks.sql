@@ -1,6 +1,6 @@
 {% test row_checks(model, checks) %}
-    {#- One test for a model's row-level conditions: fails with one row per check that some
-        rows break (check_name, failing_rows). One scan and one dbt node where a test per
+    {#- One test for a model's row-level conditions: returns one row per check that some
+        rows break (check_name, failing_rows); its failure count is the rows' sum. One scan and one dbt node where a test per
         condition made one of each (the lean test graph, DECISIONLOG). A check is
         - a string: a boolean SQL expression every row must make true (null fails);
         - {expression: ..., where: ...}: the same, on the rows `where` selects;
@@ -8,6 +8,9 @@
           non-null value of the column within the bounds (exclusive when inclusive is false);
         - {column: ..., values: [...], quote: true, where: ...}: every non-null value of the
           column one of `values` (quoted as strings unless quote is false). -#}
+    {#- dbt counts failing rows, as a test per condition did (`WARN 7` for seven rows), not
+        failing checks. -#}
+    {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
     {%- set conditions = [] -%}
     {%- for check in checks -%}
         {%- do conditions.append(row_check_condition(check)) -%}
