@@ -23,6 +23,7 @@ from segwarehouse.doctor import (
     VERDICT_FAIL,
     VERDICT_OK,
     VERDICT_WARNINGS,
+    DbtCall,
     DoctorReport,
     diagnose,
     file_columns,
@@ -114,6 +115,32 @@ def test_missing_required_file(tmp_path: Path) -> None:
     # What could be read still is: the CRM file was registered before the hook stopped.
     assert source(report, "crm_customers").raw_rows == 1
     assert lines_with(report, "web_events (optional): absent (read as empty)")
+
+
+@pytest.mark.usefixtures("dbt_project")
+def test_a_second_run_starts_from_the_saved_parse_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Doctor keeps dbt's parse state per set of vars: the second run on the same settings
+    parses only what changed (dbt says nothing of a full parse) and reports the same."""
+    write(tmp_path / "raw" / "crm_customers.csv", CRM_HEADER, VALID_CRM)
+    outputs: list[str] = []
+    run = DbtCall.run
+
+    def recorded(call: DbtCall, *args: str) -> subprocess.CompletedProcess[str]:
+        completed = run(call, *args)
+        outputs.append(completed.stdout + completed.stderr)
+        return completed
+
+    monkeypatch.setattr(DbtCall, "run", recorded)
+    own_vars = {**BUILD_VARS, "doctor_parse_probe": str(tmp_path)}  # no state saved yet
+    first = diagnose(tmp_path / "raw", PROJECT_DIR, own_vars)
+    assert "Unable to do partial parsing because saved manifest not found" in outputs[0]
+    second = diagnose(tmp_path / "raw", PROJECT_DIR, own_vars)
+    build_output = outputs[len(outputs) // 2]
+    assert "Running with dbt" in build_output
+    assert "Unable to do partial parsing" not in build_output
+    assert second.findings == first.findings and second.sources == first.sources
 
 
 @pytest.mark.usefixtures("dbt_project")
