@@ -1,4 +1,5 @@
--- Incremental (docs/incremental.md): a run reads only new landing files and the files holding
+-- Incremental on DuckDB (docs/incremental.md; on Spark the table is overwritten whole,
+-- docs/scale_out.md): a run reads only new landing files and the files holding
 -- the loaded rows of the groups they touch, re-classifies those groups exactly as a full
 -- build would, and replaces them (delete+insert on the group key). Campaign events have no
 -- id: the group is the row fingerprint (exact copies).
