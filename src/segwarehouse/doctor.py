@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,7 +33,7 @@ import duckdb
 import yaml
 
 from segwarehouse import publish
-from segwarehouse.dbt_runner import DbtInvocation
+from segwarehouse.dbt_runner import DbtInvocation, parse_state_kept, saved_parse_state
 from segwarehouse.settings import Settings, find_project_dir, pseudonym_key_env
 
 # The staging selection (selector `staging_without_quarantine_gate` in selectors.yml): seeds
@@ -51,13 +49,10 @@ STAGING_BUILD = (
     "unit_test",
 )
 WAREHOUSE_NAME = "doctor"
-# dbt's saved parse state. Doctor keeps one per set of vars and settings in doctor/ under dbt's
-# target folder ($DBT_TARGET_PATH, else <project>/target), so a second doctor run on the same
-# settings parses only what changed (a full parse of this project is about 10 s of CPU). Only a
-# cache: dbt checks the state against the project's files, vars and profile and parses in full
-# when anything differs. Environment variables that differ per run are left out of the key.
-PARTIAL_PARSE = "partial_parse.msgpack"
-_PER_RUN_ENV = {"SEGMENTS_RAW_DIR", "SEGMENTS_WAREHOUSE", "DBT_TARGET_PATH", "DBT_LOG_PATH"}
+# Doctor keeps dbt's parse states (dbt_runner.saved_parse_state) in doctor/ under dbt's target
+# folder ($DBT_TARGET_PATH, else <project>/target), so a second doctor run on the same
+# settings parses only what changed.
+PARSE_CACHE_FOLDER = "doctor"
 # Below this share of a source's rows, a reason code or a parse failure is the ordinary dirt
 # of a real export (the demo data's largest is 0.7 %: order lines of quarantined orders);
 # above it, it is usually a format or a setting, so doctor warns.
@@ -295,21 +290,15 @@ class DbtCall:
         return self.work_dir / f"{WAREHOUSE_NAME}.duckdb"
 
     @property
-    def saved_parse(self) -> Path:
-        """Where doctor keeps dbt's parse state for runs with these vars and settings."""
-        environment = {
-            name: value
-            for name, value in sorted(os.environ.items())
-            if name.startswith(("SEGMENTS_", "DBT_")) and name not in _PER_RUN_ENV
-        }
-        key = json.dumps([dict(self.dbt_vars), environment], sort_keys=True, default=str)
+    def parse_cache(self) -> Path:
+        """The folder of doctor's saved parse states."""
         target = Path(os.environ.get("DBT_TARGET_PATH") or self.project_dir / "target")
-        return target / "doctor" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.msgpack"
+        return target / PARSE_CACHE_FOLDER
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """dbt in a child process, output captured; target and logs in the work folder. Run
         from the work folder, so the profile names the warehouse by its file name alone and a
-        saved parse state fits every doctor run (`saved_parse`)."""
+        saved parse state fits every doctor run (`parse_cache`)."""
         # The throw-away build publishes nothing: without a configured key, a throw-away one.
         key_env = pseudonym_key_env(
             Settings.from_env(self.project_dir), scratch_key=self.work_dir / ".pseudonym.key"
@@ -325,28 +314,8 @@ class DbtCall:
             extra_env=key_env,
             working_dir=self.work_dir,
         )
-        state, saved = self.work_dir / "target" / PARTIAL_PARSE, self.saved_parse
-        if saved.is_file() and not state.exists():
-            state.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(saved, state)
-        started = time.time()
-        completed = invocation.run(*args, "--no-use-colors", capture=True)
-        if state.is_file() and state.stat().st_mtime >= started - 1:
-            _save_parse_state(state, saved)
-        return completed
-
-
-def _save_parse_state(state: Path, saved: Path) -> None:
-    """Copy dbt's new parse state to doctor's cache: a private copy renamed into place, so a
-    doctor running beside this one never reads half a file. A cache that cannot be written
-    (a read-only project) costs the next run a full parse, nothing else."""
-    try:
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        partial = saved.with_name(f"{saved.name}.{os.getpid()}")
-        shutil.copyfile(state, partial)
-        partial.replace(saved)
-    except OSError:
-        pass
+        with parse_state_kept(invocation, saved_parse_state(self.parse_cache, invocation)):
+            return invocation.run(*args, "--no-use-colors", capture=True)
 
 
 def build_errors(output: str, run_results: Path) -> list[str]:

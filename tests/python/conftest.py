@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -22,7 +20,13 @@ import pandas as pd
 import pytest
 
 import dbt_zygote
-from segwarehouse.dbt_runner import DBT_ENV, DbtInvocation, die_with_parent
+from segwarehouse.dbt_runner import (
+    DBT_ENV,
+    DbtInvocation,
+    die_with_parent,
+    parse_state_kept,
+    saved_parse_state,
+)
 from segwarehouse.generator import generate
 from segwarehouse.settings import PSEUDONYM_KEY_ENV, write_pseudonym_key
 
@@ -41,19 +45,9 @@ NO_DATA_TESTS = ("--exclude-resource-type", "test", "unit_test")
 # inputs, whatever the landing data, so the session's `built` runs them once and builds that
 # need the data tests (other data, other dates) leave them out.
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
-# dbt's saved parse state in a target folder; a worker's copies of it, one per set of vars
-# (see `parse_cache`). Environment variables that never reach dbt's parse are left out.
-PARTIAL_PARSE = "partial_parse.msgpack"
+# The session's folder of saved dbt parse states (`dbt_parse_cache`;
+# dbt_runner.saved_parse_state names one per set of vars and settings).
 _PARSE_CACHE: list[Path] = []
-_PER_WORKSPACE_ENV = {
-    "SEGMENTS_WAREHOUSE",
-    "SEGMENTS_RAW_DIR",
-    "DBT_TARGET_PATH",
-    "DBT_LOG_PATH",
-    "DBT_LOG_LEVEL_FILE",
-    # Read by macros rendered when a node runs, not into any config at parse time.
-    PSEUDONYM_KEY_ENV,
-}
 # dbt's log file level in the suite's dbt runs. At dbt's default (debug) a small build spends
 # about 12% of its CPU writing every query to logs/dbt.log; info keeps one line a node. The
 # session's `built` and the tests that read debug lines set debug again (DEBUG_FILE_LOG).
@@ -101,19 +95,9 @@ class Workspace:
         this process's environment). A first run in the workspace starts from the saved
         parse state for the same vars, if any."""
         invocation = self.invocation(dbt_vars, env)
-        state = self.scratch / "target" / PARTIAL_PARSE
-        cached = parse_cache(invocation)
-        if cached is not None and cached.is_file() and not state.exists():
-            state.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(cached, state)
-        started = time.time()
-        completed = run_dbt_invocation(invocation, args)
-        if cached is not None and not cached.exists() and _written_since(state, started):
-            # Both workers share the cache: write a private copy, then rename it in place.
-            partial = cached.with_name(f"{cached.name}.{os.getpid()}")
-            shutil.copyfile(state, partial)
-            partial.replace(cached)
-        return completed
+        saved = saved_parse_state(_PARSE_CACHE[0], invocation) if _PARSE_CACHE else None
+        with parse_state_kept(invocation, saved):  # both workers share the cache
+            return run_dbt_invocation(invocation, args)
 
     def query(self, sql: str) -> list[tuple]:
         """Rows of a query against the warehouse (read-only)."""
@@ -156,32 +140,6 @@ def _zygote() -> Path | None:
         _ZYGOTE.extend([process, folder / "socket" if ready == dbt_zygote.READY else None])
     process, socket_path = _ZYGOTE
     return socket_path if process.poll() is None else None
-
-
-def parse_cache(invocation: DbtInvocation) -> Path | None:
-    """Where this worker keeps dbt's parse state for invocations like this one: same vars,
-    warehouse file name and environment. Only a cache: dbt checks the state against the
-    project's files, vars and profile before it uses it, and parses in full when anything
-    differs, so a wrong entry costs time, never a result. Without a warehouse in the working
-    folder the profile differs per workspace: no entry."""
-    if not _PARSE_CACHE or invocation.warehouse is None:
-        return None
-    if invocation.warehouse.parent != invocation.working_dir:
-        return None
-    environment = {
-        name: value
-        for name, value in sorted({**os.environ, **invocation.extra_env}.items())
-        if name.startswith(("SEGMENTS_", "DBT_")) and name not in _PER_WORKSPACE_ENV
-    }
-    key = json.dumps(
-        [invocation.dbt_vars or {}, invocation.warehouse.name, environment], sort_keys=True
-    )
-    return _PARSE_CACHE[0] / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.msgpack"
-
-
-def _written_since(path: Path, started: float) -> bool:
-    """Whether `path` exists and was written after `started` (a time.time())."""
-    return path.is_file() and path.stat().st_mtime >= started - 1
 
 
 def frame(source: Workspace | Path, sql: str) -> pd.DataFrame:
@@ -284,7 +242,7 @@ def dbt_scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session", autouse=True)
 def dbt_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The session's folder of saved dbt parse states (`parse_cache`), shared by the
+    """The session's folder of saved dbt parse states (dbt_runner.saved_parse_state), shared by the
     workers: a full parse of this project costs about 10 s of CPU, a partial one with
     nothing changed about 3.5 s, and the suite starts dbt over a hundred times, mostly with
     the same vars."""
