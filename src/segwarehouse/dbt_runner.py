@@ -35,10 +35,12 @@ SCHEDULED_BUILD = ("build", "--exclude-resource-type", "unit_test")
 # states in a cache folder, one per vars and settings (`saved_parse_state`).
 PARTIAL_PARSE = "partial_parse.msgpack"
 # Environment that differs per run and never reaches dbt's parse (read by the profile's path,
-# which a cached invocation names relatively, or by macros when a node runs): not in the key.
+# which a cached invocation names relatively, by macros when a node runs, or the profile's
+# thread count, which dbt leaves out of its own parse check): not in the key.
 PER_RUN_ENV = frozenset(
     {
         "SEGMENTS_WAREHOUSE",
+        "SEGMENTS_DBT_THREADS",
         "SEGMENTS_RAW_DIR",
         "DBT_TARGET_PATH",
         "DBT_LOG_PATH",

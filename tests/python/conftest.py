@@ -53,6 +53,11 @@ _PARSE_CACHE: list[Path] = []
 # session's `built` and the tests that read debug lines set debug again (DEBUG_FILE_LOG).
 LOG_LEVEL_FILE = "DBT_LOG_LEVEL_FILE"
 DEBUG_FILE_LOG = {LOG_LEVEL_FILE: "debug"}
+# dbt's threads in the suite's dbt runs (profiles.yml). Two test workers already keep the two
+# cores busy, and a second dbt thread in each build only adds contention for the GIL: one
+# thread costs about 14% less CPU per small build. The session's `built`, which the other
+# worker may be waiting for, keeps two.
+DBT_THREADS = "SEGMENTS_DBT_THREADS"
 
 
 @dataclass
@@ -131,7 +136,12 @@ def _zygote() -> Path | None:
     if not _ZYGOTE:
         folder = Path(tempfile.mkdtemp(prefix="dbt-zygote-"))
         process = subprocess.Popen(
-            [sys.executable, str(Path(dbt_zygote.__file__)), str(folder / "socket")],
+            [
+                sys.executable,
+                str(Path(dbt_zygote.__file__)),
+                str(folder / "socket"),
+                str(PROJECT_DIR),
+            ],
             stdout=subprocess.PIPE,
             text=True,
             preexec_fn=die_with_parent(os.getpid()),
@@ -231,12 +241,13 @@ def pseudonym_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def dbt_scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """dbt's default target and log folders for the session (DBT_TARGET_PATH, DBT_LOG_PATH):
     commands that do not pass their own (refresh, run_dbt) never share the repository's
-    target/ with a parallel test worker."""
+    target/ with a parallel test worker. dbt runs one thread (DBT_THREADS)."""
     root = tmp_path_factory.mktemp("dbt_scratch")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DBT_TARGET_PATH", str(root / "target"))
         patch.setenv("DBT_LOG_PATH", str(root / "logs"))
         patch.setenv(LOG_LEVEL_FILE, "info")
+        patch.setenv(DBT_THREADS, "1")
         yield root
 
 
@@ -385,7 +396,7 @@ def built(
     def make(root: Path) -> None:
         workspace = linked_workspace(root, generated / "raw")
         # debug: test_pseudonym scans this log, every query included, for the key.
-        run = workspace.dbt("build", dbt_vars=BUILD_VARS, env=DEBUG_FILE_LOG)
+        run = workspace.dbt("build", dbt_vars=BUILD_VARS, env={**DEBUG_FILE_LOG, DBT_THREADS: "2"})
         assert run.returncode == 0, run.output
         results = json.loads((root / "target" / "run_results.json").read_text())
         assert any(r["unique_id"].startswith("unit_test.") for r in results["results"])

@@ -109,10 +109,10 @@ class Lab:
         return Workspace(raw_dir=base / "raw", warehouse=base / "w.duckdb", scratch=self.root)
 
     def dbt(self, workspace: Workspace) -> str:
-        """Run the staging build for `workspace`. dbt always writes one warehouse path (the
-        profile reads it, and a changed profile costs a full re-parse); the file is then moved
-        to the workspace's own path."""
-        shared = Workspace(workspace.raw_dir, self.root / "dbt.duckdb", self.root)
+        """Run the staging build for `workspace`. dbt always writes one warehouse path, named
+        as every suite workspace's is (the file name is the catalog dbt parses into the nodes:
+        another name costs a full parse); the file is then moved to the workspace's own path."""
+        shared = Workspace(workspace.raw_dir, self.root / "warehouse.duckdb", self.root)
         run = shared.dbt(*STAGING, dbt_vars=BUILD_VARS)
         if shared.warehouse.exists():
             shared.warehouse.replace(workspace.warehouse)

@@ -244,9 +244,11 @@ def chain(tmp_path_factory: pytest.TempPathFactory, dbt_project: Path) -> dict:
     # model, the k sweep): fits are kept for their retrain period, as a --full-refresh of the
     # chain's own warehouse keeps them (docs/incremental.md), and a new warehouse would refit
     # on day 3's view of the anchor's training rows, which the day's deliveries moved.
+    # Its file is named as every suite workspace's (the name is the catalog dbt parses into
+    # the nodes, so the saved parse state fits).
     full = Workspace(
         raw_dir=incremental.raw_dir,
-        warehouse=root / "full.duckdb",
+        warehouse=root / "full" / "warehouse.duckdb",
         scratch=root / "full",
     )
     (root / "full").mkdir()
