@@ -228,11 +228,13 @@ def _match_condition(
     terms: list[str] = []
     parameters: list[str] = []
     pattern = None
+    text_columns = [_quote(name) for name, data_type in columns if data_type in TEXT_TYPES]
+    json_like = _json_like(con, relation, text_columns)
     for name, data_type in columns:
         column = _quote(name)
         if data_type in TEXT_TYPES:
             terms.append(f"cast({column} as varchar) in (select value from erased_values)")
-            if _json_like(con, relation, column):
+            if column in json_like:
                 pattern = pattern or _token_pattern(con)
                 if pattern:
                     terms.append(f"regexp_matches(lower(cast({column} as varchar)), ?)")
@@ -244,13 +246,18 @@ def _match_condition(
     return " or ".join(terms), parameters
 
 
-def _json_like(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> bool:
-    """Whether a text column holds JSON (a raw record) in any row."""
-    query = (
-        f"select count(*) from {relation} where ltrim(cast({column} as varchar)) like '{{%' "
-        f"or ltrim(cast({column} as varchar)) like '[%'"
+def _json_like(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]) -> set[str]:
+    """The text columns (quoted names) that hold JSON (a raw record) in any row: one scan of
+    the table for all of them."""
+    if not columns:
+        return set()
+    flags = ", ".join(
+        f"coalesce(bool_or(ltrim(cast({column} as varchar)) like '{{%' "
+        f"or ltrim(cast({column} as varchar)) like '[%'), false)"
+        for column in columns
     )
-    return bool(con.execute(query).fetchall()[0][0])
+    [row] = con.execute(f"select {flags} from {relation}").fetchall()
+    return {column for column, holds_json in zip(columns, row, strict=True) if holds_json}
 
 
 def _sweep_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
