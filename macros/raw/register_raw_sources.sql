@@ -35,11 +35,8 @@
     -#}
     {%- set file_name = node.meta['landing_file'] -%}
     {%- set paths = find_landing_files(raw_dir, file_name) -%}
-    {%- set contract_columns = node.columns.values() | map(attribute='name') | list -%}
-    {%- set required_columns = [] -%}
-    {%- for column in node.columns.values() if column.meta.get('required') -%}
-        {%- do required_columns.append(column.name) -%}
-    {%- endfor -%}
+    {%- set contract_columns = raw_contract_columns(node) -%}
+    {%- set required_columns = raw_contract_columns(node, required_only=true) -%}
 
     {%- if not paths and node.meta.get('required_file') -%}
         {{ exceptions.raise_compiler_error(landing_file_missing_message(raw_dir, file_name)) }}
@@ -78,6 +75,17 @@
         ~ ' as\n' ~ files_body
     ) -%}
     {{ log('raw.' ~ node.identifier ~ ' <- ' ~ (paths | join(', ') if paths else '(absent: empty)'), info=False) }}
+{% endmacro %}
+
+
+{% macro raw_contract_columns(node, required_only=false) %}
+    {#- A raw source's contract column names in YAML order; only the required ones (meta
+        `required`) with required_only (both engines). -#}
+    {%- set names = [] -%}
+    {%- for column in node.columns.values() if not required_only or column.meta.get('required') -%}
+        {%- do names.append(column.name) -%}
+    {%- endfor -%}
+    {{ return(names) }}
 {% endmacro %}
 
 

@@ -170,11 +170,8 @@
     {#- register_raw_source on Spark: raw.<source> and raw.<source>__landing_files. -#}
     {%- set file_name = node.meta['landing_file'] -%}
     {%- set paths = spark__find_landing_files(raw_dir, file_name, listing) -%}
-    {%- set contract_columns = node.columns.values() | map(attribute='name') | list -%}
-    {%- set required_columns = [] -%}
-    {%- for column in node.columns.values() if column.meta.get('required') -%}
-        {%- do required_columns.append(column.name) -%}
-    {%- endfor -%}
+    {%- set contract_columns = raw_contract_columns(node) -%}
+    {%- set required_columns = raw_contract_columns(node, required_only=true) -%}
     {%- if not paths and node.meta.get('required_file') -%}
         {{ exceptions.raise_compiler_error(
             landing_file_missing_message(raw_dir, file_name)

@@ -152,6 +152,16 @@ def _zygote() -> Path | None:
     return socket_path if process.poll() is None else None
 
 
+def skip_without_spark() -> None:
+    """Skip the calling test module, with the reason, unless the optional extra `.[spark]`
+    (pyspark, dbt-spark) and a Java runtime are installed: `make test-spark` runs the Spark
+    checks in their own venv, `make test` skips them."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
+    pytest.importorskip("dbt.adapters.spark", reason="dbt-spark is not installed (.[spark] extra)")
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime on PATH: local Spark needs Java 17", allow_module_level=True)
+
+
 def frame(source: Workspace | Path, sql: str) -> pd.DataFrame:
     """A query's result as a DataFrame (read-only): a workspace's warehouse or a database file."""
     warehouse = source.warehouse if isinstance(source, Workspace) else source

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,21 +37,24 @@ def built_copy(built: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Wo
     return copied_workspace(built, tmp_path_factory.mktemp("built_copy"))
 
 
-def mf_query(project: Path, built: Workspace, *args: str) -> list[dict[str, str]]:
-    """Rows of an `mf query` (as text), run against (a copy of) the built warehouse."""
-    return mf_rows(project, {"SEGMENTS_WAREHOUSE": str(built.warehouse)}, *args)
+MetricQuery = Callable[[str, str], list[dict[str, str]]]
+
+
+@pytest.fixture(scope="module")
+def mf_query(mf_project: Path, built_copy: Workspace) -> MetricQuery:
+    """`mf query --metrics <metrics> --group-by <group_by>` against the copy of the built
+    warehouse: its rows as text."""
+    env = {"SEGMENTS_WAREHOUSE": str(built_copy.warehouse)}
+    return lambda metrics, group_by: mf_rows(
+        mf_project, env, "--metrics", metrics, "--group-by", group_by
+    )
 
 
 def test_revenue_by_rfm_segment_by_month_matches_sql(
-    mf_project: Path, built: Workspace, built_copy: Workspace
+    mf_query: MetricQuery, built: Workspace
 ) -> None:
     rows = mf_query(
-        mf_project,
-        built_copy,
-        "--metrics",
-        "revenue,orders,average_order_value",
-        "--group-by",
-        "metric_time__month,customer__rfm_segment",
+        "revenue,orders,average_order_value", "metric_time__month,customer__rfm_segment"
     )
     expected = {
         (str(month)[:10], segment): (float(revenue), int(orders))
@@ -78,17 +82,8 @@ def test_revenue_by_rfm_segment_by_month_matches_sql(
             )
 
 
-def test_mean_clv_and_churn_by_segment_match_sql(
-    mf_project: Path, built: Workspace, built_copy: Workspace
-) -> None:
-    rows = mf_query(
-        mf_project,
-        built_copy,
-        "--metrics",
-        "mean_clv,mean_churn_risk",
-        "--group-by",
-        "customer__lifecycle_stage",
-    )
+def test_mean_clv_and_churn_by_segment_match_sql(mf_query: MetricQuery, built: Workspace) -> None:
+    rows = mf_query("mean_clv,mean_churn_risk", "customer__lifecycle_stage")
     expected = dict(
         (stage, (clv, churn))
         for stage, clv, churn in built.query(
@@ -107,17 +102,8 @@ def test_mean_clv_and_churn_by_segment_match_sql(
         assert float(got[stage]["mean_clv"]) == pytest.approx(clv, rel=1e-9)
 
 
-def test_segment_size_matches_membership(
-    mf_project: Path, built: Workspace, built_copy: Workspace
-) -> None:
-    rows = mf_query(
-        mf_project,
-        built_copy,
-        "--metrics",
-        "segment_size",
-        "--group-by",
-        "membership__segment_id",
-    )
+def test_segment_size_matches_membership(mf_query: MetricQuery, built: Workspace) -> None:
+    rows = mf_query("segment_size", "membership__segment_id")
     expected = dict(
         built.query(
             "select segment_id, count(distinct customer_key) "
@@ -128,16 +114,9 @@ def test_segment_size_matches_membership(
     assert got == expected
 
 
-def test_segment_health_metrics_match_the_mart(
-    mf_project: Path, built: Workspace, built_copy: Workspace
-) -> None:
+def test_segment_health_metrics_match_the_mart(mf_query: MetricQuery, built: Workspace) -> None:
     rows = mf_query(
-        mf_project,
-        built_copy,
-        "--metrics",
-        "segment_members,segment_members_revenue,segment_conversion_rate",
-        "--group-by",
-        "segment_run__segment_id",
+        "segment_members,segment_members_revenue,segment_conversion_rate", "segment_run__segment_id"
     )
     expected = {
         segment: (members, float(revenue), rate)

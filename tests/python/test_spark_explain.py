@@ -10,20 +10,15 @@ the reason, without them."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from conftest import BUILD_VARS, Workspace
-
-pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
-pytest.importorskip("dbt.adapters.spark", reason="dbt-spark is not installed (.[spark] extra)")
-if shutil.which("java") is None:
-    pytest.skip("no Java runtime on PATH: local Spark needs Java 17", allow_module_level=True)
-
+from conftest import BUILD_VARS, Workspace, skip_without_spark
 from segwarehouse import scale_out  # imports pyspark lazily
+
+skip_without_spark()
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # Models whose Spark output must equal the DuckDB build's table row for row: each leans on

@@ -25,15 +25,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import BUILD_VARS, END_DATE, Workspace, make_workspace
+from conftest import BUILD_VARS, END_DATE, Workspace, make_workspace, skip_without_spark
+from segwarehouse import scale_out  # imports pyspark lazily
 from segwarehouse.generator import generate
 
-pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
-pytest.importorskip("dbt.adapters.spark", reason="dbt-spark is not installed (.[spark] extra)")
-if shutil.which("java") is None:
-    pytest.skip("no Java runtime on PATH: local Spark needs Java 17", allow_module_level=True)
-
-from segwarehouse import scale_out  # imports pyspark lazily
+skip_without_spark()
 
 CUSTOMERS = 300
 SEED = 7

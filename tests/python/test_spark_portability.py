@@ -7,7 +7,6 @@ reason, when either is missing (the default `make install` has neither extra).""
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import duckdb
@@ -15,14 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BUILD_VARS, Workspace
-
-pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
-pytest.importorskip("dbt.adapters.spark", reason="dbt-spark is not installed (.[spark] extra)")
-if shutil.which("java") is None:
-    pytest.skip("no Java runtime on PATH: local Spark needs Java 17", allow_module_level=True)
-
+from conftest import BUILD_VARS, Workspace, skip_without_spark
 from segwarehouse import scale_out  # imports pyspark lazily
+
+skip_without_spark()
 
 # The slice that runs on Spark, in dependency order; its inputs come from the DuckDB build.
 SLICE = ("customer_features", "customer_rfm", "segment_membership")

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
-pytest.importorskip("dbt.adapters.spark", reason="dbt-spark is not installed (.[spark] extra)")
-if shutil.which("java") is None:
-    pytest.skip("no Java runtime on PATH: local Spark needs Java 17", allow_module_level=True)
-
+from conftest import skip_without_spark
 from segwarehouse import scale_out  # imports pyspark lazily
 from segwarehouse.settings import PSEUDONYM_KEY_ENV
+
+skip_without_spark()
 
 # Plain ASCII, an identifier, non-ASCII (UTF-8 bytes), the empty string; null is checked apart.
 VALUES = ("alice@example.com", "cus_0000000000000abc", "Zoë Ünal", "")
