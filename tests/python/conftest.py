@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -152,14 +153,20 @@ def _zygote() -> Path | None:
     return socket_path if process.poll() is None else None
 
 
-def skip_without_spark() -> None:
-    """Skip the calling test module, with the reason, unless the optional extra `.[spark]`
-    (pyspark, dbt-spark) and a Java runtime are installed: `make test-spark` runs the Spark
-    checks in their own venv, `make test` skips them."""
-    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
-    pytest.importorskip("dbt.adapters.spark", reason="dbt-spark is not installed (.[spark] extra)")
+def skip_without_spark(module: str) -> None:
+    """Skip the test module named `module`, saying which and why, unless the optional extra
+    `.[spark]` (pyspark, dbt-spark) and a Java runtime are installed: `make test-spark` runs
+    the Spark checks in their own venv, `make test` skips them (one line per module)."""
+    for package, missing in (
+        ("pyspark", "pyspark is not installed (pip install -e '.[spark]')"),
+        ("dbt.adapters.spark", "dbt-spark is not installed (.[spark] extra)"),
+    ):
+        if importlib.util.find_spec(package) is None:
+            pytest.skip(f"{module}: {missing}", allow_module_level=True)
     if shutil.which("java") is None:
-        pytest.skip("no Java runtime on PATH: local Spark needs Java 17", allow_module_level=True)
+        pytest.skip(
+            f"{module}: no Java runtime on PATH: local Spark needs Java 17", allow_module_level=True
+        )
 
 
 def frame(source: Workspace | Path, sql: str) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import pytest
 from conftest import BUILD_VARS, Workspace, skip_without_spark
 from segwarehouse import scale_out  # imports pyspark lazily
 
-skip_without_spark()
+skip_without_spark(__name__)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # Models whose Spark output must equal the DuckDB build's table row for row: each leans on

@@ -29,7 +29,7 @@ from conftest import BUILD_VARS, END_DATE, Workspace, make_workspace, skip_witho
 from segwarehouse import scale_out  # imports pyspark lazily
 from segwarehouse.generator import generate
 
-skip_without_spark()
+skip_without_spark(__name__)
 
 CUSTOMERS = 300
 SEED = 7

@@ -17,7 +17,7 @@ import pytest
 from conftest import BUILD_VARS, Workspace, skip_without_spark
 from segwarehouse import scale_out  # imports pyspark lazily
 
-skip_without_spark()
+skip_without_spark(__name__)
 
 # The slice that runs on Spark, in dependency order; its inputs come from the DuckDB build.
 SLICE = ("customer_features", "customer_rfm", "segment_membership")

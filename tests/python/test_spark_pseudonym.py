@@ -20,7 +20,7 @@ from conftest import skip_without_spark
 from segwarehouse import scale_out  # imports pyspark lazily
 from segwarehouse.settings import PSEUDONYM_KEY_ENV
 
-skip_without_spark()
+skip_without_spark(__name__)
 
 # Plain ASCII, an identifier, non-ASCII (UTF-8 bytes), the empty string; null is checked apart.
 VALUES = ("alice@example.com", "cus_0000000000000abc", "Zoë Ünal", "")
