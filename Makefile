@@ -39,7 +39,11 @@ $(CHROMIUM):
 # build in single-threaded Python, so two builds share the 2 cores well). TEST_WORKERS=0 runs
 # everything in one process.
 TEST_WORKERS ?= 2
+# compileall: with PYTHONDONTWRITEBYTECODE set (as on this machine) Python never caches the
+# project's own modules, and every dbt and CLI process of the suite compiles them again (about
+# 0.25 s a process); compiled once here, only changed files are compiled again next time.
 test: $(STAMP) lint $(CHROMIUM)  ## the whole suite: lint, dbt build + tests on generated data, pytest
+	$(BIN)/python -m compileall -q src
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations 15
 
 # The inner loop: every test that does not run dbt. dbt is pointed at a profiles folder that
