@@ -29,8 +29,8 @@ _PR_SET_PDEATHSIG = 1
 SCHEDULED_BUILD = ("build", "--exclude-resource-type", "unit_test")
 
 
-# dbt's saved parse state in a target folder. A full parse of this project is about 10 s of
-# CPU, a partial one with nothing changed about 3.5 s; dbt parses in full when a target folder
+# dbt's saved parse state in a target folder. A full parse of this project is about 7 s of
+# CPU, a partial one with nothing changed about 2.5 s; dbt parses in full when a target folder
 # has no state, so callers that run dbt in fresh folders (doctor, the test workspaces) keep
 # states in a cache folder, one per vars and settings (`saved_parse_state`).
 PARTIAL_PARSE = "partial_parse.msgpack"
