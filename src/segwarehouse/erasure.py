@@ -267,16 +267,26 @@ def _sweep_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int
     condition, parameters = _match_condition(con, relation, columns)
     if not condition:
         return 0
-    names = {name for name, _ in columns}
-    if schema == TOMBSTONE_SCHEMA and {"row_status", "landing_file"} <= names:
-        blanked = [f"{_quote(name)} = null" for name in names - {"row_status", *TOMBSTONE_KEEPS}]
-        statement = (
-            f"update {relation} set row_status = '{TOMBSTONE_STATUS}', "
-            f"{', '.join(sorted(blanked))} where {condition}"
+    names = [name for name, _ in columns]
+    if schema != TOMBSTONE_SCHEMA or not {"row_status", "landing_file"} <= set(names):
+        return int(
+            con.execute(f"delete from {relation} where {condition}", parameters).fetchall()[0][0]
         )
-    else:
-        statement = f"delete from {relation} where {condition}"
-    return int(con.execute(statement, parameters).fetchall()[0][0])
+    # A tombstone replaces the row: delete it and insert the kept columns (an UPDATE nulling
+    # every other column cost DuckDB more at commit than the sweep's scan).
+    kept = "".join(f", {_quote(name)}" for name in names if name in TOMBSTONE_KEEPS)
+    con.execute(
+        f"create or replace temp table erased_rows as select rowid as erased_rowid{kept} "
+        f"from {relation} where {condition}",
+        parameters,
+    )
+    con.execute(f"delete from {relation} where rowid in (select erased_rowid from erased_rows)")
+    [(removed,)] = con.execute(
+        f"insert into {relation} (row_status{kept}) "
+        f"select '{TOMBSTONE_STATUS}'{kept} from erased_rows"
+    ).fetchall()
+    con.execute("drop table erased_rows")
+    return int(removed)
 
 
 def _new_requests(con: duckdb.DuckDBPyConnection, requests: list[str]) -> bool:

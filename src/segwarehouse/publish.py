@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
 import json
 import os
 import shutil
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -763,13 +765,29 @@ def _refresh_locked(
         record.status = "refused"
         log(f"refused: {refusal}")
         return EXIT_QUALITY
+    gate_import = _start_gate_import()
     if build is not None:
         code = _build(work, build, record, log)
         if code != EXIT_OK:
             return code
     if freshness is not None and (code := freshness(record, log)) != EXIT_OK:
         return code
-    return _audit_and_publish(work, serving, docs_dir, config, record, log)
+    return _audit_and_publish(work, serving, docs_dir, config, record, log, gate_import)
+
+
+def _start_gate_import() -> threading.Thread:
+    """Import the gate's runner (Great Expectations: about 3 s of Python) on a thread, so that
+    it overlaps the build or the erasure sweep, whose DuckDB and subprocess waits release the
+    GIL. Not a daemon: interpreter shutdown never meets a half-done import."""
+    thread = threading.Thread(target=_import_gate, name="import-gate")
+    thread.start()
+    return thread
+
+
+def _import_gate() -> None:
+    # An error here is raised again, with its traceback, by the gate's import in the caller.
+    with contextlib.suppress(Exception):
+        importlib.import_module("segwarehouse.quality.runner")
 
 
 def _build(
@@ -798,10 +816,12 @@ def _audit_and_publish(
     config: GateConfig,
     record: RunRecord,
     log: Callable[[str], None],
+    gate_import: threading.Thread,
 ) -> int:
     with busy_file(_work_hint):
         record.notes += erase(work, record.run_id).lines()
     log(f"refresh {record.run_id}: data-quality checks")
+    gate_import.join()
     from segwarehouse.quality import run_checks  # Great Expectations: imported when it runs
 
     with busy_file(_work_hint):
