@@ -11,7 +11,7 @@ import duckdb
 
 from conftest import BUILD_VARS, Workspace, copied_workspace
 
-UNIQUE_EVENT_ID = "unique_stg_web__events_event_id__ref_base_web__events_"
+UNIQUE_EVENT_ID = "unique_stg_web__events_event_id"
 PASSES = "select count(*) from audit.test_passes where test_id like 'test.segments.{}.%'"
 
 
