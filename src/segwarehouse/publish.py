@@ -75,7 +75,7 @@ WITHHELD_TABLES = {
     "audit.identity_resolution_report": "identifier values cut by the identity guards (PII), "
     "for whoever tunes the guards; query the work warehouse",
     "audit.test_passes": "when each scoped grain test last passed: the work warehouse's own "
-    "bookkeeping (macros/tests/tested_since.sql), nothing for a reader",
+    "bookkeeping (macros/cross_db/test_passes.sql), nothing for a reader",
 }
 
 EXIT_OK = 0

@@ -1,15 +1,23 @@
+{#-
+    Where the scoped grain tests (`new_rows_in` of `unique` and `unique_combination_of_columns`,
+    macros/tests/) find the start of their last pass. DuckDB keeps the passes in
+    audit.test_passes, appended by the on-run-end hook record_test_passes. Spark keeps no
+    record (its parquet tables are replaced by every run of the staging base models, so every
+    row is new there anyway): the tests check every row.
+-#}
+
 {% macro tested_since() %}
-    {#-
-        SQL for the start of the last run in which the running test passed (audit.test_passes,
-        written by record_test_passes at the end of every run): rows a scoped test reads were
-        written after it. The epoch-like floor '1900-01-01', so that every row is in scope, when
-        there is no record yet, on --full-refresh, or with var tests__full_scope: true.
-    -#}
+    {#- SQL for the start of the last run in which the running test passed; the floor
+        1900-01-01 (every row in scope) without a record. -#}
+    {{ return(adapter.dispatch('tested_since')()) }}
+{% endmacro %}
+
+{% macro default__tested_since() %}
     {%- set floor = "cast('1900-01-01 00:00:00' as timestamp)" -%}
-    {%- set passes = test_passes_relation() -%}
     {%- if not execute or flags.FULL_REFRESH or var('tests__full_scope', false) -%}
         {{ return(floor) }}
     {%- endif -%}
+    {%- set passes = test_passes_relation() -%}
     {%- if adapter.get_relation(database=passes.database, schema=passes.schema, identifier=passes.identifier) is none -%}
         {{ return(floor) }}
     {%- endif -%}
@@ -19,6 +27,10 @@
     ) }}
 {% endmacro %}
 
+{% macro spark__tested_since() %}
+    {{ return("cast('1900-01-01 00:00:00' as timestamp)") }}
+{% endmacro %}
+
 
 {% macro test_passes_relation() %}
     {{ return(api.Relation.create(database=target.database, schema='audit', identifier='test_passes')) }}
@@ -26,11 +38,14 @@
 
 
 {% macro record_test_passes(results) %}
-    {#-
-        on-run-end: one row (test unique_id, run start) per scoped test (a `new_rows_in`
-        argument) that passed in this run. A test that failed, warned, errored or did not run
-        leaves no row, so its next run still covers every row written since its last pass.
-    -#}
+    {#- on-run-end SQL: record the scoped tests that passed in this run. -#}
+    {{ return(adapter.dispatch('record_test_passes')(results)) }}
+{% endmacro %}
+
+{% macro default__record_test_passes(results) %}
+    {#- One row (test unique_id, run start) per scoped test that passed in this run. A test
+        that failed, warned, errored or did not run gets no row, so its next run still covers
+        every row written since its last pass. -#}
     {%- set passed = [] -%}
     {%- for result in results -%}
         {%- set test = graph.nodes.get(result.node.unique_id) or {} -%}
@@ -47,4 +62,8 @@
     select test_id, {{ staging_batch_run_started_at() }}
     from (values {% for test_id in passed %}('{{ test_id }}'){{ ', ' if not loop.last }}{% endfor %}) as t (test_id);
     {%- endif %}
+{% endmacro %}
+
+{% macro spark__record_test_passes(results) %}
+    {{ return('') }}
 {% endmacro %}
