@@ -63,6 +63,9 @@ TOMBSTONE_SCHEMA = "staging"
 TOMBSTONE_KEEPS = ("landing_file", "batch_run_started_at")
 TEXT_TYPES = ("VARCHAR", "JSON")
 LIST_TYPES = ("VARCHAR[]",)
+# The longest alternation of erased values in one regular expression (characters): RE2, which
+# DuckDB's regexp_matches uses, fails to compile one of about 1 MB; half of that leaves room.
+MAX_PATTERN_CHARS = 500_000
 
 
 @dataclass
@@ -108,8 +111,9 @@ def erase(work: Path, run_id: str) -> ErasureReport:
 def _sweep(con: duckdb.DuckDBPyConnection, report: ErasureReport) -> None:
     """Collect the erased values, sweep every table, invalidate fits, write the log."""
     report.requests = _collect_erased_values(con)
+    patterns = _token_patterns(con)
     for schema, table in _swept_tables(con):
-        removed = _sweep_table(con, schema, table)
+        removed = _sweep_table(con, schema, table, patterns)
         if removed:
             report.rows_per_table[f"{schema}.{table}"] = removed
     if report.rows_per_table and _new_requests(con, report.requests):
@@ -212,33 +216,41 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tu
     return [(row[0], row[1]) for row in rows]
 
 
-def _token_pattern(con: duckdb.DuckDBPyConnection) -> str | None:
-    """A regular expression matching any erased value as a whole token of lower-cased text."""
-    values = [row[0].lower() for row in con.execute("select value from erased_values").fetchall()]
-    if not values:
-        return None
-    alternatives = "|".join(sorted({re.escape(value) for value in values}))
-    return f"(^|[^a-z0-9_])({alternatives})($|[^a-z0-9_])"
+def _token_patterns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Regular expressions that together match any erased value as a whole token of
+    lower-cased text: one alternation per MAX_PATTERN_CHARS of escaped values, since RE2
+    refuses to compile a larger one (51,205 values at 1M customers: 'pattern too large')."""
+    rows = con.execute("select value from erased_values").fetchall()
+    values = sorted({re.escape(row[0].lower()) for row in rows})
+    chunks: list[list[str]] = []
+    size = MAX_PATTERN_CHARS
+    for value in values:
+        if size + len(value) + 1 > MAX_PATTERN_CHARS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(value)
+        size += len(value) + 1
+    return [f"(^|[^a-z0-9_])({'|'.join(chunk)})($|[^a-z0-9_])" for chunk in chunks]
 
 
 def _match_condition(
-    con: duckdb.DuckDBPyConnection, relation: str, columns: list[tuple[str, str]]
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: list[tuple[str, str]],
+    patterns: list[str],
 ) -> tuple[str, list[str]]:
     """The WHERE condition selecting a table's erased rows, with its parameters."""
     terms: list[str] = []
     parameters: list[str] = []
-    pattern = None
     text_columns = [_quote(name) for name, data_type in columns if data_type in TEXT_TYPES]
-    json_like = _json_like(con, relation, text_columns)
+    json_like = _json_like(con, relation, text_columns) if patterns else set()
     for name, data_type in columns:
         column = _quote(name)
         if data_type in TEXT_TYPES:
             terms.append(f"cast({column} as varchar) in (select value from erased_values)")
-            if column in json_like:
-                pattern = pattern or _token_pattern(con)
-                if pattern:
-                    terms.append(f"regexp_matches(lower(cast({column} as varchar)), ?)")
-                    parameters.append(pattern)
+            for pattern in patterns if column in json_like else []:
+                terms.append(f"regexp_matches(lower(cast({column} as varchar)), ?)")
+                parameters.append(pattern)
         elif data_type in LIST_TYPES:
             terms.append(f"list_has_any({column}, (select list(value) from erased_values))")
         elif name == "customer_sk" and data_type in ("BIGINT", "HUGEINT", "UBIGINT"):
@@ -260,11 +272,13 @@ def _json_like(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]
     return {column for column, holds_json in zip(columns, row, strict=True) if holds_json}
 
 
-def _sweep_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+def _sweep_table(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, patterns: list[str]
+) -> int:
     """Remove (or tombstone) a table's erased rows; the number of rows."""
     relation = f"{_quote(schema)}.{_quote(table)}"
     columns = _columns(con, schema, table)
-    condition, parameters = _match_condition(con, relation, columns)
+    condition, parameters = _match_condition(con, relation, columns, patterns)
     if not condition:
         return 0
     names = [name for name, _ in columns]

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from segwarehouse import erasure
 from segwarehouse.erasure import ERASURE_LOG, erase
 
 ERASED_KEY = "cus_00000000000000a1"
@@ -109,3 +110,23 @@ def test_a_second_sweep_removes_nothing_and_the_log_names_no_one(warehouse: Path
 
 def _ts(day: str) -> datetime:
     return datetime.fromisoformat(f"{day} 00:00:00")
+
+
+def test_many_erased_values_split_into_several_patterns(
+    warehouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RE2 refuses one alternation of every erased value at 1M customers (51,205 values,
+    'pattern too large'): the values go into several patterns, each under the limit, and a raw
+    record is still found by whichever holds its value."""
+    monkeypatch.setattr(erasure, "MAX_PATTERN_CHARS", 40)
+    with duckdb.connect(str(warehouse)) as con:
+        erasure._collect_erased_values(con)
+        patterns = erasure._token_patterns(con)
+        [(values,)] = con.execute("select count(*) from erased_values").fetchall()
+    prefix, suffix = "(^|[^a-z0-9_])(", ")($|[^a-z0-9_])"
+    alternations = [pattern.removeprefix(prefix).removesuffix(suffix) for pattern in patterns]
+    assert len(patterns) > 3
+    # Each pattern is under the limit, or holds one value longer than it (a SHA-256).
+    assert all(len(a) <= 40 or "|" not in a for a in alternations)
+    assert sum(a.count("|") + 1 for a in alternations) == values
+    test_a_tombstone_keeps_only_its_file_batch_and_status(warehouse)
