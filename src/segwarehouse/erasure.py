@@ -47,6 +47,8 @@ from pathlib import Path
 
 import duckdb
 
+from segwarehouse.settings import duckdb_limits
+
 ERASURE_LOG = "audit.erasure_log"
 ERASED_KEYS = "intermediate.int_identity_erased_customer_keys"
 RECORD_KEYS = "intermediate.int_identity_record_keys"
@@ -96,7 +98,7 @@ def erase(work: Path, run_id: str) -> ErasureReport:
     without the identity tables (a partial selection) is left as it is, and the report says
     so."""
     report = ErasureReport(run_id)
-    with duckdb.connect(str(work)) as con:
+    with duckdb.connect(str(work), config=duckdb_limits()) as con:
         needed = (ERASED_KEYS, RECORD_KEYS, OCCURRENCES)
         missing = [name for name in needed if not _exists(con, name)]
         if missing:
