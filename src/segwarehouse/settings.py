@@ -194,10 +194,10 @@ def _resolve(root: Path, value: str) -> Path:
 
 
 def duckdb_limits() -> dict[str, str]:
-    """DuckDB's memory_limit and threads for the warehouse steps run outside dbt (erasure):
-    SEGMENTS_MEMORY_LIMIT and SEGMENTS_DUCKDB_THREADS, defaults as in profiles.yml. Without
-    them DuckDB takes 80 % of the machine's memory: the 1M erasure sweep peaked at 6.9 GiB
-    where the build, at 5GB, stays under 5.5 GiB."""
+    """DuckDB's memory_limit and threads for the work run outside dbt (erasure, the bench's
+    defaults): SEGMENTS_MEMORY_LIMIT and SEGMENTS_DUCKDB_THREADS, defaults as in profiles.yml.
+    Without them DuckDB takes 80 % of the machine's memory: the 1M erasure sweep peaked at
+    6.9 GiB where the build, at 5GB, stays under 5.5 GiB."""
     return {
         "memory_limit": os.environ.get(MEMORY_LIMIT_ENV) or "8GB",
         "threads": os.environ.get(DUCKDB_THREADS_ENV) or "2",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 from datetime import date
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from segwarehouse.cli.common import DEMO_CUSTOMERS, memory_limit, positive_int, print_progress
 from segwarehouse.settings import (
     Settings,
+    duckdb_limits,
 )
 
 
@@ -68,13 +68,13 @@ def add_bench(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--threads",
         type=positive_int,
-        default=int(os.environ.get("SEGMENTS_DUCKDB_THREADS", "2")),
+        default=int(duckdb_limits()["threads"]),
         help="DuckDB threads (default $SEGMENTS_DUCKDB_THREADS or 2)",
     )
     command.add_argument(
         "--memory-limit",
         type=memory_limit,
-        default=os.environ.get("SEGMENTS_MEMORY_LIMIT", "8GB"),
+        default=duckdb_limits()["memory_limit"],
         help="DuckDB memory_limit (default $SEGMENTS_MEMORY_LIMIT or 8GB)",
     )
     command.add_argument(
